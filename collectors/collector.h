@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_COLLECTOR_H
+#define NFCE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "metric_writer.h"
+
+struct collector;
+
+struct collector_ops {
+	const char *name; /* --collector.<name>, label in self-metrics */
+	const char *help; /* one line for --help */
+	bool default_enabled;
+	size_t priv_size; /* private state, zero-allocated by the core */
+	/* -EOPNOTSUPP: off, quietly. A source that is absent now is not an init error. */
+	int (*init)(struct collector *c, const struct config *cfg);
+	int (*event_fd)(const struct collector *c);
+	int (*on_event)(struct collector *c);
+	/* Renders into @w; a negative return discards what it wrote and reports failure. */
+	int (*collect)(struct collector *c, struct metric_writer *w);
+	void (*fini)(struct collector *c); /* NULL-safe, half-init-safe */
+};
+
+struct collector {
+	const struct collector_ops *ops;
+	const struct config *cfg;
+	void *priv;
+	bool enabled;
+	/* Outcome of the last scrape, for the self metrics. */
+	bool last_success;
+	double last_duration;
+	int last_error;
+	/*
+	 * A degraded but working state (e.g. netlink refused, /proc used instead) that the
+	 * exporter logs when it changes. Collectors never log themselves.
+	 */
+	const char *note;
+	int note_error;
+};
+
+static inline void collector_note(struct collector *c, const char *note, int error)
+{
+	c->note = note;
+	c->note_error = error;
+}
+
+extern const struct collector_ops *const collector_registry[];
+extern const size_t collector_registry_size;
+
+extern const struct collector_ops table_collector;
+extern const struct collector_ops stat_collector;
+extern const struct collector_ops timeouts_collector;
+extern const struct collector_ops lnstat_collector;
+
+#endif

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lnstat: every table in /proc/net/stat, as iproute2's lnstat reads them. "entries" is
+ * namespace-wide and printed on every CPU row, so it is taken once; every other column is a
+ * per-CPU counter, summed and kept monotonic.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "collector.h"
+#include "percpu.h"
+#include "util.h"
+
+#define LNSTAT_DIR "net/stat"
+#define LNSTAT_MAX_TABLES 16
+#define LNSTAT_TABLE_NAME_MAX 64
+
+struct lnstat_table {
+	char name[LNSTAT_TABLE_NAME_MAX];
+	bool ok; /* read and parsed at this scrape */
+	bool has_entries;
+	uint64_t entries;
+	int col_slot[STAT_MAX_FIELDS];
+	struct percpu_stats st;
+};
+
+struct lnstat_priv {
+	struct rbuf buf;
+	struct lnstat_header hdr;
+	unsigned n_tables;
+	struct lnstat_table *tables[LNSTAT_MAX_TABLES]; /* sorted by name */
+};
+
+struct row_ctx {
+	struct lnstat_priv *p;
+	struct lnstat_table *t;
+};
+
+static int table_row(void *userdata, unsigned row, const uint64_t *values, unsigned n)
+{
+	struct row_ctx *rc = userdata;
+	struct lnstat_table *t = rc->t;
+	const struct lnstat_header *hdr = &rc->p->hdr;
+	int r;
+
+	if (row == 0) {
+		for (unsigned i = 0; i < n; i++) {
+			t->col_slot[i] = -1;
+			if ((int)i == hdr->entries_col) {
+				t->entries = values[i];
+				t->has_entries = true;
+				continue;
+			}
+			t->col_slot[i] = percpu_slot(&t->st, hdr->col[i].name, hdr->col[i].len);
+			if (t->col_slot[i] < 0)
+				return t->col_slot[i];
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (t->col_slot[i] < 0)
+			continue;
+		r = percpu_update(&t->st, row, (unsigned)t->col_slot[i], values[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static struct lnstat_table *table_get(struct lnstat_priv *p, const char *name)
+{
+	struct lnstat_table *t;
+	unsigned i;
+
+	for (i = 0; i < p->n_tables; i++) {
+		int c = strcmp(p->tables[i]->name, name);
+
+		if (c == 0)
+			return p->tables[i];
+		if (c > 0)
+			break;
+	}
+	if (p->n_tables == LNSTAT_MAX_TABLES || strlen(name) >= LNSTAT_TABLE_NAME_MAX)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	strcpy(t->name, name);
+	memmove(&p->tables[i + 1], &p->tables[i], (p->n_tables - i) * sizeof(p->tables[0]));
+	p->tables[i] = t;
+	p->n_tables++;
+	return t;
+}
+
+static int read_tables(struct collector *c)
+{
+	struct lnstat_priv *p = c->priv;
+	int fd, dfd, r, skipped = 0;
+	struct dirent *de;
+	DIR *d;
+
+	fd = openat(c->cfg->procfs_fd, LNSTAT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	dfd = dirfd(d);
+	for (unsigned i = 0; i < p->n_tables; i++)
+		p->tables[i]->ok = false;
+	while ((de = readdir(d))) {
+		struct row_ctx rc = { .p = p };
+
+		if (de->d_name[0] == '.')
+			continue;
+		rc.t = table_get(p, de->d_name);
+		if (!rc.t) {
+			skipped = -E2BIG;
+			continue;
+		}
+		r = read_file_at(dfd, de->d_name, &p->buf, 1 << 20);
+		if (r < 0) {
+			skipped = r;
+			continue;
+		}
+		percpu_begin(&rc.t->st);
+		rc.t->has_entries = false;
+		r = lnstat_parse(p->buf.data, p->buf.len, &p->hdr, table_row, &rc);
+		if (r < 0) {
+			skipped = r;
+			continue;
+		}
+		rc.t->ok = true;
+	}
+	closedir(d);
+	collector_note(c, skipped ? "some /proc/net/stat tables were skipped" : NULL, skipped);
+	return 0;
+}
+
+/* Has a table other than @t[0..before) already exported the field @name? */
+static bool seen_before(struct lnstat_priv *p, unsigned before, const char *name)
+{
+	for (unsigned i = 0; i < before; i++) {
+		struct lnstat_table *t = p->tables[i];
+
+		if (!t->ok)
+			continue;
+		for (unsigned s = 0; s < t->st.n_slots; s++)
+			if (t->st.present[s] && strcmp(t->st.names[s], name) == 0)
+				return true;
+	}
+	return false;
+}
+
+static int lnstat_collect(struct collector *c, struct metric_writer *w)
+{
+	struct lnstat_priv *p = c->priv;
+	bool family = false;
+	int r;
+
+	r = read_tables(c);
+	if (r < 0)
+		return r;
+
+	for (unsigned i = 0; i < p->n_tables; i++) {
+		struct lnstat_table *t = p->tables[i];
+
+		if (!t->ok || !t->has_entries)
+			continue;
+		if (!family)
+			mw_family(w, "lnstat_entries", METRIC_GAUGE,
+				  "Entries in the /proc/net/stat table (namespace-wide, not per CPU).");
+		family = true;
+		mw_u64(w, "lnstat_entries", MW_LABELS({ "table", t->name }), t->entries);
+	}
+
+	/* Samples of one family must be contiguous: group each field across tables. */
+	for (unsigned i = 0; i < p->n_tables; i++) {
+		struct lnstat_table *t = p->tables[i];
+
+		if (!t->ok)
+			continue;
+		for (unsigned s = 0; s < t->st.n_slots; s++) {
+			const char *field = t->st.names[s];
+			char name[STAT_NAME_MAX + 16], help[STAT_NAME_MAX + 96];
+
+			if (!t->st.present[s] || seen_before(p, i, field))
+				continue;
+			snprintf(name, sizeof(name), "lnstat_%s_total", field);
+			snprintf(help, sizeof(help),
+				 "Column \"%s\" of /proc/net/stat tables, summed over CPUs.", field);
+			mw_family(w, name, METRIC_COUNTER, help);
+			for (unsigned j = i; j < p->n_tables; j++) {
+				struct lnstat_table *u = p->tables[j];
+				int slot;
+
+				if (!u->ok)
+					continue;
+				slot = percpu_find(&u->st, field);
+				if (slot < 0 || !u->st.present[slot])
+					continue;
+				mw_u64(w, name, MW_LABELS({ "table", u->name }),
+				       percpu_sum(&u->st, (unsigned)slot));
+			}
+		}
+	}
+	return 0;
+}
+
+static void lnstat_fini(struct collector *c)
+{
+	struct lnstat_priv *p = c->priv;
+
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->n_tables; i++) {
+		percpu_free(&p->tables[i]->st);
+		free(p->tables[i]);
+	}
+	rbuf_free(&p->buf);
+}
+
+const struct collector_ops lnstat_collector = {
+	.name = "lnstat",
+	.help = "every table of /proc/net/stat (nf_conntrack, rt_cache, arp_cache, ndisc_cache, ...)",
+	.default_enabled = true,
+	.priv_size = sizeof(struct lnstat_priv),
+	.collect = lnstat_collect,
+	.fini = lnstat_fini,
+};

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "collector.h"
+
+#include "util.h"
+
+/* Listed by hand: the order here is the order of --help and of /metrics. */
+const struct collector_ops *const collector_registry[] = {
+	&table_collector,
+	&stat_collector,
+	&timeouts_collector,
+	&lnstat_collector,
+};
+
+const size_t collector_registry_size = ARRAY_SIZE(collector_registry);

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * table: how full the conntrack table of this network namespace is. Count and limit come
+ * from IPCTNL_MSG_CT_GET_STATS (one netlink round trip, no dump), or from the sysctls when
+ * netlink is refused; buckets and the expectation limit exist only as sysctls.
+ */
+#include <errno.h>
+
+#include "collector.h"
+#include "ctnl.h"
+#include "util.h"
+
+#define NF_SYSCTL "sys/net/netfilter/"
+
+struct table_priv {
+	struct ctnl nl;
+	bool nl_refused; /* EPERM is permanent for this process: stop asking */
+	struct rbuf buf;
+};
+
+static int table_init(struct collector *c, const struct config *cfg)
+{
+	struct table_priv *p = c->priv;
+	int r;
+
+	(void)cfg;
+	r = ctnl_open(&p->nl);
+	if (r == -EPERM || r == -EACCES)
+		p->nl_refused = true;
+	/* Otherwise a failed open is retried at each scrape: nfnetlink may be loaded later. */
+	return 0;
+}
+
+static int global_cb(const struct nlmsghdr *nlh, void *userdata)
+{
+	return ctnl_parse_global(nlh, userdata);
+}
+
+static int query_netlink(struct collector *c, struct ctnl_global *g)
+{
+	struct table_priv *p = c->priv;
+	int r;
+
+	if (p->nl_refused)
+		return -EPERM;
+	if (!p->nl.nl) {
+		r = ctnl_open(&p->nl);
+		if (r < 0)
+			return r;
+	}
+	r = ctnl_request(&p->nl, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS, false, global_cb, g);
+	if (r == -EPERM || r == -EACCES) {
+		p->nl_refused = true;
+		ctnl_close(&p->nl);
+	}
+	return r;
+}
+
+static int table_collect(struct collector *c, struct metric_writer *w)
+{
+	struct table_priv *p = c->priv;
+	int fd = c->cfg->procfs_fd;
+	struct ctnl_global g = { 0 };
+	uint64_t v;
+	int r;
+
+	r = query_netlink(c, &g);
+	if (r < 0)
+		collector_note(c, "netlink statistics unavailable, reading sysctls instead", r);
+	else
+		collector_note(c, NULL, 0);
+	if (!g.has_entries) {
+		r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_count", &p->buf, &g.entries);
+		if (r < 0)
+			return r;
+	}
+	if (!g.has_max_entries) {
+		/* Kernels before 4.18 don't put the limit into the netlink answer. */
+		r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_max", &p->buf, &g.max_entries);
+		if (r < 0)
+			return r;
+	}
+
+	mw_family(w, "nf_conntrack_entries", METRIC_GAUGE,
+		  "Connection tracking entries in this network namespace.");
+	mw_u64(w, "nf_conntrack_entries", MW_NO_LABELS, g.entries);
+	mw_family(w, "nf_conntrack_entries_limit", METRIC_GAUGE,
+		  "Maximum number of conntrack entries (nf_conntrack_max); new flows are dropped beyond it.");
+	mw_u64(w, "nf_conntrack_entries_limit", MW_NO_LABELS, g.max_entries);
+
+	if (read_u64_at(fd, NF_SYSCTL "nf_conntrack_buckets", &p->buf, &v) == 0) {
+		mw_family(w, "nf_conntrack_buckets", METRIC_GAUGE,
+			  "Size of the conntrack hash table (nf_conntrack_buckets).");
+		mw_u64(w, "nf_conntrack_buckets", MW_NO_LABELS, v);
+	}
+	if (read_u64_at(fd, NF_SYSCTL "nf_conntrack_expect_max", &p->buf, &v) == 0) {
+		mw_family(w, "nf_conntrack_expect_entries_limit", METRIC_GAUGE,
+			  "Maximum number of conntrack expectations (nf_conntrack_expect_max).");
+		mw_u64(w, "nf_conntrack_expect_entries_limit", MW_NO_LABELS, v);
+	}
+	return 0;
+}
+
+static void table_fini(struct collector *c)
+{
+	struct table_priv *p = c->priv;
+
+	if (!p)
+		return;
+	ctnl_close(&p->nl);
+	rbuf_free(&p->buf);
+}
+
+const struct collector_ops table_collector = {
+	.name = "table",
+	.help = "conntrack table fill: entries, limit, hash buckets",
+	.default_enabled = true,
+	.priv_size = sizeof(struct table_priv),
+	.init = table_init,
+	.collect = table_collect,
+	.fini = table_fini,
+};

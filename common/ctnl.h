@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_CTNL_H
+#define NFCE_CTNL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/netlink.h>
+
+/*
+ * ctnetlink requests for the statistics messages. Attribute numbers are written out here
+ * rather than taken from <linux/netfilter/nfnetlink_conntrack.h> so that building on older
+ * headers still understands what newer kernels send.
+ */
+
+#define CTNL_SUBSYS_CT 1  /* NFNL_SUBSYS_CTNETLINK */
+#define CTNL_SUBSYS_EXP 2 /* NFNL_SUBSYS_CTNETLINK_EXP */
+#define CTNL_MSG_CT_GET_STATS_CPU 4
+#define CTNL_MSG_CT_GET_STATS 5
+#define CTNL_MSG_EXP_GET_STATS_CPU 3
+
+#define CTNL_STATS_GLOBAL_ENTRIES 1
+#define CTNL_STATS_GLOBAL_MAX_ENTRIES 2
+
+/* Attribute type numbers of one per-CPU statistics message can't exceed this. */
+#define CTNL_CPU_ATTR_MAX 63
+
+struct ctnl_global {
+	uint64_t entries;
+	uint64_t max_entries;
+	bool has_entries;
+	bool has_max_entries;
+};
+
+struct ctnl_cpu {
+	unsigned cpu;
+	uint64_t present; /* bit n: attribute type n was in the message */
+	uint32_t value[CTNL_CPU_ATTR_MAX + 1];
+};
+
+/* True if @len bytes at @buf hold one whole netlink message with a nfgenmsg header. */
+bool ctnl_msg_ok(const void *buf, size_t len);
+/* Parsers for a message already checked with ctnl_msg_ok(): -EBADMSG when malformed. */
+int ctnl_parse_global(const struct nlmsghdr *nlh, struct ctnl_global *ret);
+int ctnl_parse_cpu(const struct nlmsghdr *nlh, struct ctnl_cpu *ret);
+
+struct mnl_socket;
+
+struct ctnl {
+	struct mnl_socket *nl;
+	unsigned portid;
+	uint32_t seq;
+	char *buf;
+	size_t buf_size;
+};
+
+typedef int (*ctnl_msg_fn)(const struct nlmsghdr *nlh, void *userdata);
+
+/* -errno: EPROTONOSUPPORT without nfnetlink, EPERM/EACCES when refused. */
+int ctnl_open(struct ctnl *c);
+void ctnl_close(struct ctnl *c);
+/*
+ * Send one GET request and hand each reply message to @fn. A request for a subsystem that
+ * isn't there fails with -EOPNOTSUPP; without CAP_NET_ADMIN with -EPERM; a kernel that doesn't
+ * answer within a second with -ETIMEDOUT.
+ */
+int ctnl_request(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_msg_fn fn,
+		 void *userdata);
+
+#endif

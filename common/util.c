@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+void rbuf_free(struct rbuf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	*b = (struct rbuf){ 0 };
+}
+
+static int rbuf_grow(struct rbuf *b, size_t max)
+{
+	size_t cap = b->cap ? b->cap * 2 : 4096;
+	char *p;
+
+	if (b->cap >= max + 1)
+		return -EFBIG;
+	if (cap > max + 1)
+		cap = max + 1;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, struct rbuf *b, size_t max)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	b->len = 0;
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (b->cap - b->len < 2) {
+			r = rbuf_grow(b, max);
+			if (r < 0)
+				return r;
+		}
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int parse_u64(const char *buf, size_t len, uint64_t *ret)
+{
+	size_t i = 0;
+	uint64_t v = 0;
+	bool digits = false;
+
+	while (i < len && is_space(buf[i]))
+		i++;
+	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		unsigned d = (unsigned)(buf[i] - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+		digits = true;
+	}
+	while (i < len && is_space(buf[i]))
+		i++;
+	if (!digits || i != len)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+uint64_t now_monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+double now_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int read_u64_at(int dirfd, const char *path, struct rbuf *b, uint64_t *ret)
+{
+	int r;
+
+	r = read_file_at(dirfd, path, b, 4096);
+	if (r < 0)
+		return r;
+	return parse_u64(b->data, b->len, ret);
+}

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "flags.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "collector.h"
+#include "util.h"
+
+enum flag_id {
+	FLAG_LISTEN_ADDRESS,
+	FLAG_TELEMETRY_PATH,
+	FLAG_PROCFS,
+	FLAG_LOG_LEVEL,
+	FLAG_DISABLE_DEFAULTS,
+	FLAG_HELP,
+	FLAG_VERSION,
+};
+
+static const struct {
+	const char *name;
+	enum flag_id id;
+	bool has_value;
+	const char *arg;
+	const char *help;
+} flag_table[] = {
+	{ "web.listen-address", FLAG_LISTEN_ADDRESS, true, "ADDR",
+	  "address to listen on: :PORT (all addresses), HOST:PORT, [IPv6]:PORT (default " DEFAULT_LISTEN_ADDRESS ")" },
+	{ "web.telemetry-path", FLAG_TELEMETRY_PATH, true, "PATH",
+	  "path under which to expose metrics (default /metrics)" },
+	{ "path.procfs", FLAG_PROCFS, true, "DIR", "procfs mountpoint (default /proc)" },
+	{ "log.level", FLAG_LOG_LEVEL, true, "LEVEL",
+	  "only log messages with this severity or above: debug, info, warn, error (default info)" },
+	{ "collector.disable-defaults", FLAG_DISABLE_DEFAULTS, false, NULL,
+	  "disable every collector not enabled explicitly with --collector.NAME" },
+	{ "help", FLAG_HELP, false, NULL, "show this help and exit" },
+	{ "version", FLAG_VERSION, false, NULL, "show the version and exit" },
+};
+
+static int fail(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static bool port_valid(const char *p)
+{
+	unsigned long v = 0;
+
+	if (!*p || strlen(p) > 5)
+		return false;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	return v <= 65535;
+}
+
+int listen_address_split(const char *addr, char *host, size_t host_size, char *port,
+			 size_t port_size)
+{
+	const char *colon, *h = addr;
+	size_t hlen;
+
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (!close || close[1] != ':' || close == addr + 1)
+			return -EINVAL;
+		h = addr + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - addr);
+		if (memchr(addr, ':', hlen))
+			return -EINVAL; /* a bare IPv6 address needs brackets */
+	}
+	if (hlen >= host_size || strlen(colon + 1) >= port_size || !port_valid(colon + 1))
+		return -EINVAL;
+	for (size_t i = 0; i < hlen; i++)
+		if ((unsigned char)h[i] <= ' ' || h[i] == '[' || h[i] == ']' || h[i] == '/')
+			return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+static int collector_index(const char *name, size_t len)
+{
+	for (size_t i = 0; i < collector_registry_size; i++)
+		if (strlen(collector_registry[i]->name) == len &&
+		    strncmp(collector_registry[i]->name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool path_valid(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+			return false;
+	return true;
+}
+
+static int set_value(struct flags *f, enum flag_id id, const char *name, const char *v, char *err,
+		     size_t size)
+{
+	switch (id) {
+	case FLAG_LISTEN_ADDRESS:
+		if (listen_address_split(v, f->listen_host, sizeof(f->listen_host), f->listen_port,
+					 sizeof(f->listen_port)) < 0)
+			return fail(err, size, "invalid value \"%s\" for --%s: want [HOST]:PORT", v, name);
+		f->listen_address = v;
+		return 0;
+	case FLAG_TELEMETRY_PATH:
+		if (!path_valid(v))
+			return fail(err, size, "invalid value \"%s\" for --%s: want a path starting with /", v, name);
+		f->telemetry_path = v;
+		return 0;
+	case FLAG_PROCFS:
+		if (!*v)
+			return fail(err, size, "invalid value \"\" for --%s: want a directory", name);
+		f->procfs = v;
+		return 0;
+	case FLAG_LOG_LEVEL:
+		if (log_level_parse(v, &f->log_level) < 0)
+			return fail(err, size, "invalid value \"%s\" for --%s: want debug, info, warn or error", v, name);
+		return 0;
+	default:
+		return fail(err, size, "internal error for --%s", name);
+	}
+}
+
+int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_t err_size)
+{
+	struct flags f = {
+		.telemetry_path = "/metrics",
+		.procfs = "/proc",
+		.log_level = LOG_LEVEL_INFO,
+	};
+	signed char explicit[FLAGS_MAX_COLLECTORS] = { 0 }; /* +1 enabled, -1 disabled */
+	bool disable_defaults = false;
+	int r;
+
+	if (collector_registry_size > FLAGS_MAX_COLLECTORS)
+		return fail(err, err_size, "too many collectors");
+	r = set_value(&f, FLAG_LISTEN_ADDRESS, "web.listen-address", DEFAULT_LISTEN_ADDRESS, err,
+		      err_size);
+	if (r < 0)
+		return r;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *value = NULL;
+		size_t len;
+		size_t k;
+
+		if (strcmp(arg, "-h") == 0)
+			arg = "--help";
+		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+			return fail(err, err_size, "unexpected argument \"%s\"", arg);
+		name = arg + 2;
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+
+		if (len > 10 && strncmp(name, "collector.", 10) == 0 &&
+		    collector_index(name + 10, len - 10) >= 0) {
+			if (eq)
+				return fail(err, err_size, "flag --%.*s takes no value", (int)len, name);
+			explicit[collector_index(name + 10, len - 10)] = 1;
+			continue;
+		}
+		if (len > 13 && strncmp(name, "no-collector.", 13) == 0 &&
+		    collector_index(name + 13, len - 13) >= 0) {
+			if (eq)
+				return fail(err, err_size, "flag --%.*s takes no value", (int)len, name);
+			explicit[collector_index(name + 13, len - 13)] = -1;
+			continue;
+		}
+		for (k = 0; k < ARRAY_SIZE(flag_table); k++)
+			if (strlen(flag_table[k].name) == len && strncmp(flag_table[k].name, name, len) == 0)
+				break;
+		if (k == ARRAY_SIZE(flag_table))
+			return fail(err, err_size, "unknown flag --%.*s", (int)len, name);
+
+		if (!flag_table[k].has_value) {
+			if (eq)
+				return fail(err, err_size, "flag --%s takes no value", flag_table[k].name);
+			switch (flag_table[k].id) {
+			case FLAG_DISABLE_DEFAULTS:
+				disable_defaults = true;
+				break;
+			case FLAG_HELP:
+				f.help = true;
+				break;
+			case FLAG_VERSION:
+				f.version = true;
+				break;
+			default:
+				break;
+			}
+			continue;
+		}
+		if (eq)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+			return fail(err, err_size, "flag --%s needs a value", flag_table[k].name);
+		r = set_value(&f, flag_table[k].id, flag_table[k].name, value, err, err_size);
+		if (r < 0)
+			return r;
+	}
+
+	for (size_t i = 0; i < collector_registry_size; i++)
+		f.collector_enabled[i] = explicit[i] ? explicit[i] > 0 :
+				       !disable_defaults && collector_registry[i]->default_enabled;
+	*ret = f;
+	return 0;
+}
+
+void flags_usage(const char *prog, void *stream)
+{
+	FILE *out = stream;
+
+	fprintf(out, "usage: %s [FLAGS]\n\n"
+		     "Prometheus exporter for Linux netfilter connection tracking.\n\nFlags:\n",
+		prog);
+	for (size_t k = 0; k < ARRAY_SIZE(flag_table); k++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s%s%s", flag_table[k].name,
+			 flag_table[k].arg ? "=" : "", flag_table[k].arg ? flag_table[k].arg : "");
+		fprintf(out, "  %-32s %s\n", left, flag_table[k].help);
+	}
+	fprintf(out, "\nCollectors (--collector.NAME enables, --no-collector.NAME disables):\n");
+	for (size_t i = 0; i < collector_registry_size; i++)
+		fprintf(out, "  %-32s %s (default %s)\n", collector_registry[i]->name,
+			collector_registry[i]->help,
+			collector_registry[i]->default_enabled ? "enabled" : "disabled");
+}

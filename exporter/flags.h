@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_FLAGS_H
+#define NFCE_FLAGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+#define FLAGS_MAX_COLLECTORS 32
+#define DEFAULT_LISTEN_ADDRESS ":39901"
+
+struct flags {
+	const char *listen_address;
+	char listen_host[256]; /* empty: every address */
+	char listen_port[8];
+	const char *telemetry_path;
+	const char *procfs;
+	enum log_level log_level;
+	bool collector_enabled[FLAGS_MAX_COLLECTORS];
+	bool help;
+	bool version;
+};
+
+/*
+ * node_exporter-style flags: --name=value or --name value, --collector.NAME and
+ * --no-collector.NAME for each collector of the registry, --collector.disable-defaults.
+ * On error returns -EINVAL and a one-line message naming the flag in @err.
+ */
+int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_t err_size);
+void flags_usage(const char *prog, void *stream);
+
+/* ":39901", "127.0.0.1:39901", "[::1]:39901", "localhost:39901" -> host and port. */
+int listen_address_split(const char *addr, char *host, size_t host_size, char *port,
+			 size_t port_size);
+
+#endif

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * nf_conntrack_exporter: one thread, one epoll loop. libmicrohttpd's epoll fd, a signalfd and
+ * the collectors' event fds are all watched here, so scrapes and kernel events are handled in
+ * turn and no state is shared between threads.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "exporter.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef NFCE_VERSION
+#define NFCE_VERSION "unknown"
+#endif
+
+#define DRAIN_TIMEOUT_US (10 * 1000000ULL)
+#define TAG_SIGNAL ((uint64_t)-1)
+#define TAG_HTTP ((uint64_t)-2)
+
+static int scrape_cb(void *userdata, const char **ret_body, size_t *ret_len)
+{
+	struct exporter *e = userdata;
+	int r;
+
+	r = exporter_scrape(e);
+	if (r < 0)
+		return r;
+	*ret_body = e->w.buf;
+	*ret_len = e->w.len;
+	return 0;
+}
+
+static int epoll_add(int ep, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int setup_signals(sigset_t *mask)
+{
+	int fd;
+
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+static int run_loop(struct exporter *e, struct http_server *http, int ep, int sigfd)
+{
+	uint64_t drain_deadline = 0;
+
+	for (;;) {
+		struct epoll_event evs[16];
+		int timeout = http_timeout_ms(http), n;
+
+		if (drain_deadline) {
+			uint64_t now = now_monotonic_us();
+
+			if (http->in_flight == 0)
+				return 0;
+			if (now >= drain_deadline) {
+				log_warn("shutdown deadline reached with requests in flight",
+					 LF_INT("requests", http->in_flight));
+				return 0;
+			}
+			if (timeout < 0 || (uint64_t)timeout * 1000 > drain_deadline - now)
+				timeout = (int)((drain_deadline - now) / 1000) + 1;
+		}
+		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64;
+
+			if (tag == TAG_SIGNAL) {
+				struct signalfd_siginfo si;
+
+				if (read(sigfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (drain_deadline)
+					continue;
+				log_info("shutting down", LF_STR("signal", strsignal((int)si.ssi_signo)));
+				http_quiesce(http);
+				drain_deadline = now_monotonic_us() + DRAIN_TIMEOUT_US;
+			} else if (tag < e->n_collectors) {
+				struct collector *c = &e->collectors[tag];
+				int r = c->ops->on_event(c);
+
+				if (r < 0)
+					log_warn("collector event handling failed",
+						 LF_STR("collector", c->ops->name), LF_ERR(r));
+			}
+		}
+		/* Also on timeouts: MHD closes idle connections from here. */
+		http_run(http);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct exporter e = { .cfg.procfs_fd = -1 };
+	struct http_server http = { .listen_fd = -1 };
+	struct flags f;
+	char err[512], where[128];
+	sigset_t mask;
+	int r, listen_fd = -1, ep = -1, sigfd = -1, status = 1;
+
+	if (flags_parse(argc, argv, &f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "nf_conntrack_exporter: error: %s, try --help\n", err);
+		return 2;
+	}
+	if (f.help) {
+		flags_usage("nf_conntrack_exporter", stdout);
+		return 0;
+	}
+	if (f.version) {
+		printf("nf_conntrack_exporter %s\n", NFCE_VERSION);
+		return 0;
+	}
+	log_set_level(f.log_level);
+
+	r = exporter_init(&e, &f);
+	if (r < 0) {
+		if (e.cfg.procfs_fd < 0) {
+			fprintf(stderr, "nf_conntrack_exporter: error: --path.procfs=%s: %s\n", f.procfs,
+				strerror(-r));
+			status = 2;
+		}
+		goto out;
+	}
+	sigfd = setup_signals(&mask);
+	if (sigfd < 0) {
+		log_error("cannot set up signal handling", LF_ERR(sigfd));
+		goto out;
+	}
+	r = http_listen(f.listen_host, f.listen_port, &listen_fd, where, sizeof(where));
+	if (r < 0) {
+		log_error("cannot listen", LF_STR("address", f.listen_address), LF_ERR(r));
+		goto out;
+	}
+	r = http_start(&http, listen_fd, f.telemetry_path, scrape_cb, &e);
+	if (r < 0) {
+		close(listen_fd);
+		log_error("cannot start the HTTP server", LF_STR("address", where), LF_ERR(r));
+		goto out;
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_add(ep, sigfd, TAG_SIGNAL) < 0 ||
+	    epoll_add(ep, http_epoll_fd(&http), TAG_HTTP) < 0) {
+		log_error("cannot set up the event loop", LF_ERR(-errno));
+		goto out;
+	}
+	for (size_t i = 0; i < e.n_collectors; i++) {
+		struct collector *c = &e.collectors[i];
+		int fd;
+
+		if (!c->enabled || !c->ops->event_fd || !c->ops->on_event)
+			continue;
+		fd = c->ops->event_fd(c);
+		if (fd >= 0 && (r = epoll_add(ep, fd, i)) < 0) {
+			log_error("cannot watch collector events", LF_STR("collector", c->ops->name),
+				  LF_ERR(r));
+			goto out;
+		}
+	}
+
+	log_info("listening", LF_STR("address", where), LF_STR("telemetry_path", f.telemetry_path),
+		 LF_STR("version", NFCE_VERSION));
+	r = run_loop(&e, &http, ep, sigfd);
+	if (r < 0)
+		log_error("event loop failed", LF_ERR(r));
+	else
+		status = 0;
+out:
+	http_stop(&http);
+	if (ep >= 0)
+		close(ep);
+	if (sigfd >= 0)
+		close(sigfd);
+	exporter_fini(&e);
+	return status;
+}

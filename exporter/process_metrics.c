@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "process_metrics.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int proc_self_stat_parse(const char *buf, size_t len, struct proc_self_stat *ret)
+{
+	const char *p = NULL, *end = buf + len;
+	uint64_t f[25] = { 0 };
+	unsigned field = 3; /* the first field after ") " is field 3, the state */
+
+	for (const char *q = buf; q < end; q++)
+		if (*q == ')')
+			p = q;
+	if (!p)
+		return -EBADMSG;
+	p++;
+	while (p < end && field <= 24) {
+		const char *tok;
+
+		while (p < end && *p == ' ')
+			p++;
+		tok = p;
+		while (p < end && *p != ' ' && *p != '\n')
+			p++;
+		if (p == tok)
+			break;
+		if (field >= 14) {
+			uint64_t v = 0;
+
+			for (const char *d = tok; d < p; d++) {
+				if (*d < '0' || *d > '9')
+					return -EBADMSG;
+				v = v * 10 + (uint64_t)(*d - '0');
+			}
+			f[field] = v;
+		}
+		field++;
+	}
+	if (field <= 24)
+		return -EBADMSG;
+	*ret = (struct proc_self_stat){
+		.utime_ticks = f[14],
+		.stime_ticks = f[15],
+		.starttime_ticks = f[22],
+		.vsize_bytes = f[23],
+		.rss_pages = f[24],
+	};
+	return 0;
+}
+
+int proc_stat_btime_parse(const char *buf, size_t len, uint64_t *ret)
+{
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+
+		if (e - p > 6 && memcmp(p, "btime ", 6) == 0)
+			return parse_u64(p + 6, (size_t)(e - p - 6), ret);
+		p = e + 1;
+	}
+	return -ENOENT;
+}
+
+int process_metrics_init(struct process_metrics *pm)
+{
+	struct rbuf b = { 0 };
+	struct proc_self_stat st;
+	uint64_t btime;
+	int r;
+
+	pm->ticks = sysconf(_SC_CLK_TCK);
+	pm->page_size = sysconf(_SC_PAGESIZE);
+	if (pm->ticks <= 0 || pm->page_size <= 0)
+		return -EINVAL;
+	/* The exporter's own /proc, never --path.procfs: that may be the host's. */
+	r = read_file_at(AT_FDCWD, "/proc/self/stat", &b, 4096);
+	if (r >= 0)
+		r = proc_self_stat_parse(b.data, b.len, &st);
+	if (r >= 0)
+		r = read_file_at(AT_FDCWD, "/proc/stat", &b, 1 << 20);
+	if (r >= 0)
+		r = proc_stat_btime_parse(b.data, b.len, &btime);
+	if (r >= 0)
+		pm->start_time = (double)btime + (double)st.starttime_ticks / (double)pm->ticks;
+	rbuf_free(&b);
+	return r;
+}
+
+static int count_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+void process_metrics_write(const struct process_metrics *pm, struct metric_writer *w)
+{
+	char buf[1024];
+	struct proc_self_stat st;
+	struct rlimit rl;
+	int fd, fds;
+	ssize_t n;
+
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0 && proc_self_stat_parse(buf, (size_t)n, &st) == 0) {
+		mw_family(w, "process_cpu_seconds_total", METRIC_COUNTER,
+			  "Total user and system CPU time spent in seconds.");
+		mw_double(w, "process_cpu_seconds_total", MW_NO_LABELS,
+			  (double)(st.utime_ticks + st.stime_ticks) / (double)pm->ticks);
+		mw_family(w, "process_resident_memory_bytes", METRIC_GAUGE,
+			  "Resident memory size in bytes.");
+		mw_u64(w, "process_resident_memory_bytes", MW_NO_LABELS,
+		       st.rss_pages * (uint64_t)pm->page_size);
+		mw_family(w, "process_virtual_memory_bytes", METRIC_GAUGE,
+			  "Virtual memory size in bytes.");
+		mw_u64(w, "process_virtual_memory_bytes", MW_NO_LABELS, st.vsize_bytes);
+	}
+	fds = count_fds();
+	if (fds >= 0) {
+		mw_family(w, "process_open_fds", METRIC_GAUGE, "Number of open file descriptors.");
+		mw_u64(w, "process_open_fds", MW_NO_LABELS, (uint64_t)fds);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		mw_family(w, "process_max_fds", METRIC_GAUGE,
+			  "Maximum number of open file descriptors.");
+		mw_u64(w, "process_max_fds", MW_NO_LABELS, (uint64_t)rl.rlim_cur);
+	}
+	if (pm->start_time > 0) {
+		mw_family(w, "process_start_time_seconds", METRIC_GAUGE,
+			  "Start time of the process since unix epoch in seconds.");
+		mw_double(w, "process_start_time_seconds", MW_NO_LABELS, pm->start_time);
+	}
+}

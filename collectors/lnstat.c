@@ -116,7 +116,7 @@ static int read_tables(struct collector *c)
 	while ((de = readdir(d))) {
 		struct row_ctx rc = { .p = p };
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 			continue;
 		rc.t = table_get(p, de->d_name);
 		if (!rc.t) {

@@ -75,7 +75,10 @@ static int stat_init(struct collector *c, const struct config *cfg)
 	struct stat_priv *p = c->priv;
 	int r;
 
-	(void)cfg;
+	if (cfg->no_netlink) {
+		p->nl_refused = true;
+		return 0;
+	}
 	r = ctnl_open(&p->nl);
 	if (r == -EPERM || r == -EACCES)
 		p->nl_refused = true;
@@ -94,7 +97,7 @@ static int cpu_cb(const struct nlmsghdr *nlh, void *userdata)
 	struct ctnl_cpu m;
 	int r;
 
-	r = ctnl_parse_cpu(nlh, &m);
+	r = ctnl_parse_cpu(nlh, cw->n_names - 1, &m);
 	if (r < 0)
 		return r;
 	for (unsigned t = 1; t < cw->n_names; t++) {

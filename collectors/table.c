@@ -23,7 +23,10 @@ static int table_init(struct collector *c, const struct config *cfg)
 	struct table_priv *p = c->priv;
 	int r;
 
-	(void)cfg;
+	if (cfg->no_netlink) {
+		p->nl_refused = true;
+		return 0;
+	}
 	r = ctnl_open(&p->nl);
 	if (r == -EPERM || r == -EACCES)
 		p->nl_refused = true;

@@ -40,10 +40,8 @@ static int attr_cb(const struct nlattr *attr, void *data)
 	/* A type we don't know is a newer kernel's: skip it whatever its shape. */
 	if (type == 0 || type > w->max)
 		return MNL_CB_OK;
-	if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0) {
-		errno = EBADMSG;
+	if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
 		return MNL_CB_ERROR;
-	}
 	w->value[type] = ntohl(mnl_attr_get_u32(attr));
 	w->present |= UINT64_C(1) << type;
 	return MNL_CB_OK;
@@ -51,7 +49,15 @@ static int attr_cb(const struct nlattr *attr, void *data)
 
 static int walk(const struct nlmsghdr *nlh, struct attr_walk *w)
 {
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, w) < 0)
+	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
+	const struct nlattr *attr;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+		if (attr_cb(attr, w) != MNL_CB_OK)
+			return -EBADMSG;
+	}
+	/* The loop stops at the first attribute that doesn't fit: bytes left mean a bad one. */
+	if ((const char *)attr < tail)
 		return -EBADMSG;
 	return 0;
 }
@@ -74,18 +80,20 @@ int ctnl_parse_global(const struct nlmsghdr *nlh, struct ctnl_global *ret)
 	return 0;
 }
 
-int ctnl_parse_cpu(const struct nlmsghdr *nlh, struct ctnl_cpu *ret)
+int ctnl_parse_cpu(const struct nlmsghdr *nlh, unsigned max_known, struct ctnl_cpu *ret)
 {
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
-	struct attr_walk w = { .value = ret->value, .max = CTNL_CPU_ATTR_MAX };
+	struct ctnl_cpu m = { 0 };
+	struct attr_walk w = { .value = m.value };
 	int r;
 
-	memset(ret->value, 0, sizeof(ret->value));
+	w.max = max_known < CTNL_CPU_ATTR_MAX ? max_known : CTNL_CPU_ATTR_MAX;
 	r = walk(nlh, &w);
 	if (r < 0)
 		return r;
-	ret->cpu = ntohs(nfg->res_id); /* the kernel puts the CPU number there */
-	ret->present = w.present;
+	m.cpu = ntohs(nfg->res_id); /* the kernel puts the CPU number there */
+	m.present = w.present;
+	*ret = m;
 	return 0;
 }
 

@@ -43,7 +43,8 @@ struct ctnl_cpu {
 bool ctnl_msg_ok(const void *buf, size_t len);
 /* Parsers for a message already checked with ctnl_msg_ok(): -EBADMSG when malformed. */
 int ctnl_parse_global(const struct nlmsghdr *nlh, struct ctnl_global *ret);
-int ctnl_parse_cpu(const struct nlmsghdr *nlh, struct ctnl_cpu *ret);
+/* Attributes above @max_known are a newer kernel's and skipped whatever their shape. */
+int ctnl_parse_cpu(const struct nlmsghdr *nlh, unsigned max_known, struct ctnl_cpu *ret);
 
 struct mnl_socket;
 

@@ -196,21 +196,3 @@ void mw_double(struct metric_writer *w, const char *name, const struct mw_label 
 	num[n++] = '\n';
 	mw_append(w, num, n);
 }
-
-int metric_name_valid(const char *s, int is_label)
-{
-	if (!s || !*s)
-		return 0;
-	for (size_t i = 0; s[i]; i++) {
-		char c = s[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
-			continue;
-		if (c == ':' && !is_label)
-			continue;
-		if (c >= '0' && c <= '9' && i > 0)
-			continue;
-		return 0;
-	}
-	return 1;
-}

@@ -58,7 +58,5 @@ void mw_double(struct metric_writer *w, const char *name, const struct mw_label 
 /* Helpers shared with other text writers (logs, JSON); return the number of bytes written. */
 size_t fmt_u64(char *dst, uint64_t v);           /* dst >= 21 bytes, not terminated */
 size_t fmt_double(char *dst, size_t n, double v); /* Prometheus spelling, C locale */
-/* True if @s is a valid metric or label name ([a-zA-Z_:][a-zA-Z0-9_:]*, no ':' for labels). */
-int metric_name_valid(const char *s, int is_label);
 
 #endif

@@ -118,6 +118,9 @@ static int parse_header(const char *p, const char *end, struct lnstat_header *hd
 		if (p == end)
 			break;
 		tok = p;
+		/* Names start with a letter: a headerless table is not taken for one. */
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+			return -EBADMSG;
 		while (p < end && is_name_char(*p))
 			p++;
 		if (p < end && !is_blank(*p))

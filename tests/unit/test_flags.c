@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <string.h>
+
+#include "collector.h"
+#include "flags.h"
+#include "testlib.h"
+
+static char err[512];
+
+static int parse(struct flags *f, int argc, char **argv)
+{
+	err[0] = '\0';
+	return flags_parse(argc, argv, f, err, sizeof(err));
+}
+
+#define PARSE(f, ...)                                                                              \
+	parse(f, sizeof((char *[]){ "x", __VA_ARGS__ }) / sizeof(char *),                          \
+	      (char *[]){ "x", __VA_ARGS__ })
+
+static int registry_index(const char *name)
+{
+	for (size_t i = 0; i < collector_registry_size; i++)
+		if (strcmp(collector_registry[i]->name, name) == 0)
+			return (int)i;
+	ck_abort_msg("no collector %s", name);
+	return -1;
+}
+
+START_TEST(defaults)
+{
+	struct flags f;
+	char *argv[] = { "x" };
+
+	ck_assert_int_eq(parse(&f, 1, argv), 0);
+	ck_assert_str_eq(f.listen_address, ":39901");
+	ck_assert_str_eq(f.listen_host, "");
+	ck_assert_str_eq(f.listen_port, "39901");
+	ck_assert_str_eq(f.telemetry_path, "/metrics");
+	ck_assert_str_eq(f.procfs, "/proc");
+	ck_assert_int_eq(f.log_level, LOG_LEVEL_INFO);
+	for (size_t i = 0; i < collector_registry_size; i++)
+		ck_assert_int_eq(f.collector_enabled[i], collector_registry[i]->default_enabled);
+}
+END_TEST
+
+START_TEST(values_both_spellings)
+{
+	struct flags f;
+
+	ck_assert_int_eq(PARSE(&f, "--web.listen-address=127.0.0.1:9", "--log.level", "debug",
+			       "--path.procfs=/host/proc", "--web.telemetry-path", "/m"),
+			 0);
+	ck_assert_str_eq(f.listen_host, "127.0.0.1");
+	ck_assert_str_eq(f.listen_port, "9");
+	ck_assert_int_eq(f.log_level, LOG_LEVEL_DEBUG);
+	ck_assert_str_eq(f.procfs, "/host/proc");
+	ck_assert_str_eq(f.telemetry_path, "/m");
+}
+END_TEST
+
+START_TEST(listen_addresses)
+{
+	static const struct {
+		const char *in, *host, *port;
+	} ok[] = {
+		{ ":39901", "", "39901" },
+		{ "[::]:1", "::", "1" },
+		{ "[::1]:39901", "::1", "39901" },
+		{ "localhost:0", "localhost", "0" },
+		{ "10.1.2.3:65535", "10.1.2.3", "65535" },
+	};
+	static const char *const bad[] = {
+		"", "39901", ":", ":65536", ":-1", ":12a", "::1:39901", "[::1]39901", "[]:1",
+		"[::1:1", "host name:1", "a:1:2", ":999999",
+	};
+	char host[256], port[8];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_msg(listen_address_split(ok[i].in, host, sizeof(host), port,
+						   sizeof(port)) == 0,
+			      "%s rejected", ok[i].in);
+		ck_assert_str_eq(host, ok[i].host);
+		ck_assert_str_eq(port, ok[i].port);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(listen_address_split(bad[i], host, sizeof(host), port,
+						   sizeof(port)) < 0,
+			      "%s accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(collector_toggles)
+{
+	struct flags f;
+	int table = registry_index("table"), lnstat = registry_index("lnstat");
+
+	ck_assert_int_eq(PARSE(&f, "--no-collector.lnstat"), 0);
+	ck_assert(!f.collector_enabled[lnstat]);
+	ck_assert(f.collector_enabled[table]);
+	ck_assert_int_eq(PARSE(&f, "--collector.disable-defaults", "--collector.table"), 0);
+	ck_assert(f.collector_enabled[table]);
+	ck_assert(!f.collector_enabled[lnstat]);
+	/* Order does not matter: explicit choices beat --collector.disable-defaults. */
+	ck_assert_int_eq(PARSE(&f, "--collector.lnstat", "--collector.disable-defaults"), 0);
+	ck_assert(f.collector_enabled[lnstat]);
+	ck_assert(!f.collector_enabled[table]);
+}
+END_TEST
+
+START_TEST(errors_name_the_flag)
+{
+	static const struct {
+		const char *arg, *mention;
+	} cases[] = {
+		{ "--bogus", "--bogus" },
+		{ "--log.level=loud", "--log.level" },
+		{ "--web.listen-address=nonsense", "--web.listen-address" },
+		{ "--web.listen-address=:99999", "--web.listen-address" },
+		{ "--web.telemetry-path=metrics", "--web.telemetry-path" },
+		{ "--web.telemetry-path=/a b", "--web.telemetry-path" },
+		{ "--path.procfs=", "--path.procfs" },
+		{ "--collector.table=1", "--collector.table" },
+		{ "--collector.nope", "--collector.nope" },
+		{ "--no-collector.nope", "--no-collector.nope" },
+		{ "--help=yes", "--help" },
+		{ "positional", "positional" },
+		{ "-x", "-x" },
+		{ "--", "--" },
+		{ "--web.listen", "--web.listen" }, /* no abbreviations */
+	};
+	struct flags f;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[] = { "x", (char *)cases[i].arg };
+
+		ck_assert_int_eq(parse(&f, 2, argv), -EINVAL);
+		ck_assert_msg(strstr(err, cases[i].mention), "%s: \"%s\"", cases[i].arg, err);
+		ck_assert_msg(!strchr(err, '\n'), "multi-line error for %s", cases[i].arg);
+	}
+}
+END_TEST
+
+START_TEST(missing_value)
+{
+	struct flags f;
+
+	ck_assert_int_eq(PARSE(&f, "--log.level"), -EINVAL);
+	ck_assert(strstr(err, "--log.level"));
+	ck_assert(strstr(err, "needs a value"));
+}
+END_TEST
+
+START_TEST(help_and_version)
+{
+	struct flags f;
+
+	ck_assert_int_eq(PARSE(&f, "-h"), 0);
+	ck_assert(f.help);
+	ck_assert_int_eq(PARSE(&f, "--version"), 0);
+	ck_assert(f.version);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("flags");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, values_both_spellings);
+	tcase_add_test(tc, listen_addresses);
+	tcase_add_test(tc, collector_toggles);
+	tcase_add_test(tc, errors_name_the_flag);
+	tcase_add_test(tc, missing_value);
+	tcase_add_test(tc, help_and_version);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}

@@ -173,8 +173,9 @@ static int lnstat_collect(struct collector *c, struct metric_writer *w)
 		if (!t->ok || !t->has_entries)
 			continue;
 		if (!family)
-			mw_family(w, "lnstat_entries", METRIC_GAUGE,
-				  "Entries in the /proc/net/stat table (namespace-wide, not per CPU).");
+			mw_family(
+				w, "lnstat_entries", METRIC_GAUGE,
+				"Entries in the /proc/net/stat table (namespace-wide, not per CPU).");
 		family = true;
 		mw_u64(w, "lnstat_entries", MW_LABELS({ "table", t->name }), t->entries);
 	}
@@ -193,7 +194,8 @@ static int lnstat_collect(struct collector *c, struct metric_writer *w)
 				continue;
 			snprintf(name, sizeof(name), "lnstat_%s_total", field);
 			snprintf(help, sizeof(help),
-				 "Column \"%s\" of /proc/net/stat tables, summed over CPUs.", field);
+				 "Column \"%s\" of /proc/net/stat tables, summed over CPUs.",
+				 field);
 			mw_family(w, name, METRIC_COUNTER, help);
 			for (unsigned j = i; j < p->n_tables; j++) {
 				struct lnstat_table *u = p->tables[j];

@@ -18,10 +18,9 @@
 
 /* ctnetlink attribute numbers (enum ctattr_stats_cpu) to our statistic names. */
 static const char *const ct_attr_names[] = {
-	[1] = "searched",     [2] = "found",	       [3] = "new",
-	[4] = "invalid",      [5] = "ignore",	       [6] = "delete",
-	[7] = "delete_list",  [8] = "insert",	       [9] = "insert_failed",
-	[10] = "drop",	      [11] = "early_drop",     [12] = "error",
+	[1] = "searched",	 [2] = "found",		 [3] = "new",		[4] = "invalid",
+	[5] = "ignore",		 [6] = "delete",	 [7] = "delete_list",	[8] = "insert",
+	[9] = "insert_failed",	 [10] = "drop",		 [11] = "early_drop",	[12] = "error",
 	[13] = "search_restart", [14] = "clash_resolve", [15] = "chaintoolong",
 };
 
@@ -49,11 +48,14 @@ static const struct {
 	{ "found", "Lookups that found an existing conntrack entry." },
 	{ "invalid", "Packets that conntrack could not track (malformed, or out of window)." },
 	{ "insert", "Entries inserted into the conntrack table." },
-	{ "insert_failed", "Entries that could not be inserted (clash with an existing entry or chain too long); the packet was dropped." },
-	{ "drop", "Packets dropped because the conntrack table was full and no entry could be evicted." },
+	{ "insert_failed",
+	  "Entries that could not be inserted (clash with an existing entry or chain too long); the packet was dropped." },
+	{ "drop",
+	  "Packets dropped because the conntrack table was full and no entry could be evicted." },
 	{ "early_drop", "Entries evicted to make room for a new one when the table was full." },
 	{ "error", "Packets with ICMP errors or other errors that conntrack rejected." },
-	{ "search_restart", "Hash table lookups restarted because the table was being resized or changed." },
+	{ "search_restart",
+	  "Hash table lookups restarted because the table was being resized or changed." },
 	{ "clash_resolve", "Insert clashes resolved by reusing the existing entry." },
 	{ "chaintoolong", "Inserts refused because the hash chain was too long." },
 	{ "expect_new", "Expectations matched by a new connection." },
@@ -143,7 +145,8 @@ static int read_netlink(struct stat_priv *p)
 static const char *proc_name(const char *col, size_t len, char *tmp, size_t tmp_size)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(proc_aliases); i++)
-		if (strlen(proc_aliases[i].proc) == len && memcmp(proc_aliases[i].proc, col, len) == 0)
+		if (strlen(proc_aliases[i].proc) == len &&
+		    memcmp(proc_aliases[i].proc, col, len) == 0)
 			return proc_aliases[i].name;
 	snprintf(tmp, tmp_size, "%.*s", (int)len, col);
 	return tmp;
@@ -195,8 +198,8 @@ static const char *help_for(const char *name, char *tmp, size_t size)
 	for (size_t i = 0; i < ARRAY_SIZE(stat_help); i++)
 		if (strcmp(stat_help[i].name, name) == 0)
 			return stat_help[i].help;
-	snprintf(tmp, size, "Conntrack statistic \"%s\" as the kernel reports it, summed over CPUs.",
-		 name);
+	snprintf(tmp, size,
+		 "Conntrack statistic \"%s\" as the kernel reports it, summed over CPUs.", name);
 	return tmp;
 }
 
@@ -208,7 +211,10 @@ static int stat_collect(struct collector *c, struct metric_writer *w)
 	percpu_begin(&p->st);
 	r = read_netlink(p);
 	if (r < 0) {
-		collector_note(c, "netlink statistics unavailable, reading /proc/net/stat/nf_conntrack instead", r);
+		collector_note(
+			c,
+			"netlink statistics unavailable, reading /proc/net/stat/nf_conntrack instead",
+			r);
 		percpu_begin(&p->st);
 		r = read_proc(c);
 		if (r < 0)

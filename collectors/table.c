@@ -78,7 +78,7 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 			return r;
 	}
 	if (!g.has_max_entries) {
-		/* Kernels before 4.18 don't put the limit into the netlink answer. */
+		/* Older kernels leave the limit out of the netlink answer. */
 		r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_max", &p->buf, &g.max_entries);
 		if (r < 0)
 			return r;
@@ -87,8 +87,9 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 	mw_family(w, "nf_conntrack_entries", METRIC_GAUGE,
 		  "Connection tracking entries in this network namespace.");
 	mw_u64(w, "nf_conntrack_entries", MW_NO_LABELS, g.entries);
-	mw_family(w, "nf_conntrack_entries_limit", METRIC_GAUGE,
-		  "Maximum number of conntrack entries (nf_conntrack_max); new flows are dropped beyond it.");
+	mw_family(
+		w, "nf_conntrack_entries_limit", METRIC_GAUGE,
+		"Maximum number of conntrack entries (nf_conntrack_max); new flows are dropped beyond it.");
 	mw_u64(w, "nf_conntrack_entries_limit", MW_NO_LABELS, g.max_entries);
 
 	if (read_u64_at(fd, NF_SYSCTL "nf_conntrack_buckets", &p->buf, &v) == 0) {

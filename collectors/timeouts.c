@@ -102,8 +102,9 @@ static int timeouts_collect(struct collector *c, struct metric_writer *w)
 		return -ENOENT;
 
 	qsort(p->entries, n, sizeof(p->entries[0]), timeout_cmp);
-	mw_family(w, "nf_conntrack_timeout_seconds", METRIC_GAUGE,
-		  "Conntrack timeout sysctls: how long an entry lives in this protocol state without traffic.");
+	mw_family(
+		w, "nf_conntrack_timeout_seconds", METRIC_GAUGE,
+		"Conntrack timeout sysctls: how long an entry lives in this protocol state without traffic.");
 	for (unsigned i = 0; i < n; i++)
 		mw_u64(w, "nf_conntrack_timeout_seconds",
 		       MW_LABELS({ "protocol", p->entries[i].n.protocol },

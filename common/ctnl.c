@@ -15,15 +15,21 @@
 #define CTNL_BUF_SIZE (32 * 1024)
 #define CTNL_DUMP_RETRIES 3
 
+/*
+ * mnl_nlmsg_ok() compares (int)nlmsg_len with the bytes left, so a length of 0xffffffff
+ * passes it as -1 (found by fuzz_ctnl). Compare unsigned.
+ */
+static bool nlmsg_fits(const struct nlmsghdr *nlh, size_t len)
+{
+	return len >= sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= len;
+}
+
 bool ctnl_msg_ok(const void *buf, size_t len)
 {
 	const struct nlmsghdr *nlh = buf;
 
-	if (len < sizeof(*nlh) || len > INT32_MAX)
-		return false;
-	if (!mnl_nlmsg_ok(nlh, (int)len))
-		return false;
-	return mnl_nlmsg_get_payload_len(nlh) >= sizeof(struct nfgenmsg);
+	return nlmsg_fits(nlh, len) &&
+	       nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
 }
 
 struct attr_walk {
@@ -52,7 +58,8 @@ static int walk(const struct nlmsghdr *nlh, struct attr_walk *w)
 	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
 	const struct nlattr *attr;
 
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+	{
 		if (attr_cb(attr, w) != MNL_CB_OK)
 			return -EBADMSG;
 	}
@@ -166,7 +173,7 @@ static int handle_batch(struct ctnl *c, const char *buf, size_t len, bool dump, 
 	int left = (int)len;
 	int r;
 
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+	for (; left > 0 && nlmsg_fits(nlh, (size_t)left); nlh = mnl_nlmsg_next(nlh, &left)) {
 		/* Leftovers of an earlier, abandoned request. */
 		if (nlh->nlmsg_seq != c->seq || (nlh->nlmsg_pid && nlh->nlmsg_pid != c->portid))
 			continue;
@@ -183,7 +190,7 @@ static int handle_batch(struct ctnl *c, const char *buf, size_t len, bool dump, 
 			continue;
 		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 			return -EINTR;
-		if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
+		if (!ctnl_msg_ok(nlh, (size_t)left))
 			return -EBADMSG;
 		r = fn(nlh, userdata);
 		if (r < 0)

@@ -14,7 +14,7 @@
  * headers still understands what newer kernels send.
  */
 
-#define CTNL_SUBSYS_CT 1  /* NFNL_SUBSYS_CTNETLINK */
+#define CTNL_SUBSYS_CT 1 /* NFNL_SUBSYS_CTNETLINK */
 #define CTNL_SUBSYS_EXP 2 /* NFNL_SUBSYS_CTNETLINK_EXP */
 #define CTNL_MSG_CT_GET_STATS_CPU 4
 #define CTNL_MSG_CT_GET_STATS 5

@@ -77,7 +77,8 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 
 	flockfile(stderr);
-	fprintf(stderr, "ts=%s.%03ldZ level=%s msg=", when, ts.tv_nsec / 1000000, level_names[level]);
+	fprintf(stderr, "ts=%s.%03ldZ level=%s msg=", when, ts.tv_nsec / 1000000,
+		level_names[level]);
 	put_value(stderr, msg);
 	for (unsigned i = 0; i < n; i++) {
 		fprintf(stderr, " %s=", fl[i].key);

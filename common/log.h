@@ -30,7 +30,8 @@ struct log_field {
 };
 
 #define LF_STR(k, v) ((struct log_field){ .key = (k), .kind = LOG_FIELD_STR, .str = (v) })
-#define LF_INT(k, v) ((struct log_field){ .key = (k), .kind = LOG_FIELD_INT, .num = (long long)(v) })
+#define LF_INT(k, v) \
+	((struct log_field){ .key = (k), .kind = LOG_FIELD_INT, .num = (long long)(v) })
 /* err="<strerror>" from a negative errno return */
 #define LF_ERR(r) ((struct log_field){ .key = "err", .kind = LOG_FIELD_ERRNO, .num = (r) })
 
@@ -39,8 +40,8 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *s, enum log_level *ret_level);
 void log_fields(enum log_level level, const char *msg, const struct log_field *f, unsigned n);
 
-#define LOG_(lvl, msg, ...)                                                                        \
-	log_fields(lvl, msg, (const struct log_field[]){ __VA_ARGS__ },                            \
+#define LOG_(lvl, msg, ...)                                             \
+	log_fields(lvl, msg, (const struct log_field[]){ __VA_ARGS__ }, \
 		   sizeof((const struct log_field[]){ __VA_ARGS__ }) / sizeof(struct log_field))
 #define log_debug(msg, ...) LOG_(LOG_LEVEL_DEBUG, msg, __VA_ARGS__)
 #define log_info(msg, ...) LOG_(LOG_LEVEL_INFO, msg, __VA_ARGS__)
@@ -56,7 +57,10 @@ struct log_ratelimit {
 	unsigned suppressed;
 };
 
-#define LOG_RATELIMIT_INIT(interval_s, b) { .interval_us = (uint64_t)(interval_s) * 1000000, .burst = (b) }
+#define LOG_RATELIMIT_INIT(interval_s, b)                                   \
+	{                                                                   \
+		.interval_us = (uint64_t)(interval_s)*1000000, .burst = (b) \
+	}
 /* Returns the number of lines suppressed since the last one let through plus one, or 0: drop. */
 unsigned log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_us);
 

@@ -95,8 +95,7 @@ static void mw_escaped(struct metric_writer *w, const char *s, int quote)
 	mw_append(w, run, s - run);
 }
 
-void mw_family(struct metric_writer *w, const char *name, enum metric_type type,
-	       const char *help)
+void mw_family(struct metric_writer *w, const char *name, enum metric_type type, const char *help)
 {
 	static const char *const types[] = {
 		[METRIC_GAUGE] = "gauge",
@@ -122,7 +121,7 @@ static void mw_head(struct metric_writer *w, const char *name, const struct mw_l
 	mw_puts(w, name);
 	if (n_labels) {
 		for (size_t i = 0; i < n_labels; i++) {
-			mw_append(w, i ? ",": "{", 1);
+			mw_append(w, i ? "," : "{", 1);
 			mw_puts(w, labels[i].name);
 			mw_append(w, "=\"", 2);
 			mw_escaped(w, labels[i].value ? labels[i].value : "", 1);

@@ -32,8 +32,8 @@ struct metric_writer {
 };
 
 /* Labels for one sample: MW_LABELS({ "table", t }, { "cpu", c }) */
-#define MW_LABELS(...)                                                                             \
-	(const struct mw_label[]){ __VA_ARGS__ },                                                  \
+#define MW_LABELS(...)                            \
+	(const struct mw_label[]){ __VA_ARGS__ }, \
 		sizeof((const struct mw_label[]){ __VA_ARGS__ }) / sizeof(struct mw_label)
 #define MW_NO_LABELS NULL, 0
 
@@ -48,15 +48,14 @@ static inline int mw_error(const struct metric_writer *w)
 }
 
 void mw_append(struct metric_writer *w, const char *s, size_t n);
-void mw_family(struct metric_writer *w, const char *name, enum metric_type type,
-	       const char *help);
+void mw_family(struct metric_writer *w, const char *name, enum metric_type type, const char *help);
 void mw_u64(struct metric_writer *w, const char *name, const struct mw_label *labels,
 	    size_t n_labels, uint64_t value);
 void mw_double(struct metric_writer *w, const char *name, const struct mw_label *labels,
 	       size_t n_labels, double value);
 
 /* Helpers shared with other text writers (logs, JSON); return the number of bytes written. */
-size_t fmt_u64(char *dst, uint64_t v);           /* dst >= 21 bytes, not terminated */
+size_t fmt_u64(char *dst, uint64_t v); /* dst >= 21 bytes, not terminated */
 size_t fmt_double(char *dst, size_t n, double v); /* Prometheus spelling, C locale */
 
 #endif

@@ -135,7 +135,8 @@ static int parse_header(const char *p, const char *end, struct lnstat_header *hd
 			return -E2BIG;
 		if (p - tok == 7 && memcmp(tok, "entries", 7) == 0)
 			hdr->entries_col = (int)hdr->n;
-		hdr->col[hdr->n++] = (struct lnstat_column){ .name = tok, .len = (size_t)(p - tok) };
+		hdr->col[hdr->n++] =
+			(struct lnstat_column){ .name = tok, .len = (size_t)(p - tok) };
 	}
 	return hdr->n ? 0 : -ENODATA;
 }

@@ -28,8 +28,8 @@ struct percpu_stats {
 	unsigned n_slots;
 	char names[STAT_MAX_FIELDS][STAT_NAME_MAX];
 	bool present[STAT_MAX_FIELDS]; /* reported by the latest read */
-	unsigned n_cpus;               /* rows allocated in ctr */
-	struct wrap_counter *ctr;      /* ctr[cpu * STAT_MAX_FIELDS + slot] */
+	unsigned n_cpus; /* rows allocated in ctr */
+	struct wrap_counter *ctr; /* ctr[cpu * STAT_MAX_FIELDS + slot] */
 };
 
 void percpu_free(struct percpu_stats *s);

@@ -46,8 +46,6 @@ int parse_u64(const char *buf, size_t len, uint64_t *ret);
 uint64_t now_monotonic_us(void);
 double now_realtime(void);
 
-
-
 /* A sysctl-style file holding one unsigned decimal number. */
 int read_u64_at(int dirfd, const char *path, struct rbuf *b, uint64_t *ret);
 #endif

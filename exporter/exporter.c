@@ -41,12 +41,14 @@ int exporter_init(struct exporter *e, const struct flags *f)
 		e->n_collectors++;
 		r = ops->init ? ops->init(c, &e->cfg) : 0;
 		if (r == -EOPNOTSUPP) {
-			log_info("collector not supported here, disabled", LF_STR("collector", ops->name));
+			log_info("collector not supported here, disabled",
+				 LF_STR("collector", ops->name));
 			c->enabled = false;
 			continue;
 		}
 		if (r < 0) {
-			log_error("cannot initialise collector", LF_STR("collector", ops->name), LF_ERR(r));
+			log_error("cannot initialise collector", LF_STR("collector", ops->name),
+				  LF_ERR(r));
 			return r;
 		}
 		log_info("collector enabled", LF_STR("collector", ops->name));

@@ -27,7 +27,8 @@ static const struct {
 	const char *help;
 } flag_table[] = {
 	{ "web.listen-address", FLAG_LISTEN_ADDRESS, true, "ADDR",
-	  "address to listen on: :PORT (all addresses), HOST:PORT, [IPv6]:PORT (default " DEFAULT_LISTEN_ADDRESS ")" },
+	  "address to listen on: :PORT (all addresses), HOST:PORT, [IPv6]:PORT (default " DEFAULT_LISTEN_ADDRESS
+	  ")" },
 	{ "web.telemetry-path", FLAG_TELEMETRY_PATH, true, "PATH",
 	  "path under which to expose metrics (default /metrics)" },
 	{ "path.procfs", FLAG_PROCFS, true, "DIR", "procfs mountpoint (default /proc)" },
@@ -122,22 +123,29 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 	case FLAG_LISTEN_ADDRESS:
 		if (listen_address_split(v, f->listen_host, sizeof(f->listen_host), f->listen_port,
 					 sizeof(f->listen_port)) < 0)
-			return fail(err, size, "invalid value \"%s\" for --%s: want [HOST]:PORT", v, name);
+			return fail(err, size, "invalid value \"%s\" for --%s: want [HOST]:PORT", v,
+				    name);
 		f->listen_address = v;
 		return 0;
 	case FLAG_TELEMETRY_PATH:
 		if (!path_valid(v))
-			return fail(err, size, "invalid value \"%s\" for --%s: want a path starting with /", v, name);
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want a path starting with /", v,
+				    name);
 		f->telemetry_path = v;
 		return 0;
 	case FLAG_PROCFS:
 		if (!*v)
-			return fail(err, size, "invalid value \"\" for --%s: want a directory", name);
+			return fail(err, size, "invalid value \"\" for --%s: want a directory",
+				    name);
 		f->procfs = v;
 		return 0;
 	case FLAG_LOG_LEVEL:
 		if (log_level_parse(v, &f->log_level) < 0)
-			return fail(err, size, "invalid value \"%s\" for --%s: want debug, info, warn or error", v, name);
+			return fail(
+				err, size,
+				"invalid value \"%s\" for --%s: want debug, info, warn or error", v,
+				name);
 		return 0;
 	default:
 		return fail(err, size, "internal error for --%s", name);
@@ -178,26 +186,30 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 		if (len > 10 && strncmp(name, "collector.", 10) == 0 &&
 		    collector_index(name + 10, len - 10) >= 0) {
 			if (eq)
-				return fail(err, err_size, "flag --%.*s takes no value", (int)len, name);
+				return fail(err, err_size, "flag --%.*s takes no value", (int)len,
+					    name);
 			explicit[collector_index(name + 10, len - 10)] = 1;
 			continue;
 		}
 		if (len > 13 && strncmp(name, "no-collector.", 13) == 0 &&
 		    collector_index(name + 13, len - 13) >= 0) {
 			if (eq)
-				return fail(err, err_size, "flag --%.*s takes no value", (int)len, name);
+				return fail(err, err_size, "flag --%.*s takes no value", (int)len,
+					    name);
 			explicit[collector_index(name + 13, len - 13)] = -1;
 			continue;
 		}
 		for (k = 0; k < ARRAY_SIZE(flag_table); k++)
-			if (strlen(flag_table[k].name) == len && strncmp(flag_table[k].name, name, len) == 0)
+			if (strlen(flag_table[k].name) == len &&
+			    strncmp(flag_table[k].name, name, len) == 0)
 				break;
 		if (k == ARRAY_SIZE(flag_table))
 			return fail(err, err_size, "unknown flag --%.*s", (int)len, name);
 
 		if (!flag_table[k].has_value) {
 			if (eq)
-				return fail(err, err_size, "flag --%s takes no value", flag_table[k].name);
+				return fail(err, err_size, "flag --%s takes no value",
+					    flag_table[k].name);
 			switch (flag_table[k].id) {
 			case FLAG_DISABLE_DEFAULTS:
 				disable_defaults = true;
@@ -225,8 +237,9 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 	}
 
 	for (size_t i = 0; i < collector_registry_size; i++)
-		f.collector_enabled[i] = explicit[i] ? explicit[i] > 0 :
-				       !disable_defaults && collector_registry[i]->default_enabled;
+		f.collector_enabled[i] =
+			explicit[i] ? explicit[i] > 0
+				    : !disable_defaults && collector_registry[i]->default_enabled;
 	*ret = f;
 	return 0;
 }
@@ -235,8 +248,9 @@ void flags_usage(const char *prog, void *stream)
 {
 	FILE *out = stream;
 
-	fprintf(out, "usage: %s [FLAGS]\n\n"
-		     "Prometheus exporter for Linux netfilter connection tracking.\n\nFlags:\n",
+	fprintf(out,
+		"usage: %s [FLAGS]\n\n"
+		"Prometheus exporter for Linux netfilter connection tracking.\n\nFlags:\n",
 		prog);
 	for (size_t k = 0; k < ARRAY_SIZE(flag_table); k++) {
 		char left[64];

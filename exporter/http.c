@@ -61,8 +61,8 @@ static mhd_result respond(struct http_server *s, struct MHD_Connection *conn, un
 	return ret;
 }
 
-static mhd_result respond_text(struct http_server *s, struct MHD_Connection *conn,
-			       unsigned status, const char *text, bool allow)
+static mhd_result respond_text(struct http_server *s, struct MHD_Connection *conn, unsigned status,
+			       const char *text, bool allow)
 {
 	return respond(s, conn, status, "text/plain; charset=utf-8", text, strlen(text), allow);
 }
@@ -135,8 +135,11 @@ static int build_landing_page(struct http_server *s)
 
 	/* The path is checked for spaces and controls by the flag parser; escape HTML here. */
 	for (const char *p = s->telemetry_path; *p && n < sizeof(path) - 8; p++) {
-		const char *esc = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" :
-				  *p == '"' ? "&quot;" : NULL;
+		const char *esc = *p == '<'   ? "&lt;"
+				  : *p == '>' ? "&gt;"
+				  : *p == '&' ? "&amp;"
+				  : *p == '"' ? "&quot;"
+					      : NULL;
 
 		if (esc) {
 			memcpy(path + n, esc, strlen(esc));
@@ -173,14 +176,13 @@ int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
 	r = build_landing_page(s);
 	if (r < 0)
 		return r;
-	s->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-				     MHD_OPTION_LISTEN_SOCKET, listen_fd,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				     MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-				     MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+		MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
 	if (!s->daemon) {
 		s->listen_fd = -1; /* still the caller's */
 		free(s->landing_page);

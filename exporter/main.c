@@ -96,7 +96,8 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 					continue;
 				if (drain_deadline)
 					continue;
-				log_info("shutting down", LF_STR("signal", strsignal((int)si.ssi_signo)));
+				log_info("shutting down",
+					 LF_STR("signal", strsignal((int)si.ssi_signo)));
 				http_quiesce(http);
 				drain_deadline = now_monotonic_us() + DRAIN_TIMEOUT_US;
 			} else if (tag < e->n_collectors) {
@@ -139,8 +140,8 @@ int main(int argc, char **argv)
 	r = exporter_init(&e, &f);
 	if (r < 0) {
 		if (e.cfg.procfs_fd < 0) {
-			fprintf(stderr, "nf_conntrack_exporter: error: --path.procfs=%s: %s\n", f.procfs,
-				strerror(-r));
+			fprintf(stderr, "nf_conntrack_exporter: error: --path.procfs=%s: %s\n",
+				f.procfs, strerror(-r));
 			status = 2;
 		}
 		goto out;
@@ -175,8 +176,8 @@ int main(int argc, char **argv)
 			continue;
 		fd = c->ops->event_fd(c);
 		if (fd >= 0 && (r = epoll_add(ep, fd, i)) < 0) {
-			log_error("cannot watch collector events", LF_STR("collector", c->ops->name),
-				  LF_ERR(r));
+			log_error("cannot watch collector events",
+				  LF_STR("collector", c->ops->name), LF_ERR(r));
 			goto out;
 		}
 	}

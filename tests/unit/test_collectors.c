@@ -167,13 +167,14 @@ START_TEST(timeouts_from_directory)
 
 	run_start(&r, &timeouts_collector, "future-kernel-2cpu");
 	ck_assert_int_eq(run_collect(&r), 0);
-	assert_line(&r, "nf_conntrack_timeout_seconds{protocol=\"tcp\",state=\"established\"} 432000");
+	assert_line(&r,
+		    "nf_conntrack_timeout_seconds{protocol=\"tcp\",state=\"established\"} 432000");
 	assert_line(&r, "nf_conntrack_timeout_seconds{protocol=\"udp\",state=\"stream\"} 120");
 	assert_line(&r, "nf_conntrack_timeout_seconds{protocol=\"udp\",state=\"default\"} 30");
 	assert_line(&r, "nf_conntrack_timeout_seconds{protocol=\"generic\",state=\"default\"} 600");
 	/* A protocol no list of ours knows. */
 	ck_assert_msg(strstr(r.out, "{protocol=\"quic\",state=\"handshake\"}"), "%s", r.out);
-	assert_no(&r, "state=\"max\"");  /* nf_conntrack_max is no timeout */
+	assert_no(&r, "state=\"max\""); /* nf_conntrack_max is no timeout */
 	assert_no(&r, "acct");
 	run_end(&r);
 
@@ -198,8 +199,9 @@ START_TEST(timeout_names)
 		{ "nf_conntrack_frag6_timeout", "frag6", "default" },
 	};
 	static const char *const bad[] = {
-		"nf_conntrack_max", "nf_conntrack_events_retry_timeouts", "nf_conntrack_timeouts",
-		"nf_flowtable_tcp_timeout", "nf_conntrack_tcp_timeoutx", "",
+		"nf_conntrack_max",	     "nf_conntrack_events_retry_timeouts",
+		"nf_conntrack_timeouts",     "nf_flowtable_tcp_timeout",
+		"nf_conntrack_tcp_timeoutx", "",
 	};
 	struct timeout_name n;
 

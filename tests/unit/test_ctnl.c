@@ -33,9 +33,9 @@ START_TEST(cpu_stats_message)
 	struct nlmsghdr *nlh = msg_start(CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS_CPU, 3);
 	struct ctnl_cpu m;
 
-	mnl_attr_put_u32(nlh, 2, htonl(1000));        /* FOUND */
+	mnl_attr_put_u32(nlh, 2, htonl(1000)); /* FOUND */
 	mnl_attr_put_u32(nlh, 10, htonl(0xffffffff)); /* DROP */
-	mnl_attr_put_u32(nlh, 15, htonl(7));          /* CHAIN_TOOLONG */
+	mnl_attr_put_u32(nlh, 15, htonl(7)); /* CHAIN_TOOLONG */
 	ck_assert(ctnl_msg_ok(buf, nlh->nlmsg_len));
 	ck_assert_int_eq(ctnl_parse_cpu(nlh, 15, &m), 0);
 	ck_assert_uint_eq(m.cpu, 3);

@@ -14,8 +14,8 @@ static int parse(struct flags *f, int argc, char **argv)
 	return flags_parse(argc, argv, f, err, sizeof(err));
 }
 
-#define PARSE(f, ...)                                                                              \
-	parse(f, sizeof((char *[]){ "x", __VA_ARGS__ }) / sizeof(char *),                          \
+#define PARSE(f, ...)                                                     \
+	parse(f, sizeof((char *[]){ "x", __VA_ARGS__ }) / sizeof(char *), \
 	      (char *[]){ "x", __VA_ARGS__ })
 
 static int registry_index(const char *name)
@@ -71,21 +71,21 @@ START_TEST(listen_addresses)
 		{ "10.1.2.3:65535", "10.1.2.3", "65535" },
 	};
 	static const char *const bad[] = {
-		"", "39901", ":", ":65536", ":-1", ":12a", "::1:39901", "[::1]39901", "[]:1",
-		"[::1:1", "host name:1", "a:1:2", ":999999",
+		"",	      "39901", ":",	 ":65536",	":-1",	 ":12a",    "::1:39901",
+		"[::1]39901", "[]:1",  "[::1:1", "host name:1", "a:1:2", ":999999",
 	};
 	char host[256], port[8];
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		ck_assert_msg(listen_address_split(ok[i].in, host, sizeof(host), port,
-						   sizeof(port)) == 0,
-			      "%s rejected", ok[i].in);
+		ck_assert_msg(
+			listen_address_split(ok[i].in, host, sizeof(host), port, sizeof(port)) == 0,
+			"%s rejected", ok[i].in);
 		ck_assert_str_eq(host, ok[i].host);
 		ck_assert_str_eq(port, ok[i].port);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(listen_address_split(bad[i], host, sizeof(host), port,
-						   sizeof(port)) < 0,
+		ck_assert_msg(listen_address_split(bad[i], host, sizeof(host), port, sizeof(port)) <
+				      0,
 			      "%s accepted", bad[i]);
 }
 END_TEST

@@ -30,7 +30,8 @@ static int sum_row(void *userdata, unsigned row, const uint64_t *values, unsigne
 static int col(const struct lnstat_header *h, const char *name)
 {
 	for (unsigned i = 0; i < h->n; i++)
-		if (h->col[i].len == strlen(name) && memcmp(h->col[i].name, name, h->col[i].len) == 0)
+		if (h->col[i].len == strlen(name) &&
+		    memcmp(h->col[i].name, name, h->col[i].len) == 0)
 			return (int)i;
 	return -1;
 }
@@ -61,7 +62,8 @@ START_TEST(kernel_generations)
 		  2089579825u, 29645, 1020 },
 		{ "linux-4.19-8cpu/net/stat/nf_conntrack", 8, "delete_list", "chainlength", 16161,
 		  106, 66419, 1032 },
-		{ "linux-5.10-1cpu/net/stat/nf_conntrack", 1, "clashres", "searched", 92, 0, 29, 2 },
+		{ "linux-5.10-1cpu/net/stat/nf_conntrack", 1, "clashres", "searched", 92, 0, 29,
+		  2 },
 		{ "linux-6.18-2cpu/net/stat/nf_conntrack", 2, "chainlength", "delete_list", 78, 0,
 		  66, 0 },
 	};
@@ -73,7 +75,8 @@ START_TEST(kernel_generations)
 		ck_assert_int_eq(parse_fixture(cases[i].file, &h, &s), (int)cases[i].cpus);
 		ck_assert_msg(col(&h, cases[i].present) >= 0, "%s: no %s", cases[i].file,
 			      cases[i].present);
-		ck_assert_msg(col(&h, cases[i].absent) < 0, "%s: %s", cases[i].file, cases[i].absent);
+		ck_assert_msg(col(&h, cases[i].absent) < 0, "%s: %s", cases[i].file,
+			      cases[i].absent);
 		ck_assert_int_eq(h.entries_col, col(&h, "entries"));
 		ck_assert_uint_eq(s.first[h.entries_col], cases[i].entries);
 		ck_assert_uint_eq(s.sum[col(&h, "found")], cases[i].found);

@@ -97,8 +97,8 @@ END_TEST
 START_TEST(u64_formatting)
 {
 	static const uint64_t vals[] = { 0, 9, 10, 4294967295u, 4294967296u, UINT64_MAX };
-	static const char *const want[] = { "0", "9", "10", "4294967295", "4294967296",
-					    "18446744073709551615" };
+	static const char *const want[] = { "0",	  "9",		"10",
+					    "4294967295", "4294967296", "18446744073709551615" };
 
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		char buf[24];

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctnl.h"
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ctnl_global g;
+	struct ctnl_cpu m;
+	void *buf;
+
+	/* Netlink messages are 4-byte aligned in the socket buffer: copy to keep that true. */
+	buf = malloc(size ? size : 1);
+	if (!buf)
+		return 0;
+	memcpy(buf, data, size);
+	if (ctnl_msg_ok(buf, size)) {
+		ctnl_parse_global(buf, &g);
+		ctnl_parse_cpu(buf, 15, &m);
+		ctnl_parse_cpu(buf, CTNL_CPU_ATTR_MAX, &m);
+	}
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,1141 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Shared code of the nf_conntrack_exporter integration tests (Python 3 stdlib only).
+
+Every test runs the exporter inside a network namespace of its own, makes real TCP and UDP
+flows on loopback there, and compares what the exporter says with what the kernel says
+(conntrack -C / -S, /proc/sys/net/netfilter, /proc/net/stat), read inside the same namespace.
+
+Two halves:
+
+* The library imported by test_*.py (runs in the initial namespace): namespace set-up and
+  tear-down, the exporter process, kernel ground truth, a strict parser of the Prometheus text
+  format and a Checker that collects "expected vs got" differences.
+* A helper run as `ip netns exec NS python3 nfce.py SUBCOMMAND ...`: Debian 12's Python 3.11
+  has no os.setns, so whatever must happen inside a namespace (HTTP requests, reading per-netns
+  /proc files, making flows) is a short-lived process started with `ip netns exec`.
+
+Scrapes are kept out of conntrack: the ruleset has a raw-priority chain that marks TCP to and
+from the exporter's port "notrack", so that scraping does not create entries or move the
+conntrack statistics the tests compare (a tracked scrape would leave a TIME_WAIT entry behind).
+"""
+
+import base64
+import contextlib
+import errno
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.dont_write_bytecode = True
+
+PORT = 39901
+EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+SELF = os.path.abspath(__file__)
+NF_SYSCTL = "/proc/sys/net/netfilter"
+CAP_NET_ADMIN = 12
+# Ports the tests' own flows use; the namespace's ephemeral range is moved above them so that
+# no client socket ever gets the exporter's port or one of these as its source port.
+UDP_BASE = 41000
+LOCAL_PORT_RANGE = "43000 60999"
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+COLLECTORS = ("table", "stat", "timeouts", "lnstat")
+PROCESS_METRICS = (
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+)
+# /proc/net/stat/nf_conntrack spells some statistics differently from ctnetlink/conntrack -S.
+PROC_STAT_ALIASES = {"icmp_error": "error", "clashres": "clash_resolve", "chainlength": "chaintoolong"}
+
+
+# --------------------------------------------------------------------------------------------
+# Outcome of a test
+# --------------------------------------------------------------------------------------------
+
+
+class TestFailure(Exception):
+    pass
+
+
+class TestSkip(Exception):
+    pass
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGINT/SIGHUP: unwinds through every finally block."""
+
+
+def fail(msg):
+    raise TestFailure(msg)
+
+
+def skip(msg):
+    raise TestSkip(msg)
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Checker:
+    """Collects differences instead of stopping at the first one."""
+
+    def __init__(self):
+        self.failures = []
+        self.checks = 0
+
+    def fail(self, what, detail):
+        self.failures.append(f"{what}: {detail}")
+
+    def true(self, what, cond, detail=""):
+        self.checks += 1
+        if not cond:
+            self.fail(what, detail or "condition is false")
+        return bool(cond)
+
+    def eq(self, what, expected, got):
+        self.checks += 1
+        if expected != got:
+            self.fail(what, f"expected {expected!r}, got {got!r}")
+            return False
+        return True
+
+    def between(self, what, lo, got, hi):
+        self.checks += 1
+        if got is None or not lo <= got <= hi:
+            if lo == hi:
+                self.fail(what, f"expected {lo!r}, got {got!r}")
+            else:
+                self.fail(what, f"expected within [{lo!r}, {hi!r}], got {got!r}")
+            return False
+        return True
+
+    def merge(self, other):
+        self.failures += other.failures
+        self.checks += other.checks
+
+    def raise_if_failed(self, context=""):
+        if self.failures:
+            fail((context + ":\n  " if context else "") + "\n  ".join(self.failures))
+
+
+def _on_signal(signum, frame):
+    # Raised once: a second signal during clean-up must not abort the clean-up.
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(f"signal {signal.Signals(signum).name}")
+
+
+def exporter_path():
+    path = os.environ.get("NFCE_EXPORTER", "")
+    if not path:
+        fail("NFCE_EXPORTER is not set: it must be the absolute path of nf_conntrack_exporter")
+    if not os.path.isabs(path) or not os.access(path, os.X_OK):
+        fail(f"NFCE_EXPORTER={path!r} is not an absolute path to an executable")
+    return path
+
+
+def preflight(tools=("ip", "nft", "conntrack")):
+    if os.geteuid() != 0:
+        skip("these tests need root (network namespaces, nft, conntrack)")
+    for t in tools:
+        if not shutil.which(t):
+            skip(f"`{t}` is not installed")
+    exporter_path()
+
+
+def main(test_fn, tools=("ip", "nft", "conntrack")):
+    """Run test_fn(checker) and exit 0 (pass), 1 (fail) or 77 (skip)."""
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, _on_signal)
+    name = os.path.basename(sys.argv[0])
+    t0 = time.monotonic()
+    code = EXIT_FAIL
+    try:
+        preflight(tools)
+        ck = Checker()
+        test_fn(ck)
+        ck.raise_if_failed("differences")
+        print(f"PASS: {name}: {ck.checks} checks in {time.monotonic() - t0:.1f}s", flush=True)
+        code = EXIT_PASS
+    except TestSkip as e:
+        print("SKIP: " + " ".join(str(e).split()), flush=True)
+        code = EXIT_SKIP
+    except TestFailure as e:
+        print(f"FAIL: {name}: {e}", flush=True)
+    except Interrupted as e:
+        print(f"FAIL: {name}: interrupted by {e}", flush=True)
+    except Exception:
+        traceback.print_exc()
+        print(f"FAIL: {name}: unexpected error (traceback above)", flush=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def deadline_loop(timeout, interval=0.05):
+    """Yields until the deadline; the caller breaks out when its condition holds."""
+    end = time.monotonic() + timeout
+    while True:
+        yield
+        if time.monotonic() >= end:
+            return
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------------
+# Prometheus text format 0.0.4, strictly
+# --------------------------------------------------------------------------------------------
+
+_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_FLOAT_RE = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?Inf|NaN")
+_TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
+
+
+class Sample:
+    __slots__ = ("name", "labels", "value", "line")
+
+    def __init__(self, name, labels, value, line):
+        self.name, self.labels, self.value, self.line = name, labels, value, line
+
+    def __repr__(self):
+        lab = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{self.name}{{{lab}}} {self.value}"
+
+
+class MetricsParseError(TestFailure):
+    pass
+
+
+def _parse_labels(s, i, lineno):
+    """s[i] == '{'; returns (labels, index after '}')."""
+    labels = {}
+    i += 1
+    while True:
+        if i < len(s) and s[i] == "}":
+            return labels, i + 1
+        m = _LABEL_NAME_RE.match(s, i)
+        if not m:
+            raise MetricsParseError(f"line {lineno}: bad label name at column {i + 1}: {s!r}")
+        lname = m.group(0)
+        i = m.end()
+        if s[i:i + 2] != '="':
+            raise MetricsParseError(f"line {lineno}: expected =\" after label {lname}: {s!r}")
+        i += 2
+        val = []
+        while True:
+            if i >= len(s):
+                raise MetricsParseError(f"line {lineno}: unterminated label value: {s!r}")
+            c = s[i]
+            if c == "\\":
+                nxt = s[i + 1:i + 2]
+                if nxt not in ("\\", '"', "n"):
+                    raise MetricsParseError(f"line {lineno}: bad escape \\{nxt} in label value: {s!r}")
+                val.append("\n" if nxt == "n" else nxt)
+                i += 2
+            elif c == '"':
+                i += 1
+                break
+            elif c == "\n":
+                raise MetricsParseError(f"line {lineno}: newline in label value")
+            else:
+                val.append(c)
+                i += 1
+        if lname in labels:
+            raise MetricsParseError(f"line {lineno}: duplicate label {lname}: {s!r}")
+        labels[lname] = "".join(val)
+        if i < len(s) and s[i] == ",":
+            i += 1
+            continue
+        if i < len(s) and s[i] == "}":
+            return labels, i + 1
+        raise MetricsParseError(f"line {lineno}: expected , or }} after label {lname}: {s!r}")
+
+
+def _parse_float(tok, lineno, line):
+    if not _FLOAT_RE.fullmatch(tok):
+        raise MetricsParseError(f"line {lineno}: bad sample value {tok!r}: {line!r}")
+    return float(tok.replace("Inf", "inf").replace("NaN", "nan"))
+
+
+class Metrics:
+    """A parsed exposition. Raises MetricsParseError on anything malformed:
+
+    bad names, label syntax or escapes, values, duplicate series, duplicate or misplaced
+    HELP/TYPE, samples without a TYPE and HELP before them, a family split in two, a missing
+    final newline, CR characters, invalid UTF-8.
+    """
+
+    def __init__(self, text):
+        if isinstance(text, (bytes, bytearray)):
+            try:
+                text = bytes(text).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise MetricsParseError(f"exposition is not UTF-8: {e}")
+        if "\r" in text:
+            raise MetricsParseError("exposition contains a CR character")
+        if text and not text.endswith("\n"):
+            raise MetricsParseError("exposition does not end with a newline")
+        self.text = text
+        self.samples = []
+        self.types = {}
+        self.helps = {}
+        seen_series = set()
+        closed = set()  # families whose samples are over
+        current = None
+        for lineno, line in enumerate(text.split("\n")[:-1] if text else [], 1):
+            if line == "":
+                continue
+            if line.startswith("#"):
+                parts = line.split(" ", 3)
+                if len(parts) >= 3 and parts[0] == "#" and parts[1] in ("HELP", "TYPE"):
+                    kind, fam = parts[1], parts[2]
+                    if not _NAME_RE.fullmatch(fam):
+                        raise MetricsParseError(f"line {lineno}: bad metric name in {kind}: {line!r}")
+                    if fam in closed:
+                        raise MetricsParseError(f"line {lineno}: {kind} for family {fam}, whose block is over")
+                    if fam != current and current is not None:
+                        closed.add(current)
+                    current = fam
+                    rest = parts[3] if len(parts) == 4 else ""
+                    if kind == "HELP":
+                        if fam in self.helps:
+                            raise MetricsParseError(f"line {lineno}: second HELP for {fam}")
+                        if re.search(r"\\[^\\n]|\\$", rest):
+                            raise MetricsParseError(f"line {lineno}: bad escape in HELP: {line!r}")
+                        self.helps[fam] = rest.replace("\\n", "\n").replace("\\\\", "\\")
+                    else:
+                        if fam in self.types:
+                            raise MetricsParseError(f"line {lineno}: second TYPE for {fam}")
+                        if rest not in _TYPES:
+                            raise MetricsParseError(f"line {lineno}: unknown type {rest!r}")
+                        if any(s.name == fam for s in self.samples):
+                            raise MetricsParseError(f"line {lineno}: TYPE for {fam} after its samples")
+                        self.types[fam] = rest
+                    continue
+                if line.startswith("# HELP") or line.startswith("# TYPE"):
+                    raise MetricsParseError(f"line {lineno}: malformed {line[2:6]} line: {line!r}")
+                continue  # a plain comment
+            m = _NAME_RE.match(line)
+            if not m:
+                raise MetricsParseError(f"line {lineno}: bad metric name: {line!r}")
+            name = m.group(0)
+            i = m.end()
+            labels = {}
+            if i < len(line) and line[i] == "{":
+                labels, i = _parse_labels(line, i, lineno)
+            if i >= len(line) or line[i] != " ":
+                raise MetricsParseError(f"line {lineno}: expected a space before the value: {line!r}")
+            toks = line[i + 1:].split(" ")
+            if len(toks) not in (1, 2) or "" in toks:
+                raise MetricsParseError(f"line {lineno}: expected VALUE [TIMESTAMP]: {line!r}")
+            value = _parse_float(toks[0], lineno, line)
+            if len(toks) == 2 and not re.fullmatch(r"-?[0-9]+", toks[1]):
+                raise MetricsParseError(f"line {lineno}: bad timestamp: {line!r}")
+            fam = self._family_of(name)
+            if fam is None:
+                raise MetricsParseError(f"line {lineno}: sample {name} has no TYPE line before it")
+            if fam not in self.helps:
+                raise MetricsParseError(f"line {lineno}: family {fam} has no HELP line")
+            if fam != current:
+                raise MetricsParseError(f"line {lineno}: sample of {fam} outside its family's block")
+            key = (name, tuple(sorted(labels.items())))
+            if key in seen_series:
+                raise MetricsParseError(f"line {lineno}: duplicate series: {line!r}")
+            seen_series.add(key)
+            self.samples.append(Sample(name, labels, value, line))
+
+    def _family_of(self, name):
+        if name in self.types:
+            t = self.types[name]
+            return name if t not in ("histogram", "summary") else None
+        for suffix, kinds in (("_bucket", ("histogram",)), ("_sum", ("histogram", "summary")),
+                              ("_count", ("histogram", "summary"))):
+            if name.endswith(suffix) and self.types.get(name[: -len(suffix)]) in kinds:
+                return name[: -len(suffix)]
+        return None
+
+    def names(self):
+        return {s.name for s in self.samples}
+
+    def find(self, name, **labels):
+        return [s for s in self.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def get(self, name, **labels):
+        """The value of the one series name{labels} (labels matched exactly); None when absent."""
+        hits = [s for s in self.samples if s.name == name and s.labels == labels]
+        if len(hits) > 1:
+            fail(f"{name}{labels} matches {len(hits)} series")
+        return hits[0].value if hits else None
+
+    def series(self, name):
+        """{frozenset(labels.items()): value} of every series of name."""
+        return {frozenset(s.labels.items()): s.value for s in self.samples if s.name == name}
+
+
+# --------------------------------------------------------------------------------------------
+# Kernel ground truth, parsed
+# --------------------------------------------------------------------------------------------
+
+
+def parse_conntrack_S(text):
+    """`conntrack -S` (or `-S exp`) per-CPU lines -> {statistic: sum over CPUs}."""
+    sums, cpus = {}, set()
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = re.fullmatch(r"cpu=(\d+)\s+((?:[a-z_]+=\d+\s*)+)", line.strip())
+        if not m:
+            fail(f"cannot parse conntrack -S line {line!r}")
+        cpu = int(m.group(1))
+        if cpu in cpus:
+            fail(f"conntrack -S lists cpu={cpu} twice")
+        cpus.add(cpu)
+        for tok in m.group(2).split():
+            k, v = tok.split("=")
+            sums[k] = sums.get(k, 0) + int(v)
+    if not cpus:
+        fail(f"conntrack -S printed no CPU line: {text!r}")
+    return sums
+
+
+def parse_lnstat(text):
+    """A /proc/net/stat/* file, parsed by its header ->
+    {'entries': value or None (namespace-wide: the first row's), 'counters': {col: hex sum}}."""
+    lines = [l for l in text.split("\n") if l.strip()]
+    if not lines:
+        fail("empty /proc/net/stat file")
+    header = lines[0].split()
+    entries, counters = None, {}
+    for row_no, line in enumerate(lines[1:]):
+        vals = line.split()
+        if len(vals) != len(header):
+            fail(f"/proc/net/stat row has {len(vals)} values for {len(header)} columns: {line!r}")
+        for col, v in zip(header, vals):
+            n = int(v, 16)
+            if col == "entries":
+                if row_no == 0:
+                    entries = n
+            else:
+                counters[col] = counters.get(col, 0) + n
+    return {"entries": entries, "counters": counters, "rows": len(lines) - 1}
+
+
+def timeout_labels(filename):
+    """nf_conntrack_<proto>_timeout[_<state>] -> (protocol, state), else None."""
+    m = re.fullmatch(r"nf_conntrack_(?:([a-z0-9_]+?)_)?timeout(?:_([a-z0-9_]+))?", filename)
+    if not m:
+        return None
+    return (m.group(1) or "generic", m.group(2) or "default")
+
+
+# --------------------------------------------------------------------------------------------
+# Network namespace
+# --------------------------------------------------------------------------------------------
+
+
+def _pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def reap_stale_namespaces():
+    """Delete nfce-<test>-<pid> namespaces left behind by a test process that is gone."""
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = re.fullmatch(r"nfce-[a-z0-9_]+-(\d+)", name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            _kill_netns_pids(name)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def _kill_netns_pids(name):
+    r = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    for tok in r.stdout.split():
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+            os.kill(int(tok), signal.SIGKILL)
+
+
+class Response:
+    def __init__(self, d):
+        self.status = d["status"]
+        self.reason = d["reason"]
+        self.raw_headers = d["headers"]
+        self.body = base64.b64decode(d["body"])
+        self.error = d.get("error")
+
+    def header(self, name):
+        vals = [v for k, v in self.raw_headers if k.lower() == name.lower()]
+        return vals[0] if len(vals) == 1 else (None if not vals else vals)
+
+    def __repr__(self):
+        return f"<HTTP {self.status} {self.reason} headers={self.raw_headers} body={self.body[:200]!r}>"
+
+
+class Netns:
+    """A fresh network namespace with lo up and the conntrack-using ruleset; removed on exit
+    together with every process in it."""
+
+    def __init__(self, test, notrack_port=PORT):
+        self.name = f"nfce-{test}-{os.getpid()}"
+        self.notrack_port = notrack_port
+        self.procs = []
+        self.created = False
+
+    # -- life cycle --
+
+    def __enter__(self):
+        try:
+            self.setup()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    def setup(self):
+        reap_stale_namespaces()
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        r = subprocess.run(["ip", "netns", "add", self.name], capture_output=True, text=True)
+        if r.returncode != 0:
+            skip(f"cannot create a network namespace: {r.stderr.strip()}")
+        self.created = True
+        self.run(["ip", "link", "set", "lo", "up"])
+        self.write_sysctl("/proc/sys/net/ipv4/ip_local_port_range", LOCAL_PORT_RANGE)
+        for rule in (
+            ["add", "table", "inet", "t"],
+            ["add", "chain", "inet", "t", "out", "{ type filter hook output priority 0; }"],
+            ["add", "rule", "inet", "t", "out", "ct", "state", "new", "counter", "accept"],
+        ):
+            r = self.run(["nft"] + rule, check=False)
+            if r.returncode != 0:
+                skip(f"nft cannot install the conntrack ruleset (nf_conntrack / nf_tables missing?): "
+                     f"nft {' '.join(rule)}: {r.stderr.strip()}")
+        if self.notrack_port:
+            # Scrapes stay out of conntrack (see the module's docstring).
+            p = str(self.notrack_port)
+            for rule in (
+                ["add", "chain", "inet", "t", "raw", "{ type filter hook output priority -300; }"],
+                ["add", "rule", "inet", "t", "raw", "tcp", "dport", p, "notrack"],
+                ["add", "rule", "inet", "t", "raw", "tcp", "sport", p, "notrack"],
+            ):
+                self.run(["nft"] + rule)
+        if not self.exists(f"{NF_SYSCTL}/nf_conntrack_count"):
+            skip("nf_conntrack is not available in the test namespace")
+
+    def cleanup(self):
+        for p in self.procs:
+            _stop_process(p)
+        self.procs = []
+        if self.created:
+            _kill_netns_pids(self.name)
+            for _ in deadline_loop(5, 0.1):
+                r = subprocess.run(["ip", "netns", "del", self.name], capture_output=True, text=True)
+                if r.returncode == 0 or "No such file" in r.stderr:
+                    break
+            self.created = False
+
+    # -- running things inside --
+
+    def cmd(self, argv):
+        return ["ip", "netns", "exec", self.name] + list(argv)
+
+    def run(self, argv, check=True, timeout=30, input=None):
+        r = subprocess.run(self.cmd(argv), capture_output=True, text=True, timeout=timeout, input=input)
+        if check and r.returncode != 0:
+            fail(f"`{' '.join(argv)}` in {self.name} exited {r.returncode}: {r.stderr.strip()}")
+        return r
+
+    def popen(self, argv, **kw):
+        p = subprocess.Popen(self.cmd(argv), **kw)
+        self.procs.append(p)
+        return p
+
+    def helper(self, *args, timeout=30):
+        r = self.run([sys.executable, SELF] + [str(a) for a in args], check=False, timeout=timeout)
+        if r.returncode != 0:
+            fail(f"helper {' '.join(map(str, args))} failed ({r.returncode}): {r.stderr.strip()}")
+        return json.loads(r.stdout)
+
+    def exists(self, path):
+        return self.run(["test", "-e", path], check=False).returncode == 0
+
+    def write_sysctl(self, path, value):
+        self.run(["sh", "-c", f'echo "$1" > "$2"', "sh", value, path])
+
+    # -- HTTP inside the namespace --
+
+    def http(self, method, path, host="127.0.0.1", port=PORT, body=None, timeout=10):
+        args = ["http", method, host, port, path, "--timeout", timeout]
+        if body is not None:
+            args += ["--body", body]
+        return Response(self.helper(*args, timeout=timeout + 20))
+
+    def probe(self, host="127.0.0.1", port=PORT):
+        """'open' or 'refused' (or an error string)."""
+        return self.helper("probe", host, port)["result"]
+
+    # -- ground truth --
+
+    def read_files(self, *paths):
+        """{path: content or None}; a directory is read one level deep."""
+        return self.helper("dump", *paths)
+
+    def conntrack_count(self):
+        r = self.run(["conntrack", "-C"])
+        if not re.fullmatch(r"\d+\n?", r.stdout):
+            fail(f"cannot parse conntrack -C output {r.stdout!r}")
+        return int(r.stdout)
+
+    def conntrack_stats(self):
+        return parse_conntrack_S(self.run(["conntrack", "-S"]).stdout)
+
+    def conntrack_exp_stats(self):
+        """None when this conntrack has no `-S exp`."""
+        r = self.run(["conntrack", "-S", "exp"], check=False)
+        if r.returncode != 0 or "cpu=" not in r.stdout:
+            return None
+        return parse_conntrack_S(r.stdout)
+
+    def lnstat(self):
+        """{table: parse_lnstat(...)} of every /proc/net/stat file in the namespace."""
+        files = self.read_files("/proc/net/stat")
+        return {os.path.basename(p): parse_lnstat(c) for p, c in files.items() if c is not None}
+
+    def sysctls(self):
+        return {os.path.basename(p): c for p, c in self.read_files(NF_SYSCTL).items() if c is not None}
+
+    # -- traffic --
+
+    def flows(self, tcp=0, udp=0, invalid=0, hold=True):
+        """Real flows inside the namespace; with hold, kept until Flows.close()."""
+        return Flows(self, ["flows", "--tcp", tcp, "--udp", udp, "--invalid", invalid] +
+                     (["--hold"] if hold else []))
+
+
+def _stop_process(p, sig=signal.SIGTERM, timeout=3):
+    if p.poll() is not None:
+        return p.returncode
+    with contextlib.suppress(ProcessLookupError):
+        p.send_signal(sig)
+    try:
+        return p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            p.kill()
+        return p.wait(5)
+
+
+def read_line(stream, timeout):
+    """One line of a subprocess's stdout with a deadline; '' on EOF."""
+    end = time.monotonic() + timeout
+    buf = b""
+    fd = stream.fileno()
+    while not buf.endswith(b"\n"):
+        left = end - time.monotonic()
+        if left <= 0:
+            fail(f"no line within {timeout}s (got {buf!r})")
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            c = os.read(fd, 1)
+            if not c:
+                break
+            buf += c
+    return buf.decode()
+
+
+class Flows:
+    """A helper process in the namespace holding TCP connections / UDP flows open."""
+
+    def __init__(self, ns, args, timeout=60):
+        self.proc = ns.popen([sys.executable, SELF] + [str(a) for a in args],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = read_line(self.proc.stdout, timeout)
+        if not line:
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
+            fail(f"traffic helper {args} died: {err.strip()}")
+        self.info = json.loads(line)
+
+    def close(self):
+        if self.proc.poll() is None:
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for s in (self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(Exception):
+                s.close()
+        return self.proc.returncode
+
+
+# --------------------------------------------------------------------------------------------
+# The exporter
+# --------------------------------------------------------------------------------------------
+
+
+def drop_net_admin_wrapper():
+    """argv prefix that runs a command without CAP_NET_ADMIN (bounding and inheritable sets)."""
+    if shutil.which("capsh"):
+        return ["capsh", "--drop=cap_net_admin", "--", "-c", 'exec "$0" "$@"']
+    if shutil.which("setpriv"):
+        return ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin", "--"]
+    skip("neither capsh (libcap2-bin) nor setpriv (util-linux) is installed")
+
+
+def proc_caps(pid, which="CapEff"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(which + ":"):
+                return int(line.split()[1], 16)
+    fail(f"no {which} in /proc/{pid}/status")
+
+
+class Exporter:
+    def __init__(self, ns, args=(), listen=f"127.0.0.1:{PORT}", wrapper=(), host=None, port=None):
+        self.ns = ns
+        self.args = list(args)
+        self.listen = listen
+        self.wrapper = list(wrapper)
+        if host is None or port is None:
+            h, _, p = (listen or f"127.0.0.1:{PORT}").rpartition(":")
+            host = host or (h.strip("[]") or "127.0.0.1")
+            port = port or int(p)
+        self.host, self.port = host, port
+        self.proc = None
+        self.stderr_file = tempfile.TemporaryFile()
+        self.stdout_file = tempfile.TemporaryFile()
+        self.started_at = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def argv(self):
+        a = self.wrapper + [exporter_path()]
+        if self.listen is not None:
+            a.append(f"--web.listen-address={self.listen}")
+        return a + self.args
+
+    def start(self, wait=True, timeout=10):
+        self.started_at = time.time()
+        self.proc = self.ns.popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self.stdout_file,
+                                  stderr=self.stderr_file)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def wait_ready(self, timeout=10):
+        r = self.ns.helper("wait", self.host, self.port, self.proc.pid, timeout, timeout=timeout + 20)
+        if r["result"] != "open":
+            rc = self.proc.poll()
+            fail(f"exporter not listening on {self.host}:{self.port} after {timeout}s "
+                 f"({r['result']}, exit status {rc}); args {self.argv()}; stderr:\n{self.log()}")
+
+    def log(self):
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode(errors="replace")
+
+    def stdout(self):
+        self.stdout_file.seek(0)
+        return self.stdout_file.read().decode(errors="replace")
+
+    def get(self, path="/metrics", method="GET"):
+        return self.ns.http(method, path, host=self.host, port=self.port)
+
+    def scrape(self, path="/metrics"):
+        """GET path: checks status 200 and the content type, returns the parsed Metrics."""
+        r = self.get(path)
+        if r.status != 200:
+            fail(f"GET {path}: expected status 200, got {r.status} {r.reason} ({r.error}); stderr:\n{self.log()}")
+        ct = r.header("Content-Type")
+        if ct != METRICS_CONTENT_TYPE:
+            fail(f"GET {path}: expected Content-Type {METRICS_CONTENT_TYPE!r}, got {ct!r}")
+        try:
+            return Metrics(r.body)
+        except MetricsParseError as e:
+            fail(f"malformed exposition: {e}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=5):
+        """Signal the exporter; returns its exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is not None:
+            return self.proc.returncode
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            return None
+
+
+def run_exporter_once(ns, args, timeout=5):
+    """Run the exporter with args (no implicit listen address) and wait for it to exit.
+    Returns (exit status or None if it had to be killed, stdout, stderr)."""
+    p = ns.popen([exporter_path()] + list(args), stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        return None, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+# --------------------------------------------------------------------------------------------
+# Comparisons shared by several tests
+# --------------------------------------------------------------------------------------------
+
+
+def stat_metric(name):
+    return f"nf_conntrack_stat_{name}_total"
+
+
+def compare_window(attempts, snapshot, scrape, compare, quiet=None):
+    """Kernel snapshot, scrape, kernel snapshot; compare(before, metrics, after, checker).
+
+    Counters are checked within [before, after] (they only grow). A value that may go up and
+    down (a count) can leave that range without anyone being wrong, so the window is tried
+    again, up to attempts times; a systematic difference fails every attempt. quiet(before,
+    after) may demand an unchanged kernel and retry otherwise. Returns (before, metrics, after).
+    """
+    last = None
+    for i in range(attempts):
+        before = snapshot()
+        m = scrape()
+        after = snapshot()
+        ck = Checker()
+        if quiet is not None and not quiet(before, after):
+            last = ck
+            ck.fail("quiet window", f"the kernel changed during the scrape (attempt {i + 1})")
+            continue
+        compare(before, m, after, ck)
+        if not ck.failures:
+            return before, m, after, ck
+        last = ck
+        time.sleep(0.2)
+    return before, m, after, last
+
+
+def check_stat_counters(ck, before, m, after, names, label=""):
+    """Every nf_conntrack_stat_<name>_total within the kernel's [before, after]."""
+    for k in names:
+        ck.between(f"{label}{stat_metric(k)}", before.get(k), m.get(stat_metric(k)), after.get(k))
+
+
+def check_lnstat(ck, before, m, after):
+    """lnstat_entries / lnstat_<col>_total{table} against /proc/net/stat/* read in the namespace."""
+    exp_tables = set(before) | set(after)
+    got_tables = {dict(k)["table"] for n in m.names() if n.startswith("lnstat_")
+                  for k in m.series(n)}
+    ck.eq("lnstat tables", sorted(exp_tables), sorted(got_tables))
+    exp_names = {"lnstat_entries"} if any(before[t]["entries"] is not None for t in before) else set()
+    for t in before:
+        exp_names |= {f"lnstat_{c}_total" for c in before[t]["counters"]}
+    got_names = {n for n in m.names() if n.startswith("lnstat_")}
+    ck.eq("lnstat metric names", sorted(exp_names), sorted(got_names))
+    for t in sorted(exp_tables & set(after)):
+        b, a = before[t], after[t]
+        if b["entries"] is not None:
+            lo, hi = sorted((b["entries"], a["entries"]))
+            ck.between(f'lnstat_entries{{table="{t}"}}', lo, m.get("lnstat_entries", table=t), hi)
+        else:
+            ck.eq(f'lnstat_entries{{table="{t}"}} (no entries column)', None, m.get("lnstat_entries", table=t))
+        for c in sorted(set(b["counters"]) | set(a["counters"])):
+            ck.between(f'lnstat_{c}_total{{table="{t}"}}', b["counters"].get(c),
+                       m.get(f"lnstat_{c}_total", table=t), a["counters"].get(c))
+
+
+def check_timeouts(ck, sysctls, m):
+    exp = {}
+    for fname, content in sysctls.items():
+        lab = timeout_labels(fname)
+        if lab is not None and "timeout" in fname:
+            exp[lab] = float(content.strip())
+    got = {(dict(k)["protocol"], dict(k)["state"]): v for k, v in m.series("nf_conntrack_timeout_seconds").items()}
+    ck.true("timeout sysctls exist", len(exp) > 0, "no nf_conntrack_*timeout* sysctl in the namespace")
+    ck.eq("nf_conntrack_timeout_seconds label sets", sorted(exp), sorted(got))
+    for lab in sorted(set(exp) & set(got)):
+        ck.eq(f'nf_conntrack_timeout_seconds{{protocol="{lab[0]}",state="{lab[1]}"}}', exp[lab], got[lab])
+    for s in m.find("nf_conntrack_timeout_seconds"):
+        ck.eq(f"labels of {s}", ["protocol", "state"], sorted(s.labels))
+
+
+def check_collectors(ck, m, expected):
+    """collector_success{collector} == expected[collector] for exactly the collectors given."""
+    got = {dict(k).get("collector"): v for k, v in m.series("nf_conntrack_exporter_collector_success").items()}
+    ck.eq("collectors with a collector_success series", sorted(expected), sorted(got))
+    for c, v in sorted(expected.items()):
+        ck.eq(f'nf_conntrack_exporter_collector_success{{collector="{c}"}}', v, got.get(c))
+    dur = {dict(k).get("collector") for k in m.series("nf_conntrack_exporter_collector_duration_seconds")}
+    ck.eq("collectors with a collector_duration_seconds series", sorted(expected), sorted(dur))
+
+
+def check_self_metrics(ck, m):
+    ck.true("nf_conntrack_exporter_build_info present", len(m.find("nf_conntrack_exporter_build_info")) == 1,
+            f"got {m.find('nf_conntrack_exporter_build_info')}")
+    for s in m.find("nf_conntrack_exporter_build_info"):
+        ck.eq("nf_conntrack_exporter_build_info value", 1.0, s.value)
+        ck.true("nf_conntrack_exporter_build_info has a version label", bool(s.labels.get("version")), repr(s))
+    for n in PROCESS_METRICS:
+        ck.true(f"{n} present", m.get(n) is not None, "missing")
+
+
+def check_types(ck, m):
+    """*_total families are counters, everything else of ours is a gauge."""
+    for fam, t in m.types.items():
+        ck.eq(f"TYPE of {fam}", "counter" if fam.endswith("_total") else "gauge", t)
+
+
+# --------------------------------------------------------------------------------------------
+# The in-namespace helper: python3 nfce.py SUBCOMMAND ...
+# --------------------------------------------------------------------------------------------
+
+
+def _h_http(argv):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="nfce.py http")
+    ap.add_argument("method")
+    ap.add_argument("host")
+    ap.add_argument("port", type=int)
+    ap.add_argument("path")
+    ap.add_argument("--body")
+    ap.add_argument("--timeout", type=float, default=10)
+    a = ap.parse_args(argv)
+    hosthdr = f"[{a.host}]" if ":" in a.host else a.host
+    body = a.body.encode() if a.body is not None else b""
+    req = f"{a.method} {a.path} HTTP/1.1\r\nHost: {hosthdr}:{a.port}\r\nUser-Agent: nfce-itest\r\nConnection: close\r\n"
+    if a.body is not None:
+        req += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+    req = req.encode() + b"\r\n" + body
+    out = {"status": None, "reason": None, "headers": [], "body": "", "error": None}
+    data = b""
+    try:
+        s = socket.create_connection((a.host, a.port), timeout=a.timeout)
+        s.sendall(req)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+    except OSError as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if sep:
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.fullmatch(r"HTTP/1\.[01] (\d{3}) ?(.*)", lines[0])
+        if m:
+            out["status"], out["reason"] = int(m.group(1)), m.group(2)
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            out["headers"].append([k.strip(), v.strip()])
+        hdrs = {k.lower(): v for k, v in out["headers"]}
+        if a.method == "HEAD":
+            body = rest  # must be empty: checked by the caller
+        elif hdrs.get("transfer-encoding", "").lower() == "chunked":
+            body, r = b"", rest
+            while True:
+                size_line, _, r = r.partition(b"\r\n")
+                n = int(size_line.split(b";")[0], 16)
+                if n == 0:
+                    break
+                body, r = body + r[:n], r[n + 2:]
+        elif "content-length" in hdrs:
+            n = int(hdrs["content-length"])
+            body = rest[:n]
+            if len(rest) != n:
+                out["error"] = (out["error"] or "") + f" body is {len(rest)} bytes, Content-Length {n}"
+        else:
+            body = rest
+        out["body"] = base64.b64encode(body).decode()
+    elif out["error"] is None:
+        out["error"] = f"no HTTP response ({len(data)} bytes)"
+    print(json.dumps(out))
+
+
+def _connect_state(host, port, timeout=1.0):
+    try:
+        s = socket.create_connection((host, port), timeout=timeout)
+        s.close()
+        return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return f"error: {e}"
+
+
+def _h_probe(argv):
+    print(json.dumps({"result": _connect_state(argv[0], int(argv[1]))}))
+
+
+def _h_wait(argv):
+    host, port, pid, timeout = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
+    end = time.monotonic() + timeout
+    res = "timeout"
+    while time.monotonic() < end:
+        if not _pid_alive(pid):
+            res = "process exited"
+            break
+        st = _connect_state(host, port, timeout=max(0.1, min(1.0, end - time.monotonic())))
+        if st == "open":
+            res = "open"
+            break
+        res = st
+        time.sleep(0.02)
+    print(json.dumps({"result": res}))
+
+
+def _h_dump(argv):
+    out = {}
+    for p in argv:
+        paths = [os.path.join(p, n) for n in sorted(os.listdir(p))] if os.path.isdir(p) else [p]
+        for q in paths:
+            try:
+                with open(q) as f:
+                    out[q] = f.read()
+            except OSError:
+                out[q] = None
+    print(json.dumps(out))
+
+
+def _invalid_tcp_packets(n):
+    """n TCP segments with SYN+FIN, an invalid flag combination: conntrack counts them as
+    invalid. Raw socket to 127.0.0.1 only."""
+    if n <= 0:
+        return
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    hdr = struct.pack("!HHIIBBHHH", 42999, 42998, 1, 0, 5 << 4, 0x03, 1024, 0, 0)
+    for _ in range(n):
+        r.sendto(hdr, ("127.0.0.1", 0))
+    r.close()
+
+
+def _tcp_pair(listener, port, timeout=5):
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s, _ = listener.accept()
+    s.settimeout(timeout)
+    c.sendall(b"x")
+    s.recv(1)
+    s.sendall(b"y")
+    c.recv(1)
+    return c, s
+
+
+def _h_flows(argv):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="nfce.py flows")
+    ap.add_argument("--tcp", type=int, default=0)
+    ap.add_argument("--udp", type=int, default=0)
+    ap.add_argument("--invalid", type=int, default=0)
+    ap.add_argument("--hold", action="store_true")
+    a = ap.parse_args(argv)
+    keep = []
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1024)
+    lst.settimeout(5)
+    port = lst.getsockname()[1]
+    for _ in range(a.tcp):
+        keep += _tcp_pair(lst, port)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    for i in range(a.udp):
+        u.sendto(b"nfce", ("127.0.0.1", UDP_BASE + i))
+    _invalid_tcp_packets(a.invalid)
+    print(json.dumps({"tcp": a.tcp, "udp": a.udp, "invalid": a.invalid, "tcp_port": port,
+                      "udp_sport": u.getsockname()[1]}), flush=True)
+    if a.hold:
+        sys.stdin.read()  # until the test closes our stdin
+    for s in keep:
+        s.close()
+
+
+def _h_fill(argv):
+    """Fill the namespace's conntrack table with ASSURED (established TCP) entries up to --max,
+    then send --udp datagrams to distinct ports: each needs a new entry, finds the table full
+    and no entry that can be early-dropped, and is dropped (sendto gets EPERM)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="nfce.py fill")
+    ap.add_argument("--max", type=int, required=True)
+    ap.add_argument("--udp", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    def count():
+        with open(f"{NF_SYSCTL}/nf_conntrack_count") as f:
+            return int(f.read())
+
+    keep = []
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4096)
+    lst.settimeout(5)
+    port = lst.getsockname()[1]
+    tcp = 0
+    while count() < a.max and tcp < a.max + 16:
+        keep += _tcp_pair(lst, port)
+        tcp += 1
+    full = count()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    eperm = sent = 0
+    for i in range(a.udp):
+        try:
+            u.sendto(b"nfce", ("127.0.0.1", UDP_BASE + i))
+            sent += 1
+        except PermissionError:
+            eperm += 1
+    print(json.dumps({"tcp": tcp, "count_when_full": full, "udp_eperm": eperm, "udp_sent": sent,
+                      "count_after": count()}), flush=True)
+    sys.stdin.read()
+    for s in keep:
+        s.close()
+
+
+HELPERS = {"http": _h_http, "probe": _h_probe, "wait": _h_wait, "dump": _h_dump,
+           "flows": _h_flows, "fill": _h_fill}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in HELPERS:
+        sys.exit(f"usage: {sys.argv[0]} {{{','.join(HELPERS)}}} ...")
+    HELPERS[sys.argv[1]](sys.argv[2:])

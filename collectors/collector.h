@@ -54,5 +54,6 @@ extern const struct collector_ops table_collector;
 extern const struct collector_ops stat_collector;
 extern const struct collector_ops timeouts_collector;
 extern const struct collector_ops lnstat_collector;
+extern const struct collector_ops events_collector;
 
 #endif

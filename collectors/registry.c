@@ -5,10 +5,8 @@
 
 /* Listed by hand: the order here is the order of --help and of /metrics. */
 const struct collector_ops *const collector_registry[] = {
-	&table_collector,
-	&stat_collector,
-	&timeouts_collector,
-	&lnstat_collector,
+	&table_collector,  &stat_collector,   &timeouts_collector,
+	&lnstat_collector, &events_collector,
 };
 
 const size_t collector_registry_size = ARRAY_SIZE(collector_registry);

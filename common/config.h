@@ -3,12 +3,15 @@
 #define NFCE_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* What collectors may know of the command line. Filled by exporter/, read-only after. */
 struct config {
 	const char *procfs; /* --path.procfs */
 	int procfs_fd; /* O_PATH directory fd of procfs; every /proc read is relative to it */
 	bool no_netlink; /* read /proc only: what unit tests on captured files need */
+	size_t events_buffer_size; /* --collector.events.buffer-size */
+	unsigned events_max_zones; /* --collector.events.max-zones */
 };
 
 #endif

@@ -16,7 +16,12 @@ int exporter_init(struct exporter *e, const struct flags *f)
 {
 	int r;
 
-	*e = (struct exporter){ .cfg = { .procfs = f->procfs, .procfs_fd = -1 } };
+	*e = (struct exporter){ .cfg = {
+					.procfs = f->procfs,
+					.procfs_fd = -1,
+					.events_buffer_size = f->events_buffer_size,
+					.events_max_zones = f->events_max_zones,
+				} };
 	mw_init(&e->w, SCRAPE_MAX_BYTES);
 	e->cfg.procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->cfg.procfs_fd < 0)

@@ -14,6 +14,8 @@ enum flag_id {
 	FLAG_TELEMETRY_PATH,
 	FLAG_PROCFS,
 	FLAG_LOG_LEVEL,
+	FLAG_EVENTS_BUFFER_SIZE,
+	FLAG_EVENTS_MAX_ZONES,
 	FLAG_DISABLE_DEFAULTS,
 	FLAG_HELP,
 	FLAG_VERSION,
@@ -34,6 +36,10 @@ static const struct {
 	{ "path.procfs", FLAG_PROCFS, true, "DIR", "procfs mountpoint (default /proc)" },
 	{ "log.level", FLAG_LOG_LEVEL, true, "LEVEL",
 	  "only log messages with this severity or above: debug, info, warn, error (default info)" },
+	{ "collector.events.buffer-size", FLAG_EVENTS_BUFFER_SIZE, true, "BYTES",
+	  "receive buffer of the conntrack event socket, e.g. 8MiB (default 8MiB)" },
+	{ "collector.events.max-zones", FLAG_EVENTS_MAX_ZONES, true, "N",
+	  "conntrack zones with their own series; the rest are summed as zone=\"other\" (default 32)" },
 	{ "collector.disable-defaults", FLAG_DISABLE_DEFAULTS, false, NULL,
 	  "disable every collector not enabled explicitly with --collector.NAME" },
 	{ "help", FLAG_HELP, false, NULL, "show this help and exit" },
@@ -97,6 +103,32 @@ int listen_address_split(const char *addr, char *host, size_t host_size, char *p
 	return 0;
 }
 
+int parse_size(const char *s, size_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} units[] = { { "", 0 }, { "B", 0 }, { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 } };
+	unsigned long long v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (1ull << 40))
+			return -ERANGE;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcmp(p, units[i].suffix) == 0) {
+			if (v > (1ull << 40) >> units[i].shift)
+				return -ERANGE;
+			*ret = (size_t)(v << units[i].shift);
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int collector_index(const char *name, size_t len)
 {
 	for (size_t i = 0; i < collector_registry_size; i++)
@@ -147,6 +179,27 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 				"invalid value \"%s\" for --%s: want debug, info, warn or error", v,
 				name);
 		return 0;
+	case FLAG_EVENTS_BUFFER_SIZE: {
+		size_t n;
+
+		if (parse_size(v, &n) < 0 || n < 4096 || n > (1u << 30))
+			return fail(
+				err, size,
+				"invalid value \"%s\" for --%s: want a size from 4KiB to 1GiB, e.g. 8MiB",
+				v, name);
+		f->events_buffer_size = n;
+		return 0;
+	}
+	case FLAG_EVENTS_MAX_ZONES: {
+		size_t n;
+
+		if (parse_size(v, &n) < 0 || n > 65536 || strpbrk(v, "KMGB"))
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want a number from 0 to 65536",
+				    v, name);
+		f->events_max_zones = (unsigned)n;
+		return 0;
+	}
 	default:
 		return fail(err, size, "internal error for --%s", name);
 	}
@@ -158,6 +211,8 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 		.telemetry_path = "/metrics",
 		.procfs = "/proc",
 		.log_level = LOG_LEVEL_INFO,
+		.events_buffer_size = DEFAULT_EVENTS_BUFFER_SIZE,
+		.events_max_zones = DEFAULT_EVENTS_MAX_ZONES,
 	};
 	signed char explicit[FLAGS_MAX_COLLECTORS] = { 0 }; /* +1 enabled, -1 disabled */
 	bool disable_defaults = false;

@@ -9,6 +9,8 @@
 
 #define FLAGS_MAX_COLLECTORS 32
 #define DEFAULT_LISTEN_ADDRESS ":39901"
+#define DEFAULT_EVENTS_BUFFER_SIZE (8u << 20)
+#define DEFAULT_EVENTS_MAX_ZONES 32
 
 struct flags {
 	const char *listen_address;
@@ -17,6 +19,8 @@ struct flags {
 	const char *telemetry_path;
 	const char *procfs;
 	enum log_level log_level;
+	size_t events_buffer_size;
+	unsigned events_max_zones;
 	bool collector_enabled[FLAGS_MAX_COLLECTORS];
 	bool help;
 	bool version;
@@ -29,6 +33,9 @@ struct flags {
  */
 int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_t err_size);
 void flags_usage(const char *prog, void *stream);
+
+/* "262144", "8MiB", "512KiB", "1GiB" -> bytes. */
+int parse_size(const char *s, size_t *ret);
 
 /* ":39901", "127.0.0.1:39901", "[::1]:39901", "localhost:39901" -> host and port. */
 int listen_address_split(const char *addr, char *host, size_t host_size, char *port,

@@ -460,11 +460,12 @@ def _pid_alive(pid):
 
 def reap_stale_namespaces():
     """Delete nfce-<test>-<pid> namespaces left behind by a test process that is gone."""
+    ours = {f[5:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py")}
     r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
     for line in r.stdout.splitlines():
         name = line.split()[0] if line.split() else ""
-        m = re.fullmatch(r"nfce-[a-z0-9_]+-(\d+)", name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        m = re.fullmatch(r"nfce-([a-z0-9_]+)-(\d+)", name)
+        if m and m.group(1) in ours and int(m.group(2)) != os.getpid() and not _pid_alive(int(m.group(2))):
             _kill_netns_pids(name)
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
@@ -630,10 +631,12 @@ class Netns:
 
     # -- traffic --
 
-    def flows(self, tcp=0, udp=0, invalid=0, hold=True):
-        """Real flows inside the namespace; with hold, kept until Flows.close()."""
-        return Flows(self, ["flows", "--tcp", tcp, "--udp", udp, "--invalid", invalid] +
-                     (["--hold"] if hold else []))
+    def flows(self, tcp=0, udp=0, invalid=0, icmp_error=0, hold=True):
+        """Real flows inside the namespace: tcp established connections, udp datagrams to as
+        many ports, invalid TCP segments (SYN+FIN), icmp_error ICMP messages of an unknown type.
+        With hold, the connections stay open until Flows.close()."""
+        return Flows(self, ["flows", "--tcp", tcp, "--udp", udp, "--invalid", invalid,
+                            "--icmp-error", icmp_error] + (["--hold"] if hold else []))
 
 
 def _stop_process(p, sig=signal.SIGTERM, timeout=3):
@@ -1049,6 +1052,17 @@ def _invalid_tcp_packets(n):
     r.close()
 
 
+def _bad_icmp_packets(n):
+    """n ICMP messages of a type beyond NR_ICMP_TYPES: conntrack counts them as "error"
+    (icmp_error in /proc/net/stat/nf_conntrack). Raw socket to 127.0.0.1 only."""
+    if n <= 0:
+        return
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    for _ in range(n):
+        r.sendto(struct.pack("!BBHI", 200, 0, 0, 0), ("127.0.0.1", 0))
+    r.close()
+
+
 def _tcp_pair(listener, port, timeout=5):
     c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s, _ = listener.accept()
@@ -1067,6 +1081,7 @@ def _h_flows(argv):
     ap.add_argument("--tcp", type=int, default=0)
     ap.add_argument("--udp", type=int, default=0)
     ap.add_argument("--invalid", type=int, default=0)
+    ap.add_argument("--icmp-error", type=int, default=0)
     ap.add_argument("--hold", action="store_true")
     a = ap.parse_args(argv)
     keep = []
@@ -1082,7 +1097,8 @@ def _h_flows(argv):
     for i in range(a.udp):
         u.sendto(b"nfce", ("127.0.0.1", UDP_BASE + i))
     _invalid_tcp_packets(a.invalid)
-    print(json.dumps({"tcp": a.tcp, "udp": a.udp, "invalid": a.invalid, "tcp_port": port,
+    _bad_icmp_packets(a.icmp_error)
+    print(json.dumps({"tcp": a.tcp, "udp": a.udp, "invalid": a.invalid, "icmp_error": a.icmp_error, "tcp_port": port,
                       "udp_sport": u.getsockname()[1]}), flush=True)
     if a.hold:
         sys.stdin.read()  # until the test closes our stdin
@@ -1132,10 +1148,19 @@ def _h_fill(argv):
         s.close()
 
 
+def _raise_nofile():
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 HELPERS = {"http": _h_http, "probe": _h_probe, "wait": _h_wait, "dump": _h_dump,
            "flows": _h_flows, "fill": _h_fill}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in HELPERS:
         sys.exit(f"usage: {sys.argv[0]} {{{','.join(HELPERS)}}} ...")
+    _raise_nofile()
     HELPERS[sys.argv[1]](sys.argv[2:])

@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nfce  # noqa: E402
 
-N_TCP, N_UDP, N_INVALID = 25, 40, 3
+N_TCP, N_UDP, N_INVALID, N_ICMP_ERROR = 25, 40, 3, 2
 
 
 def compare_table_stat(b, m, a, ck):
@@ -27,7 +27,7 @@ def compare_table_stat(b, m, a, ck):
 def test(ck):
     with nfce.Netns("basic") as ns:
         with nfce.Exporter(ns) as exp:
-            flows = ns.flows(tcp=N_TCP, udp=N_UDP, invalid=N_INVALID)
+            flows = ns.flows(tcp=N_TCP, udp=N_UDP, invalid=N_INVALID, icmp_error=N_ICMP_ERROR)
             try:
                 # The kernel must have seen the flows, or the comparisons below prove little.
                 for _ in nfce.deadline_loop(10, 0.1):
@@ -45,6 +45,8 @@ def test(ck):
                 ck.merge(wck)
                 ck.true("conntrack -S invalid counts the SYN+FIN packets", b["stats"].get("invalid", 0) >= N_INVALID,
                         f"invalid={b['stats'].get('invalid')}")
+                ck.true("conntrack -S error counts the bad ICMP messages", b["stats"].get("error", 0) >= N_ICMP_ERROR,
+                        f"error={b['stats'].get('error')}")
 
                 # sysctls (read in the namespace)
                 sc = ns.sysctls()
@@ -91,8 +93,8 @@ def test(ck):
                 rss = pm.get("process_resident_memory_bytes")
                 ck.true("0 < process_resident_memory_bytes <= process_virtual_memory_bytes",
                         rss is not None and 0 < rss <= (pm.get("process_virtual_memory_bytes") or 0), repr(rss))
-                ck.true("process_cpu_seconds_total >= 0", (pm.get("process_cpu_seconds_total") or -1) >= 0,
-                        repr(pm.get("process_cpu_seconds_total")))
+                cpu = pm.get("process_cpu_seconds_total")
+                ck.true("process_cpu_seconds_total >= 0", cpu is not None and cpu >= 0, repr(cpu))
             finally:
                 flows.close()
             ck.eq("exporter exit status on SIGTERM", 0, exp.stop())

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Benchmark nf_conntrack_exporter against Debian's prometheus-node-exporter conntrack collector:
+# /metrics latency (wrk), response size, CPU per 1000 scrapes and resident memory, at an empty
+# conntrack table and at a table filled with FLOWS UDP entries, all inside a private network
+# namespace (loopback traffic only). Needs root, wrk, nft, conntrack, python3 and
+# prometheus-node-exporter (apt-get install -y prometheus-node-exporter wrk nftables conntrack).
+#
+# Usage: bench/run.sh            (environment overrides below; results go to $OUT)
+set -euo pipefail
+
+NS=${NS:-nfce-bench}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+BUILD=${BUILD:-/tmp/bench-build}
+OURS=${OURS:-$BUILD/exporter/nf_conntrack_exporter}
+NODE=${NODE:-/usr/bin/prometheus-node-exporter}
+FLOWS=${FLOWS:-100000}          # UDP flows for the "full" phase
+DURATION=${DURATION:-10}        # seconds per wrk run
+ROUNDS=${ROUNDS:-3}             # rounds per phase; each round runs every target once, rotating
+UDP_TIMEOUT=${UDP_TIMEOUT:-600} # nf_conntrack_udp_timeout inside $NS only (per-netns sysctl)
+OUT=${OUT:-$HERE/results}
+
+# name port extra-flags...
+TARGETS=(ours ours_like node)
+declare -A PORT=([ours]=39901 [ours_like]=39902 [node]=9100)
+declare -A PID=()
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+nsx() { ip netns exec "$NS" "$@"; }
+
+STARTED_NS=0
+cleanup() {
+	local rc=$? p alive
+	set +e
+	for p in "${PID[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for _ in $(seq 50); do # up to 5 s for a graceful exit
+		alive=0
+		for p in "${PID[@]}"; do
+			kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[[ $alive == 0 ]] && break
+		sleep 0.1
+	done
+	for p in "${PID[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [[ $STARTED_NS == 1 ]]; then
+		# Anything still inside the namespace was started by this script.
+		for p in $(ip netns pids "$NS" 2>/dev/null); do
+			kill "$p" 2>/dev/null
+		done
+		sleep 0.2
+		for p in $(ip netns pids "$NS" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+		ip netns del "$NS" 2>/dev/null
+	fi
+	log "cleaned up (exit $rc)"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[[ $EUID -eq 0 ]] || { echo "run as root" >&2; exit 1; }
+for t in wrk nft conntrack curl python3 ip; do
+	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
+done
+[[ -x $NODE ]] || { echo "missing $NODE (apt-get install -y prometheus-node-exporter)" >&2; exit 1; }
+if [[ ! -x $OURS ]]; then
+	log "building $OURS"
+	[[ -d $BUILD ]] || meson setup "$BUILD" "$ROOT" -Dtests=disabled --buildtype=release >&2
+	ninja -C "$BUILD" >&2
+fi
+if ip netns list | grep -qw "^$NS"; then
+	echo "network namespace $NS already exists: another run in progress? (ip netns del $NS)" >&2
+	exit 1
+fi
+if pgrep -x prometheus-node >/dev/null; then
+	log "WARNING: a node exporter not started by this script is running: $(pgrep -ax prometheus-node)"
+fi
+
+mkdir -p "$OUT/raw"
+rm -f "$OUT"/raw/* "$OUT"/*.tsv
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- environment --------------------------------------------------------------------------
+{
+	echo "date	$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "nproc	$(nproc)"
+	echo "kernel	$(uname -r)"
+	echo "cpu	$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "memtotal	$(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
+	echo "os	$(. /etc/os-release && echo "$PRETTY_NAME")"
+	echo "ours_version	$("$OURS" --version 2>&1 | head -1)"
+	echo "ours_binary_built	$(date -u -r "$OURS" +%Y-%m-%dT%H:%M:%SZ)"
+	echo "ours_git	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?) ($(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted paths in tree)"
+	echo "node_version	$("$NODE" --version 2>&1 | head -1)"
+	echo "wrk_version	$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+	echo "nf_conntrack_max	$(cat /proc/sys/net/netfilter/nf_conntrack_max)"
+	echo "udp_timeout_init_netns	$(cat /proc/sys/net/netfilter/nf_conntrack_udp_timeout)"
+	echo "duration_s	$DURATION"
+	echo "rounds	$ROUNDS"
+	echo "flows	$FLOWS"
+	echo "clk_tck	$CLK_TCK"
+	echo "loadavg_start	$(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/env.tsv"
+
+# --- namespace ----------------------------------------------------------------------------
+log "creating namespace $NS"
+ip netns add "$NS"
+STARTED_NS=1
+ip -n "$NS" link set lo up
+nsx nft add table inet t
+nsx nft add chain inet t out '{ type filter hook output priority 0; }'
+nsx nft add rule inet t out ct state new counter accept
+# Per-namespace sysctl: keeps the FLOWS unreplied UDP entries alive for the whole run
+# (default 30 s). The init namespace's value and nf_conntrack_max are not touched.
+nsx sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$UDP_TIMEOUT"
+echo "udp_timeout_bench_netns	$(nsx cat /proc/sys/net/netfilter/nf_conntrack_udp_timeout)" >>"$OUT/env.tsv"
+
+# --- exporters ----------------------------------------------------------------------------
+start() { # name cmd...
+	local name=$1
+	shift
+	# A plain simple command (no function, no subshell) so that $! is the process that
+	# ip netns exec turns into the exporter by exec.
+	ip netns exec "$NS" "$@" >"$OUT/raw/$name.log" 2>&1 &
+	PID[$name]=$!
+}
+start ours "$OURS" --web.listen-address=127.0.0.1:${PORT[ours]}
+start ours_like "$OURS" --web.listen-address=127.0.0.1:${PORT[ours_like]} \
+	--collector.disable-defaults --collector.table --collector.stat
+start node "$NODE" --web.listen-address=127.0.0.1:${PORT[node]} \
+	--collector.disable-defaults --collector.conntrack
+{
+	echo "ours	$OURS --web.listen-address=127.0.0.1:${PORT[ours]}"
+	echo "ours_like	$OURS --web.listen-address=127.0.0.1:${PORT[ours_like]} --collector.disable-defaults --collector.table --collector.stat"
+	echo "node	$NODE --web.listen-address=127.0.0.1:${PORT[node]} --collector.disable-defaults --collector.conntrack"
+} >"$OUT/commands.tsv"
+
+for t in "${TARGETS[@]}"; do
+	for _ in $(seq 100); do
+		nsx ss -Hltn "sport = :${PORT[$t]}" | grep -q . && break
+		kill -0 "${PID[$t]}" 2>/dev/null || { cat "$OUT/raw/$t.log" >&2; exit 1; }
+		sleep 0.05
+	done
+	nsx ss -Hltn "sport = :${PORT[$t]}" | grep -q . || { echo "$t did not listen" >&2; exit 1; }
+	# ip netns exec execs the command, so $! is the exporter itself.
+	comm=$(cat "/proc/${PID[$t]}/comm")
+	[[ $comm == nf_conntrack_ex || $comm == prometheus-node ]] ||
+		{ echo "pid ${PID[$t]} is $comm, not the exporter" >&2; exit 1; }
+	log "$t listening on :${PORT[$t]} (pid ${PID[$t]}, $comm)"
+done
+sleep 1
+
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+mem() { # when
+	for t in "${TARGETS[@]}"; do
+		printf '%s\t%s\t%s\t%s\n' "$1" "$t" "$(status_kb "${PID[$t]}" VmRSS)" \
+			"$(status_kb "${PID[$t]}" VmHWM)" >>"$OUT/mem.tsv"
+	done
+}
+ct_count() { nsx conntrack -C; }
+alive_or_die() { # target
+	[[ -r /proc/${PID[$1]}/stat ]] && [[ $(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/${PID[$1]}/stat") != Z ]] && return 0
+	echo "exporter $1 (pid ${PID[$1]}) exited during the run; its log:" >&2
+	tail -5 "$OUT/raw/$1.log" >&2
+	exit 1
+}
+
+mem startup
+
+# One plain scrape per target: HTTP status, body size, collector failures.
+probe() { # phase
+	local t body code size fails
+	for t in "${TARGETS[@]}"; do
+		body="$OUT/raw/body-$1-$t.txt"
+		code=$(nsx curl -s -o "$body" -w '%{http_code}' "http://127.0.0.1:${PORT[$t]}/metrics")
+		size=$(stat -c %s "$body")
+		fails=$(grep -E '^(nf_conntrack_exporter_collector_success|node_scrape_collector_success)\{' "$body" |
+			awk '$2 != 1' | tr '\n' ';')
+		printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$t" "$code" "$size" "${fails:-none}" >>"$OUT/probe.tsv"
+		log "$1 $t: HTTP $code, $size bytes, failed collectors: ${fails:-none}"
+	done
+}
+
+bench_phase() { # phase
+	local phase=$1 r i t c0 c1 before after line
+	probe "$phase"
+	for r in $(seq "$ROUNDS"); do
+		for i in "${!TARGETS[@]}"; do
+			# rotate the order each round so drift is spread over every target
+			t=${TARGETS[$(((i + r - 1) % ${#TARGETS[@]}))]}
+			before=$(ct_count)
+			c0=$(cpu_ticks "${PID[$t]}")
+			nsx wrk -t1 -c1 -d"${DURATION}s" --latency -s "$HERE/report.lua" \
+				"http://127.0.0.1:${PORT[$t]}/metrics" >"$OUT/raw/wrk-$phase-$t-$r.txt"
+			alive_or_die "$t"
+			c1=$(cpu_ticks "${PID[$t]}")
+			after=$(ct_count)
+			line=$(grep '^RESULT ' "$OUT/raw/wrk-$phase-$t-$r.txt" | cut -d' ' -f2-)
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$t" "$r" "$((c1 - c0))" \
+				"$before" "$after" "$line" >>"$OUT/runs.tsv"
+			log "$phase round $r $t: $line cpu_ticks=$((c1 - c0)) conntrack=$before->$after"
+		done
+	done
+	mem "after-$phase"
+}
+
+# --- phase 1: (nearly) empty table --------------------------------------------------------
+log "phase empty: conntrack count $(ct_count)"
+bench_phase empty
+
+# --- phase 2: FLOWS UDP entries -----------------------------------------------------------
+nsx conntrack -F >/dev/null 2>&1 || true
+nsx python3 "$HERE/fill_udp.py" "$FLOWS" | tee "$OUT/raw/fill.txt" >&2
+log "phase full: conntrack count $(ct_count)"
+bench_phase full
+echo "count_at_end	$(ct_count)" >>"$OUT/env.tsv"
+echo "loadavg_end	$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.tsv"
+
+# --- logs ---------------------------------------------------------------------------------
+for t in "${TARGETS[@]}"; do
+	n=$(grep -ciE 'level=(warn|error)' "$OUT/raw/$t.log" || true)
+	printf '%s\t%s\n' "$t" "$n" >>"$OUT/logwarn.tsv"
+done
+
+python3 "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_CTEVENT_H
+#define NFCE_CTEVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/netlink.h>
+
+/*
+ * The parts of a ctnetlink conntrack message (an event, or one entry of a dump) that the
+ * events collector keeps: who the flow is, its protocol and zone, and its state.
+ */
+
+enum ct_event_type {
+	CT_EVENT_NEW,
+	CT_EVENT_UPDATE,
+	CT_EVENT_DESTROY,
+	_CT_EVENT_MAX,
+};
+
+/* enum tcp_conntrack of the kernel, the states that an entry keeps. */
+#define CT_TCP_STATE_MAX 9
+
+struct ct_event {
+	enum ct_event_type type;
+	uint32_t id; /* CTA_ID */
+	uint16_t thash; /* hash of the original tuple: ids are hashes, and can collide */
+	uint16_t zone; /* CTA_ZONE, else the original tuple's zone, else 0 */
+	uint8_t l4proto; /* CTA_PROTO_NUM of the original tuple */
+	uint8_t tcp_state; /* valid if has_tcp_state */
+	bool has_tcp_state;
+	bool has_status;
+	uint32_t status; /* CTA_STATUS: IPS_* bits */
+};
+
+/*
+ * Parse one message checked with ctnl_msg_ok(). A dump entry parses as CT_EVENT_NEW.
+ * -ENOMSG: not a conntrack entry message (another subsystem or type); -EBADMSG: malformed or
+ * lacking the id or the original tuple.
+ */
+int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret);
+
+#endif

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""table_full: lower the global nf_conntrack_max, fill the namespace's table with ASSURED
+entries (established TCP connections kept open), then send UDP datagrams that need new
+entries: the kernel drops them. nf_conntrack_stat_drop_total must have grown and equal
+conntrack -S, nf_conntrack_entries must equal the limit, the limit the new sysctl.
+
+NOT parallel: nf_conntrack_max is one value for every namespace. It is restored in a finally
+block (SIGTERM/SIGINT/SIGHUP unwind through it); should this process be SIGKILLed, the saved
+value in STATE_FILE is written back by the next run."""
+import contextlib
+import fcntl
+import glob
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nfce  # noqa: E402
+
+MAX_FILE = f"{nfce.NF_SYSCTL}/nf_conntrack_max"
+STATE_FILE = "/run/nfce-table_full.nf_conntrack_max"
+LOCK_FILE = "/run/nfce-table_full.lock"
+HEADROOM = 64
+N_UDP = 50
+MAX_OTHERS = 20000  # more entries elsewhere than this: filling our table would take too long
+
+
+def read_max():
+    with open(MAX_FILE) as f:
+        return int(f.read())
+
+
+def write_max(v):
+    with open(MAX_FILE, "w") as f:
+        f.write(f"{v}\n")
+
+
+def restore_stale():
+    """A run that was SIGKILLed left its saved value: put it back first."""
+    try:
+        with open(STATE_FILE) as f:
+            saved = int(f.read())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        os.unlink(STATE_FILE)
+        return
+    nfce.log(f"restoring nf_conntrack_max={saved} left by an interrupted run (now {read_max()})")
+    write_max(saved)
+    os.unlink(STATE_FILE)
+
+
+def netns_counts():
+    """nf_conntrack_count of every network namespace reachable through /run/netns or a process."""
+    seen = {}
+    for path in glob.glob("/run/netns/*") + glob.glob("/proc/[0-9]*/ns/net"):
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            seen.setdefault((st.st_dev, st.st_ino), path)
+    counts = {}
+    for path in seen.values():
+        r = subprocess.run(["nsenter", f"--net={path}", "cat", f"{nfce.NF_SYSCTL}/nf_conntrack_count"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode == 0 and r.stdout.strip().isdigit():
+            counts[path] = int(r.stdout)
+    return counts
+
+
+@contextlib.contextmanager
+def exclusive(timeout=60):
+    fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        for _ in nfce.deadline_loop(timeout, 0.2):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+        else:
+            nfce.skip(f"another table_full run holds {LOCK_FILE}")
+        yield
+    finally:
+        os.close(fd)
+
+
+def snapshot(ns):
+    return {"count": ns.conntrack_count(), "S": ns.conntrack_stats(), "lnstat": ns.lnstat()["nf_conntrack"]}
+
+
+def compare(b, m, a, ck):
+    lo, hi = sorted((b["count"], a["count"]))
+    ck.between("nf_conntrack_entries (conntrack -C)", lo, m.get("nf_conntrack_entries"), hi)
+    nfce.check_stat_counters(ck, b["S"], m, a["S"], sorted(b["S"]))
+    for c in ("drop", "early_drop", "insert_failed"):
+        ck.between(f'lnstat_{c}_total{{table="nf_conntrack"}}', b["lnstat"]["counters"][c],
+                   m.get(f"lnstat_{c}_total", table="nf_conntrack"), a["lnstat"]["counters"][c])
+
+
+def test(ck):
+    if not shutil.which("nsenter"):
+        nfce.skip("nsenter (util-linux) is not installed")
+    if not os.path.exists(MAX_FILE):
+        nfce.skip("nf_conntrack is not loaded in the initial namespace")
+    with exclusive():
+        restore_stale()
+        with nfce.Netns("table_full") as ns:
+            with nfce.Exporter(ns) as exp:
+                orig = read_max()
+                counts = netns_counts()
+                total = sum(counts.values())
+                if total > MAX_OTHERS:
+                    nfce.skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
+                limit = total + HEADROOM
+                fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                if fds != resource.RLIM_INFINITY and 2 * limit + 100 > fds:
+                    nfce.skip(f"filling {limit} entries needs {2 * limit + 100} file descriptors, RLIMIT_NOFILE allows {fds}")
+                if limit >= orig:
+                    nfce.skip(f"nf_conntrack_max is already as low as {orig}")
+                m0 = exp.scrape()
+                s0 = ns.conntrack_stats()
+                ck.eq("drop before filling (exporter vs conntrack -S)", s0["drop"], m0.get(nfce.stat_metric("drop")))
+
+                nfce.log(f"nf_conntrack_max {orig} -> {limit} ({total} entries in {len(counts)} namespaces)")
+                with open(STATE_FILE, "w") as f:
+                    f.write(f"{orig}\n")
+                fill = None
+                try:
+                    write_max(limit)
+                    t0 = time.monotonic()
+                    fill = nfce.Flows(ns, ["fill", "--max", limit, "--udp", N_UDP])
+                    info = fill.info
+                    nfce.log(f"filled in {time.monotonic() - t0:.1f}s: {info}")
+                    hold = float(os.environ.get("NFCE_TABLE_FULL_HOLD", "0"))
+                    if hold > 0:  # to look at the full table by hand (or to test the restore)
+                        nfce.log(f"NFCE_TABLE_FULL_HOLD: holding the full table for {hold}s")
+                        time.sleep(hold)
+                    ck.eq("kernel count once the table is full", limit, info["count_when_full"])
+                    ck.eq("UDP datagrams refused with EPERM (dropped by conntrack)", N_UDP, info["udp_eperm"])
+
+                    b, m, a, wck = nfce.compare_window(5, lambda: snapshot(ns), exp.scrape, compare)
+                    ck.merge(wck)
+                    ck.eq("nf_conntrack_entries_limit vs the lowered nf_conntrack_max", float(limit),
+                          m.get("nf_conntrack_entries_limit"))
+                    entries = m.get("nf_conntrack_entries")
+                    ck.true("nf_conntrack_entries == nf_conntrack_entries_limit (or within 2)",
+                            entries is not None and limit - 2 <= entries <= limit, f"entries {entries}, limit {limit}")
+                    d_drop = m.get(nfce.stat_metric("drop")) - m0.get(nfce.stat_metric("drop"))
+                    d_early = m.get(nfce.stat_metric("early_drop")) - m0.get(nfce.stat_metric("early_drop"))
+                    ck.true("drop_total (+ early_drop_total) grew by at least the refused datagrams",
+                            d_drop + d_early >= info["udp_eperm"] > 0,
+                            f"drop +{d_drop}, early_drop +{d_early}, refused {info['udp_eperm']}")
+                    ck.eq("drop delta: exporter vs conntrack -S", a["S"]["drop"] - s0["drop"], d_drop)
+                    nfce.check_collectors(ck, m, {c: 1.0 for c in nfce.COLLECTORS})
+                finally:
+                    write_max(orig)
+                    os.unlink(STATE_FILE)
+                    if fill is not None:
+                        fill.close()
+                ck.eq("nf_conntrack_max restored", orig, read_max())
+                ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
+
+
+if __name__ == "__main__":
+    nfce.main(test)

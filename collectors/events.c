@@ -213,6 +213,11 @@ static int apply(struct events_priv *p, const struct ct_event *ev, bool from_dum
 	return 0;
 }
 
+static int global_cb(const struct nlmsghdr *nlh, void *userdata)
+{
+	return ctnl_parse_global(nlh, userdata);
+}
+
 static int epoll_mod(int epfd, int op, int fd)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
@@ -235,6 +240,24 @@ static void resync_request(struct events_priv *p, enum resync_reason why)
 	if (!p->resync_pending || why == RESYNC_OVERRUN)
 		p->pending_reason = why;
 	p->resync_pending = true;
+}
+
+/*
+ * Size the record for the table the dump is about to bring (one rehash instead of dozens
+ * while a million entries stream in), or give memory back after the table shrank.
+ */
+static void fit_record(struct events_priv *p)
+{
+	struct ctnl_global g = { 0 };
+	size_t want;
+
+	if (ctnl_request(&p->stats, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS, false, global_cb, &g) <
+		    0 ||
+	    !g.has_entries)
+		return;
+	want = (size_t)g.entries + g.entries / 16;
+	if (want > p->ft.cap || want * 4 < p->ft.cap)
+		(void)ft_resize(&p->ft, want); /* on failure the table still grows as it goes */
 }
 
 static int resync_start(struct events_priv *p)
@@ -265,6 +288,7 @@ static int resync_start(struct events_priv *p)
 	r = epoll_mod(p->epfd, EPOLL_CTL_ADD, mnl_socket_get_fd(p->dump));
 	if (r < 0)
 		goto fail;
+	fit_record(p);
 	/* Flows the dump doesn't mention, and no event touches meanwhile, are gone. */
 	p->gen ^= FLOW_GEN;
 	p->dump_active = true;
@@ -404,11 +428,6 @@ static int events_read(struct events_priv *p)
 		handled += (unsigned)n;
 	}
 	return 0;
-}
-
-static int global_cb(const struct nlmsghdr *nlh, void *userdata)
-{
-	return ctnl_parse_global(nlh, userdata);
 }
 
 /*

@@ -108,20 +108,27 @@ static void place(struct flowtable *t, struct flow cur)
 	}
 }
 
-static int grow(struct flowtable *t)
+int ft_resize(struct flowtable *t, size_t expected)
 {
-	struct flowtable bigger;
+	struct flowtable other;
 	int r;
 
-	r = ft_init(&bigger, t->n + t->n / 4 + 1);
+	if (expected < t->n)
+		expected = t->n;
+	r = ft_init(&other, expected);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < t->cap; i++)
 		if (slot_used(&t->slots[i]))
-			place(&bigger, t->slots[i]);
+			place(&other, t->slots[i]);
 	free(t->slots);
-	*t = bigger;
+	*t = other;
 	return 0;
+}
+
+static int grow(struct flowtable *t)
+{
+	return ft_resize(t, t->n + t->n / 4 + 1);
 }
 
 int ft_insert(struct flowtable *t, const struct flow *f)

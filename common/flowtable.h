@@ -33,6 +33,8 @@ struct flowtable {
 /* Room for @expected flows without growing. */
 int ft_init(struct flowtable *t, size_t expected);
 void ft_free(struct flowtable *t);
+/* Resize for @expected flows (more, or far fewer), keeping the flows. */
+int ft_resize(struct flowtable *t, size_t expected);
 struct flow *ft_find(const struct flowtable *t, uint32_t id, uint16_t thash);
 /*
  * Insert a flow not in the table (check with ft_find() first). Pointers into the table are

@@ -768,6 +768,14 @@ class Exporter:
             fail(f"exporter not listening on {self.host}:{self.port} after {timeout}s "
                  f"({r['result']}, exit status {rc}); args {self.argv()}; stderr:\n{self.log()}")
 
+    def state(self):
+        rc = self.proc.poll() if self.proc else None
+        if self.proc is None:
+            return "not started"
+        if rc is None:
+            return f"pid {self.proc.pid} running"
+        return f"exited with status {rc}" if rc >= 0 else f"killed by {signal.Signals(-rc).name}"
+
     def log(self):
         self.stderr_file.seek(0)
         return self.stderr_file.read().decode(errors="replace")
@@ -783,7 +791,8 @@ class Exporter:
         """GET path: checks status 200 and the content type, returns the parsed Metrics."""
         r = self.get(path)
         if r.status != 200:
-            fail(f"GET {path}: expected status 200, got {r.status} {r.reason} ({r.error}); stderr:\n{self.log()}")
+            fail(f"GET {path}: expected status 200, got {r.status} {r.reason} ({r.error}); exporter "
+                 f"{self.state()}; stderr:\n{self.log()}")
         ct = r.header("Content-Type")
         if ct != METRICS_CONTENT_TYPE:
             fail(f"GET {path}: expected Content-Type {METRICS_CONTENT_TYPE!r}, got {ct!r}")

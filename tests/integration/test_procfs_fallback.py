@@ -63,6 +63,10 @@ def test(ck):
                 nfce.check_timeouts(ck, sc, m)
                 nfce.check_collectors(ck, m, {c: 1.0 for c in nfce.COLLECTORS})
                 nfce.check_self_metrics(ck, m)
+                # lnstat never needed netlink: unchanged without CAP_NET_ADMIN
+                _, _, _, wck = nfce.compare_window(5, ns.lnstat, exp.scrape,
+                                                   lambda b, m, a, c: nfce.check_lnstat(c, b, m, a))
+                ck.merge(wck)
                 # a second scrape: the fallback keeps working once netlink is known refused
                 _, m2, _, wck = nfce.compare_window(5, lambda: snap(ns), exp.scrape, compare)
                 ck.merge(wck)

@@ -35,9 +35,9 @@
 
 #define RX_BATCH 64 /* datagrams per recvmmsg() */
 #define RX_SLOT 8192 /* one event is a few hundred bytes */
-#define EVENT_BUDGET 8192 /* events handled per loop turn before others get a go */
+#define EVENT_BUDGET 1024 /* events per loop turn: about a millisecond, then scrapes get a go */
 #define DUMP_BUF (64 * 1024)
-#define DUMP_BUDGET 16 /* dump reads per loop turn */
+#define DUMP_BUDGET 4 /* dump reads (about a thousand entries) per loop turn */
 #define QUIET_MISMATCHES 2 /* seconds of disagreement with no events before a resync */
 #define BUSY_MISMATCHES 60 /* seconds of disagreement under traffic before a resync */
 
@@ -712,6 +712,9 @@ static int events_collect(struct collector *c, struct metric_writer *w)
 		w, "nf_conntrack_event_overruns_total", METRIC_COUNTER,
 		"Times the kernel dropped events for the exporter because its socket buffer was full (ENOBUFS).");
 	mw_u64(w, "nf_conntrack_event_overruns_total", MW_NO_LABELS, p->overruns);
+	mw_family(w, "nf_conntrack_event_bad_messages_total", METRIC_COUNTER,
+		  "Event and dump messages the exporter could not parse, or that were truncated.");
+	mw_u64(w, "nf_conntrack_event_bad_messages_total", MW_NO_LABELS, p->bad_messages);
 	mw_family(w, "nf_conntrack_event_socket_buffer_bytes", METRIC_GAUGE,
 		  "Receive buffer of the event socket, as the kernel accounts it.");
 	mw_u64(w, "nf_conntrack_event_socket_buffer_bytes", MW_NO_LABELS, (uint64_t)p->rcvbuf);

@@ -20,7 +20,7 @@ ROUNDS=${ROUNDS:-3}             # rounds per phase; each round runs every target
 UDP_TIMEOUT=${UDP_TIMEOUT:-600} # nf_conntrack_udp_timeout inside $NS only (per-netns sysctl)
 OUT=${OUT:-$HERE/results}
 
-# name port extra-flags...
+# ours: default collectors; ours_like: table+stat only; node: node_exporter conntrack only
 TARGETS=(ours ours_like node)
 declare -A PORT=([ours]=39901 [ours_like]=39902 [node]=9100)
 declare -A PID=()
@@ -131,10 +131,10 @@ start() { # name cmd...
 	ip netns exec "$NS" "$@" >"$OUT/raw/$name.log" 2>&1 &
 	PID[$name]=$!
 }
-start ours "$OURS" --web.listen-address=127.0.0.1:${PORT[ours]}
-start ours_like "$OURS" --web.listen-address=127.0.0.1:${PORT[ours_like]} \
+start ours "$OURS" --web.listen-address=127.0.0.1:"${PORT[ours]}"
+start ours_like "$OURS" --web.listen-address=127.0.0.1:"${PORT[ours_like]}" \
 	--collector.disable-defaults --collector.table --collector.stat
-start node "$NODE" --web.listen-address=127.0.0.1:${PORT[node]} \
+start node "$NODE" --web.listen-address=127.0.0.1:"${PORT[node]}" \
 	--collector.disable-defaults --collector.conntrack
 {
 	echo "ours	$OURS --web.listen-address=127.0.0.1:${PORT[ours]}"
@@ -166,6 +166,8 @@ mem() { # when
 	done
 }
 ct_count() { nsx conntrack -C; }
+# All CPUs' busy ticks (user+nice+system+irq+softirq+steal), to see other load on the host.
+host_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 alive_or_die() { # target
 	[[ -r /proc/${PID[$1]}/stat ]] && [[ $(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/${PID[$1]}/stat") != Z ]] && return 0
 	echo "exporter $1 (pid ${PID[$1]}) exited during the run; its log:" >&2
@@ -190,20 +192,26 @@ probe() { # phase
 }
 
 bench_phase() { # phase
-	local phase=$1 r i t c0 c1 before after line
+	local phase=$1 r i t c0 c1 h0 h1 w before after line
 	probe "$phase"
 	for r in $(seq "$ROUNDS"); do
 		for i in "${!TARGETS[@]}"; do
 			# rotate the order each round so drift is spread over every target
 			t=${TARGETS[$(((i + r - 1) % ${#TARGETS[@]}))]}
 			before=$(ct_count)
+			h0=$(host_busy)
 			c0=$(cpu_ticks "${PID[$t]}")
-			nsx wrk -t1 -c1 -d"${DURATION}s" --latency -s "$HERE/report.lua" \
+			nsx /usr/bin/time -f '%U %S' -o "$OUT/raw/wrkcpu-$phase-$t-$r.txt" \
+				wrk -t1 -c1 -d"${DURATION}s" --latency -s "$HERE/report.lua" \
 				"http://127.0.0.1:${PORT[$t]}/metrics" >"$OUT/raw/wrk-$phase-$t-$r.txt"
 			alive_or_die "$t"
 			c1=$(cpu_ticks "${PID[$t]}")
+			h1=$(host_busy)
 			after=$(ct_count)
 			line=$(grep '^RESULT ' "$OUT/raw/wrk-$phase-$t-$r.txt" | cut -d' ' -f2-)
+			w=$(awk -v k="$CLK_TCK" '{ printf "%d", ($1 + $2) * k + 0.5 }' "$OUT/raw/wrkcpu-$phase-$t-$r.txt")
+			# other = CPU used on the host by anything but this exporter and wrk
+			line="$line host_busy_ticks=$((h1 - h0)) wrk_ticks=$w other_ticks=$((h1 - h0 - (c1 - c0) - w))"
 			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$t" "$r" "$((c1 - c0))" \
 				"$before" "$after" "$line" >>"$OUT/runs.tsv"
 			log "$phase round $r $t: $line cpu_ticks=$((c1 - c0)) conntrack=$before->$after"
@@ -219,7 +227,9 @@ bench_phase empty
 # --- phase 2: FLOWS UDP entries -----------------------------------------------------------
 nsx conntrack -F >/dev/null 2>&1 || true
 nsx python3 "$HERE/fill_udp.py" "$FLOWS" | tee "$OUT/raw/fill.txt" >&2
-log "phase full: conntrack count $(ct_count)"
+n=$(ct_count)
+((n >= FLOWS)) || log "WARNING: only $n conntrack entries after sending $FLOWS flows"
+log "phase full: conntrack count $n"
 bench_phase full
 echo "count_at_end	$(ct_count)" >>"$OUT/env.tsv"
 echo "loadavg_end	$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.tsv"

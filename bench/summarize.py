@@ -83,12 +83,19 @@ def main():
             cells.append(f"{rss:,} / {hwm:,}")
         print(f"| {NAMES[t]} | " + " | ".join(cells) + " |")
     print()
-    print("Per round (p50 µs / req/s):")
+    short = {"ours": "ours (default)", "ours_like": "ours (table+stat)", "node": "node_exporter"}
+    print("Per wrk run, in the order run. Last column: CPU used on the host by anything other than "
+          "this exporter and wrk during the run, in % of one core (2 cores = 200 %); process and "
+          "host tick accounting disagree by about ±10 points, so values near 0 mean a quiet host.")
     print()
-    for (phase, t), rs in sorted(runs.items()):
-        cells = ", ".join(f"r{r['round']}: {r['p50_us']:.0f} / {r['requests'] / r['duration_us'] * 1e6:,.0f}"
-                          for r in rs)
-        print(f"- {phase}, {t}: {cells}")
+    print("| table | round | exporter | p50 µs | p90 µs | p99 µs | max µs | req/s | other host CPU, % of a core |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for phase, target, rnd, ticks, before, after, kv in tsv(out / "runs.tsv"):
+        d = {k: float(v) for k, v in (x.split("=") for x in kv.split())}
+        sec = d["duration_us"] / 1e6
+        other = f"{d['other_ticks'] / clk / sec * 100:.0f}" if "other_ticks" in d else "?"
+        print(f"| {phase} | {rnd} | {short[target]} | {d['p50_us']:.0f} | {d['p90_us']:.0f} | "
+              f"{d['p99_us']:.0f} | {d['max_us']:.0f} | {d['requests'] / sec:,.0f} | {other} |")
     print()
     print("Probe scrapes (HTTP status, failed collectors): " + "; ".join(
         f"{p} {t}: {c} {f}" for (p, t), (c, _, f) in sorted(probe.items())))

@@ -22,6 +22,7 @@ int exporter_init(struct exporter *e, const struct flags *f)
 					.events_buffer_size = f->events_buffer_size,
 					.events_max_zones = f->events_max_zones,
 				} };
+	pthread_mutex_init(&e->lock, NULL);
 	mw_init(&e->w, SCRAPE_MAX_BYTES);
 	e->cfg.procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->cfg.procfs_fd < 0)

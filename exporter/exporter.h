@@ -2,6 +2,7 @@
 #ifndef NFCE_EXPORTER_H
 #define NFCE_EXPORTER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -16,6 +17,8 @@
 #define SCRAPE_MAX_BYTES (64u << 20)
 
 struct exporter {
+	/* Scrapes run on the HTTP thread, events on the main one: this keeps them apart. */
+	pthread_mutex_t lock;
 	struct config cfg;
 	struct collector collectors[FLAGS_MAX_COLLECTORS];
 	size_t n_collectors;

@@ -42,29 +42,59 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("http server", LF_STR("detail", msg));
 }
 
-static mhd_result respond(struct http_server *s, struct MHD_Connection *conn, unsigned status,
-			  const char *type, const char *body, size_t len, bool allow)
+static bool draining(const struct http_server *s)
 {
-	struct MHD_Response *resp;
+	return __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+}
+
+static int make_body(void *body_ctx, const char *body, size_t len)
+{
+	struct MHD_Response **resp = body_ctx;
+
+	*resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	return *resp ? 0 : -ENOMEM;
+}
+
+/* Queue @resp with our headers, and let it go: MHD keeps its own reference. */
+static mhd_result queue(struct http_server *s, struct MHD_Connection *conn, unsigned status,
+			const char *type, struct MHD_Response *resp, bool allow)
+{
 	mhd_result ret;
 
-	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!resp)
-		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	if (s->draining)
+	if (draining(s))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
+static mhd_result respond(struct http_server *s, struct MHD_Connection *conn, unsigned status,
+			  const char *type, const char *body, size_t len, bool allow)
+{
+	struct MHD_Response *resp = NULL;
+
+	if (make_body(&resp, body, len) < 0)
+		return MHD_NO;
+	return queue(s, conn, status, type, resp, allow);
+}
+
 static mhd_result respond_text(struct http_server *s, struct MHD_Connection *conn, unsigned status,
 			       const char *text, bool allow)
 {
 	return respond(s, conn, status, "text/plain; charset=utf-8", text, strlen(text), allow);
+}
+
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *cl =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strcmp(cl, "0") != 0) ||
+	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
 static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -76,8 +106,7 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool metrics = strcmp(url, s->telemetry_path) == 0;
 	bool landing = !metrics && strcmp(url, "/") == 0;
-	const char *body;
-	size_t len;
+	struct MHD_Response *resp = NULL;
 	mhd_result ret;
 	int r;
 
@@ -90,14 +119,17 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 	 */
 	if (!*req_cls) {
 		*req_cls = s;
-		s->in_flight++;
-		if ((metrics || landing) && (get || head))
+		__atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+		if ((metrics || landing) && (get || head) && !has_body(conn))
 			return MHD_YES;
 	} else if (*upload_data_size) {
-		return MHD_NO; /* a body on a GET: not something we read */
+		return MHD_NO; /* unreachable: a request with a body was answered at once */
 	}
 
-	if (!metrics && !landing)
+	if ((metrics || landing) && (get || head) && has_body(conn))
+		ret = respond_text(s, conn, MHD_HTTP_BAD_REQUEST, "400 a GET takes no body\n",
+				   false);
+	else if (!metrics && !landing)
 		ret = respond_text(s, conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", false);
 	else if (!get && !head)
 		ret = respond_text(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
@@ -105,12 +137,12 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 	else if (landing)
 		ret = respond(s, conn, MHD_HTTP_OK, "text/html; charset=utf-8", s->landing_page,
 			      s->landing_len, false);
-	else if ((r = s->scrape(s->userdata, &body, &len)) < 0) {
+	else if ((r = s->scrape(s->userdata, make_body, &resp)) < 0) {
 		log_error("scrape failed", LF_ERR(r));
 		ret = respond_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "error gathering metrics\n", false);
 	} else {
-		ret = respond(s, conn, MHD_HTTP_OK, metrics_type, body, len, false);
+		ret = queue(s, conn, MHD_HTTP_OK, metrics_type, resp, false);
 	}
 	return ret;
 }
@@ -122,8 +154,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	(void)conn;
 	(void)toe;
-	if (*req_cls && s->in_flight)
-		s->in_flight--;
+	if (*req_cls)
+		__atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
 	*req_cls = NULL;
 }
 
@@ -168,7 +200,7 @@ int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
 	int r;
 
 	*s = (struct http_server){
-		.listen_fd = listen_fd,
+		.listen_fd = -1,
 		.telemetry_path = telemetry_path,
 		.scrape = scrape,
 		.userdata = userdata,
@@ -177,14 +209,14 @@ int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
 	if (r < 0)
 		return r;
 	s->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-		MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
+		MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_LISTEN_SOCKET,
+		listen_fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	s->listen_fd = -1; /* MHD's now, until MHD_quiesce_daemon() hands it back */
 	if (!s->daemon) {
-		s->listen_fd = -1; /* still the caller's */
 		free(s->landing_page);
 		s->landing_page = NULL;
 		return -EIO;
@@ -192,38 +224,22 @@ int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
 	return 0;
 }
 
-int http_epoll_fd(const struct http_server *s)
-{
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-
-	return info ? info->epoll_fd : -EINVAL;
-}
-
-int http_timeout_ms(const struct http_server *s)
-{
-	MHD_UNSIGNED_LONG_LONG t;
-
-	if (MHD_get_timeout(s->daemon, &t) != MHD_YES)
-		return -1;
-	return t > 60000 ? 60000 : (int)t;
-}
-
-void http_run(struct http_server *s)
-{
-	MHD_run(s->daemon);
-}
-
 void http_quiesce(struct http_server *s)
 {
 	int fd;
 
-	if (s->draining)
+	if (draining(s))
 		return;
-	s->draining = true;
+	__atomic_store_n(&s->draining, true, __ATOMIC_RELAXED);
 	fd = MHD_quiesce_daemon(s->daemon);
+	/* With MHD's own thread, the socket may be closed only after MHD_stop_daemon(). */
 	if (fd >= 0)
-		close(fd);
-	s->listen_fd = -1;
+		s->listen_fd = fd;
+}
+
+unsigned http_in_flight(const struct http_server *s)
+{
+	return __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED);
 }
 
 void http_stop(struct http_server *s)

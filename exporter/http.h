@@ -6,11 +6,15 @@
 #include <stddef.h>
 
 /*
- * libmicrohttpd in external-epoll mode: the daemon's epoll fd joins our event loop and every
- * request runs on the loop's one thread, so a scrape never races the collectors' state.
+ * libmicrohttpd with its own poll() thread. In its (edge-triggered) epoll mode, 0.9.75 left a
+ * connection whose client closed right after a partial request in CLOSE_WAIT until the
+ * timeout, so a few dozen of them blocked every scrape; poll() sees those closes at once.
+ * The scrape callback runs on MHD's thread: the caller serialises it with its own work.
  */
 
-typedef int (*http_scrape_fn)(void *userdata, const char **ret_body, size_t *ret_len);
+/* Hands the rendered body to the server, which copies it. */
+typedef int (*http_body_fn)(void *body_ctx, const char *body, size_t len);
+typedef int (*http_scrape_fn)(void *userdata, http_body_fn body_fn, void *body_ctx);
 
 struct MHD_Daemon;
 
@@ -22,18 +26,15 @@ struct http_server {
 	void *userdata;
 	char *landing_page;
 	size_t landing_len;
-	unsigned in_flight; /* requests answered but not yet fully sent */
-	bool draining;
+	unsigned in_flight; /* requests begun and not completed; atomic, read by the main thread */
+	bool draining; /* atomic: set by the main thread */
 };
 
 int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
 	       http_scrape_fn scrape, void *userdata);
-int http_epoll_fd(const struct http_server *s);
-/* Milliseconds until MHD needs to run for its timeouts, -1 for none. */
-int http_timeout_ms(const struct http_server *s);
-void http_run(struct http_server *s);
-/* Stop accepting; answered requests still complete. */
+/* Stop accepting; requests under way still complete. */
 void http_quiesce(struct http_server *s);
+unsigned http_in_flight(const struct http_server *s);
 void http_stop(struct http_server *s);
 
 /* Open a listening TCP socket for --web.listen-address; @ret_desc gets "ip:port". */

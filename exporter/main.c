@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * nf_conntrack_exporter: one thread, one epoll loop. libmicrohttpd's epoll fd, a signalfd and
- * the collectors' event fds are all watched here, so scrapes and kernel events are handled in
- * turn and no state is shared between threads.
+ * nf_conntrack_exporter: the main thread's epoll loop watches a signalfd and the collectors'
+ * event fds; libmicrohttpd answers requests on its own thread. A scrape and the handling of
+ * kernel events take turns under the exporter's lock, so collectors never see two at once.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,19 +23,20 @@
 
 #define DRAIN_TIMEOUT_US (10 * 1000000ULL)
 #define TAG_SIGNAL ((uint64_t)-1)
-#define TAG_HTTP ((uint64_t)-2)
+#define DRAIN_POLL_MS 20
 
-static int scrape_cb(void *userdata, const char **ret_body, size_t *ret_len)
+/* Runs on the HTTP thread; the body is copied out before the lock is let go. */
+static int scrape_cb(void *userdata, http_body_fn body_fn, void *body_ctx)
 {
 	struct exporter *e = userdata;
 	int r;
 
+	pthread_mutex_lock(&e->lock);
 	r = exporter_scrape(e);
-	if (r < 0)
-		return r;
-	*ret_body = e->w.buf;
-	*ret_len = e->w.len;
-	return 0;
+	if (r >= 0)
+		r = body_fn(body_ctx, e->w.buf, e->w.len);
+	pthread_mutex_unlock(&e->lock);
+	return r;
 }
 
 static int epoll_add(int ep, int fd, uint64_t tag)
@@ -65,22 +66,18 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 
 	for (;;) {
 		struct epoll_event evs[16];
-		int timeout = http_timeout_ms(http), n;
+		int n;
 
 		if (drain_deadline) {
-			uint64_t now = now_monotonic_us();
-
-			if (http->in_flight == 0)
+			if (http_in_flight(http) == 0)
 				return 0;
-			if (now >= drain_deadline) {
+			if (now_monotonic_us() >= drain_deadline) {
 				log_warn("shutdown deadline reached with requests in flight",
-					 LF_INT("requests", http->in_flight));
+					 LF_INT("requests", http_in_flight(http)));
 				return 0;
 			}
-			if (timeout < 0 || (uint64_t)timeout * 1000 > drain_deadline - now)
-				timeout = (int)((drain_deadline - now) / 1000) + 1;
 		}
-		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), timeout);
+		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), drain_deadline ? DRAIN_POLL_MS : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -92,9 +89,7 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 			if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 
-				if (read(sigfd, &si, sizeof(si)) != sizeof(si))
-					continue;
-				if (drain_deadline)
+				if (read(sigfd, &si, sizeof(si)) != sizeof(si) || drain_deadline)
 					continue;
 				log_info("shutting down",
 					 LF_STR("signal", strsignal((int)si.ssi_signo)));
@@ -102,15 +97,16 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 				drain_deadline = now_monotonic_us() + DRAIN_TIMEOUT_US;
 			} else if (tag < e->n_collectors) {
 				struct collector *c = &e->collectors[tag];
-				int r = c->ops->on_event(c);
+				int r;
 
+				pthread_mutex_lock(&e->lock);
+				r = c->ops->on_event(c);
+				pthread_mutex_unlock(&e->lock);
 				if (r < 0)
 					log_warn("collector event handling failed",
 						 LF_STR("collector", c->ops->name), LF_ERR(r));
 			}
 		}
-		/* Also on timeouts: MHD closes idle connections from here. */
-		http_run(http);
 	}
 }
 
@@ -163,8 +159,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_add(ep, sigfd, TAG_SIGNAL) < 0 ||
-	    epoll_add(ep, http_epoll_fd(&http), TAG_HTTP) < 0) {
+	if (ep < 0 || epoll_add(ep, sigfd, TAG_SIGNAL) < 0) {
 		log_error("cannot set up the event loop", LF_ERR(-errno));
 		goto out;
 	}

@@ -5,6 +5,7 @@ path, and a clean exit (status 0, port closed) on SIGTERM and on SIGINT."""
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -88,7 +89,7 @@ def test(ck):
                              "import socket,sys,time; s=socket.create_connection(('127.0.0.1', %d)); "
                              "s.sendall(b'GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); s.recv(1); "
                              "print('ok', flush=True); sys.stdin.read()" % nfce.PORT],
-                            stdin=nfce.subprocess.PIPE, stdout=nfce.subprocess.PIPE)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             ck.eq("keep-alive client got a response", "ok\n", nfce.read_line(idle.stdout, 10))
             check_shutdown(ck, ns, exp, signal.SIGTERM)
             idle.stdin.close()

@@ -40,6 +40,7 @@
 #define DUMP_BUDGET 4 /* dump reads (about a thousand entries) per loop turn */
 #define QUIET_MISMATCHES 2 /* seconds of disagreement with no events before a resync */
 #define BUSY_MISMATCHES 60 /* seconds of disagreement under traffic before a resync */
+#define SILENT_RESYNC_MIN_US (30 * 1000000ULL)
 
 /* State slots: TCP's own states by number, then status-bit states for the others. */
 enum {
@@ -113,6 +114,13 @@ struct events_priv {
 	/* drift check */
 	uint64_t events_seen;
 	uint64_t events_at_tick;
+	/*
+	 * Flows known only from a dump, that never sent an event: born before any listener
+	 * (nf_conntrack_events=2) or with events switched off for them (nft "ct event set 0").
+	 * Their state changes and deaths go unseen, so while there are any, re-dump now and then.
+	 */
+	size_t silent;
+	uint64_t last_resync_end_us;
 	unsigned quiet_mismatch, busy_mismatch;
 };
 
@@ -160,6 +168,8 @@ static void observe_lifetime(struct events_priv *p, const struct flow *f)
 
 static void forget(struct events_priv *p, struct flow *f)
 {
+	if (!(f->state & FLOW_EVENTS))
+		p->silent--;
 	count(p, f, -1);
 	ft_delete(&p->ft, f);
 }
@@ -184,6 +194,8 @@ static int apply(struct events_priv *p, const struct ct_event *ev, bool from_dum
 	}
 	st = state_of(ev, f ? (int)(f->state & FLOW_STATE_MASK) - 1 : -1);
 	if (f) {
+		uint8_t keep = f->state & FLOW_EVENTS;
+
 		if ((f->state & FLOW_STATE_MASK) != st + 1 || f->zone != ev->zone ||
 		    f->proto != ev->l4proto) {
 			count(p, f, -1);
@@ -192,7 +204,10 @@ static int apply(struct events_priv *p, const struct ct_event *ev, bool from_dum
 			f->proto = ev->l4proto;
 			count(p, f, +1);
 		}
-		f->state = (uint8_t)((f->state & FLOW_STATE_MASK) | p->gen);
+		if (!keep && !from_dump)
+			p->silent--;
+		f->state = (uint8_t)((f->state & FLOW_STATE_MASK) | p->gen | keep |
+				     (from_dump ? 0 : FLOW_EVENTS));
 		return 0;
 	}
 	{
@@ -201,7 +216,7 @@ static int apply(struct events_priv *p, const struct ct_event *ev, bool from_dum
 			.thash = ev->thash,
 			.zone = ev->zone,
 			.proto = ev->l4proto,
-			.state = (uint8_t)((st + 1) | p->gen),
+			.state = (uint8_t)((st + 1) | p->gen | (from_dump ? 0 : FLOW_EVENTS)),
 			.start = ev->type == CT_EVENT_NEW && !from_dump ? now_ds(p) + 1 : 0,
 		};
 
@@ -209,6 +224,8 @@ static int apply(struct events_priv *p, const struct ct_event *ev, bool from_dum
 		if (r < 0)
 			return r;
 		count(p, &nf, +1);
+		if (from_dump)
+			p->silent++;
 	}
 	return 0;
 }
@@ -317,6 +334,7 @@ static void resync_finish(struct events_priv *p)
 	p->resync_duration = (double)(now_monotonic_us() - p->dump_start_us) / 1e6;
 	p->synced = true;
 	p->quiet_mismatch = p->busy_mismatch = 0;
+	p->last_resync_end_us = now_monotonic_us();
 	dump_close(p);
 }
 
@@ -453,6 +471,15 @@ static void tick(struct events_priv *p)
 				 : ++p->busy_mismatch >= BUSY_MISMATCHES) {
 			resync_request(p, RESYNC_PERIODIC);
 		}
+	}
+	/* At most 2 % of the time dumping: every 30 s, or 50 times the last dump's length. */
+	if (p->silent && !p->resync_pending && p->synced) {
+		uint64_t every = (uint64_t)(p->resync_duration * 50e6);
+
+		if (every < SILENT_RESYNC_MIN_US)
+			every = SILENT_RESYNC_MIN_US;
+		if (now_monotonic_us() - p->last_resync_end_us >= every)
+			resync_request(p, RESYNC_PERIODIC);
 	}
 	if (p->resync_pending)
 		resync_start(p);
@@ -715,6 +742,10 @@ static int events_collect(struct collector *c, struct metric_writer *w)
 	mw_family(w, "nf_conntrack_event_bad_messages_total", METRIC_COUNTER,
 		  "Event and dump messages the exporter could not parse, or that were truncated.");
 	mw_u64(w, "nf_conntrack_event_bad_messages_total", MW_NO_LABELS, p->bad_messages);
+	mw_family(
+		w, "nf_conntrack_event_silent_entries", METRIC_GAUGE,
+		"Live entries known only from a dump, that send no events; periodic resyncs keep them right.");
+	mw_u64(w, "nf_conntrack_event_silent_entries", MW_NO_LABELS, p->silent);
 	mw_family(w, "nf_conntrack_event_socket_buffer_bytes", METRIC_GAUGE,
 		  "Receive buffer of the event socket, as the kernel accounts it.");
 	mw_u64(w, "nf_conntrack_event_socket_buffer_bytes", MW_NO_LABELS, (uint64_t)p->rcvbuf);

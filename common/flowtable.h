@@ -12,7 +12,8 @@
  * tuple: ids are 32-bit hashes themselves and do collide among a million live entries.
  */
 
-#define FLOW_STATE_MASK 0x7f
+#define FLOW_STATE_MASK 0x3f
+#define FLOW_EVENTS 0x40 /* the flow has sent an event: it will send its DESTROY too */
 #define FLOW_GEN 0x80 /* mark of the resync generation that last saw the flow */
 
 struct flow {
@@ -21,7 +22,7 @@ struct flow {
 	uint16_t thash;
 	uint16_t zone;
 	uint8_t proto;
-	uint8_t state; /* FLOW_STATE_MASK: collector's state + 1 (0 is an empty slot) | FLOW_GEN */
+	uint8_t state; /* collector's state + 1 (0: empty slot) | FLOW_EVENTS | FLOW_GEN */
 } __attribute__((packed));
 
 struct flowtable {

@@ -230,11 +230,6 @@ static int apply(struct events_priv *p, const struct ct_event *ev, bool from_dum
 	return 0;
 }
 
-static int global_cb(const struct nlmsghdr *nlh, void *userdata)
-{
-	return ctnl_parse_global(nlh, userdata);
-}
-
 static int epoll_mod(int epfd, int op, int fd)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
@@ -268,9 +263,7 @@ static void fit_record(struct events_priv *p)
 	struct ctnl_global g = { 0 };
 	size_t want;
 
-	if (ctnl_request(&p->stats, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS, false, global_cb, &g) <
-		    0 ||
-	    !g.has_entries)
+	if (ctnl_get_global(&p->stats, &g) < 0 || !g.has_entries)
 		return;
 	want = (size_t)g.entries + g.entries / 16;
 	if (want > p->ft.cap || want * 4 < p->ft.cap)
@@ -461,9 +454,7 @@ static void tick(struct events_priv *p)
 	p->events_at_tick = p->events_seen;
 	if (p->dump_active)
 		return;
-	if (!p->resync_pending && p->synced &&
-	    ctnl_request(&p->stats, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS, false, global_cb, &g) ==
-		    0 &&
+	if (!p->resync_pending && p->synced && ctnl_get_global(&p->stats, &g) == 0 &&
 	    g.has_entries) {
 		if (g.entries == p->ft.n) {
 			p->quiet_mismatch = p->busy_mismatch = 0;

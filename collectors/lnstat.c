@@ -97,19 +97,13 @@ static struct lnstat_table *table_get(struct lnstat_priv *p, const char *name)
 static int read_tables(struct collector *c)
 {
 	struct lnstat_priv *p = c->priv;
-	int fd, dfd, r, skipped = 0;
+	int dfd, r, skipped = 0;
 	struct dirent *de;
 	DIR *d;
 
-	fd = openat(c->cfg->procfs_fd, LNSTAT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
+	r = opendir_at(c->cfg->procfs_fd, LNSTAT_DIR, &d);
+	if (r < 0)
 		return r;
-	}
 	dfd = dirfd(d);
 	for (unsigned i = 0; i < p->n_tables; i++)
 		p->tables[i]->ok = false;

@@ -65,7 +65,6 @@ static const struct {
 
 struct stat_priv {
 	struct ctnl nl;
-	bool nl_refused;
 	struct percpu_stats st;
 	struct rbuf buf;
 	struct lnstat_header hdr;
@@ -75,15 +74,8 @@ struct stat_priv {
 static int stat_init(struct collector *c, const struct config *cfg)
 {
 	struct stat_priv *p = c->priv;
-	int r;
 
-	if (cfg->no_netlink) {
-		p->nl_refused = true;
-		return 0;
-	}
-	r = ctnl_open(&p->nl);
-	if (r == -EPERM || r == -EACCES)
-		p->nl_refused = true;
+	p->nl.refused = cfg->no_netlink;
 	return 0;
 }
 
@@ -123,18 +115,7 @@ static int read_netlink(struct stat_priv *p)
 	struct cpu_walk exp = { &p->st, exp_attr_names, ARRAY_SIZE(exp_attr_names) };
 	int r;
 
-	if (p->nl_refused)
-		return -EPERM;
-	if (!p->nl.nl) {
-		r = ctnl_open(&p->nl);
-		if (r < 0)
-			return r;
-	}
 	r = ctnl_request(&p->nl, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS_CPU, true, cpu_cb, &ct);
-	if (r == -EPERM || r == -EACCES) {
-		p->nl_refused = true;
-		ctnl_close(&p->nl);
-	}
 	if (r < 0)
 		return r;
 	/* Expectation statistics are a bonus: their absence is not the collector's failure. */

@@ -14,49 +14,15 @@
 
 struct table_priv {
 	struct ctnl nl;
-	bool nl_refused; /* EPERM is permanent for this process: stop asking */
 	struct rbuf buf;
 };
 
 static int table_init(struct collector *c, const struct config *cfg)
 {
 	struct table_priv *p = c->priv;
-	int r;
 
-	if (cfg->no_netlink) {
-		p->nl_refused = true;
-		return 0;
-	}
-	r = ctnl_open(&p->nl);
-	if (r == -EPERM || r == -EACCES)
-		p->nl_refused = true;
-	/* Otherwise a failed open is retried at each scrape: nfnetlink may be loaded later. */
+	p->nl.refused = cfg->no_netlink;
 	return 0;
-}
-
-static int global_cb(const struct nlmsghdr *nlh, void *userdata)
-{
-	return ctnl_parse_global(nlh, userdata);
-}
-
-static int query_netlink(struct collector *c, struct ctnl_global *g)
-{
-	struct table_priv *p = c->priv;
-	int r;
-
-	if (p->nl_refused)
-		return -EPERM;
-	if (!p->nl.nl) {
-		r = ctnl_open(&p->nl);
-		if (r < 0)
-			return r;
-	}
-	r = ctnl_request(&p->nl, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS, false, global_cb, g);
-	if (r == -EPERM || r == -EACCES) {
-		p->nl_refused = true;
-		ctnl_close(&p->nl);
-	}
-	return r;
 }
 
 static int table_collect(struct collector *c, struct metric_writer *w)
@@ -67,7 +33,7 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 	uint64_t v;
 	int r;
 
-	r = query_netlink(c, &g);
+	r = ctnl_get_global(&p->nl, &g);
 	if (r < 0)
 		collector_note(c, "netlink statistics unavailable, reading sysctls instead", r);
 	else

@@ -74,17 +74,11 @@ static int timeouts_collect(struct collector *c, struct metric_writer *w)
 	unsigned n = 0;
 	struct dirent *de;
 	DIR *d;
-	int fd, dfd, r = 0;
+	int dfd, r;
 
-	fd = openat(c->cfg->procfs_fd, NF_SYSCTL_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
+	r = opendir_at(c->cfg->procfs_fd, NF_SYSCTL_DIR, &d);
+	if (r < 0)
 		return r;
-	}
 	dfd = dirfd(d);
 	while ((de = readdir(d))) {
 		struct timeout_entry *e = &p->entries[n];

@@ -238,9 +238,37 @@ int ctnl_request(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_m
 {
 	int r = -EINTR;
 
-	if (!c->nl)
-		return -ENOTCONN;
+	if (c->refused)
+		return -EPERM;
+	if (!c->nl) {
+		r = ctnl_open(c);
+		if (r < 0)
+			goto out;
+		r = -EINTR;
+	}
 	for (int i = 0; i < CTNL_DUMP_RETRIES && r == -EINTR; i++)
 		r = request_once(c, subsys, type, dump, fn, userdata);
+out:
+	if (r == -EPERM || r == -EACCES) {
+		ctnl_close(c);
+		c->refused = true;
+	}
 	return r;
+}
+
+static int global_cb(const struct nlmsghdr *nlh, void *userdata)
+{
+	return ctnl_parse_global(nlh, userdata);
+}
+
+int ctnl_get_global(struct ctnl *c, struct ctnl_global *ret)
+{
+	struct ctnl_global g = { 0 };
+	int r;
+
+	r = ctnl_request(c, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS, false, global_cb, &g);
+	if (r < 0)
+		return r;
+	*ret = g;
+	return 0;
 }

@@ -50,6 +50,7 @@ struct mnl_socket;
 
 struct ctnl {
 	struct mnl_socket *nl;
+	bool refused; /* EPERM is for the life of the process: stop asking */
 	unsigned portid;
 	uint32_t seq;
 	char *buf;
@@ -62,11 +63,14 @@ typedef int (*ctnl_msg_fn)(const struct nlmsghdr *nlh, void *userdata);
 int ctnl_open(struct ctnl *c);
 void ctnl_close(struct ctnl *c);
 /*
- * Send one GET request and hand each reply message to @fn. A request for a subsystem that
+ * Send one GET request and hand each reply message to @fn. Opens the socket when it is not
+ * (nfnetlink may be loaded after we started), and after an EPERM answers -EPERM at once. A request for a subsystem that
  * isn't there fails with -EOPNOTSUPP; without CAP_NET_ADMIN with -EPERM; a kernel that doesn't
  * answer within a second with -ETIMEDOUT.
  */
 int ctnl_request(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_msg_fn fn,
 		 void *userdata);
+/* IPCTNL_MSG_CT_GET_STATS: entries and (on newer kernels) the limit. */
+int ctnl_get_global(struct ctnl *c, struct ctnl_global *ret);
 
 #endif

@@ -116,3 +116,21 @@ int read_u64_at(int dirfd, const char *path, struct rbuf *b, uint64_t *ret)
 		return r;
 	return parse_u64(b->data, b->len, ret);
 }
+
+int opendir_at(int dirfd, const char *path, DIR **ret)
+{
+	int fd, r;
+	DIR *d;
+
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}

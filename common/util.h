@@ -2,6 +2,7 @@
 #ifndef NFCE_UTIL_H
 #define NFCE_UTIL_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,9 @@ int parse_u64(const char *buf, size_t len, uint64_t *ret);
 
 uint64_t now_monotonic_us(void);
 double now_realtime(void);
+
+/* opendir() of @path relative to @dirfd. */
+int opendir_at(int dirfd, const char *path, DIR **ret);
 
 /* A sysctl-style file holding one unsigned decimal number. */
 int read_u64_at(int dirfd, const char *path, struct rbuf *b, uint64_t *ret);

@@ -18,6 +18,7 @@ struct collector_ops {
 	/* -EOPNOTSUPP: off, quietly. A source that is absent now is not an init error. */
 	int (*init)(struct collector *c, const struct config *cfg);
 	int (*event_fd)(const struct collector *c);
+	/* Must not block. > 0: call again no sooner than that many microseconds. */
 	int (*on_event)(struct collector *c);
 	/* Renders into @w; a negative return discards what it wrote and reports failure. */
 	int (*collect)(struct collector *c, struct metric_writer *w);

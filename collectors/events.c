@@ -36,6 +36,7 @@
 #define RX_BATCH 64 /* datagrams per recvmmsg() */
 #define RX_SLOT 8192 /* one event is a few hundred bytes */
 #define EVENT_BUDGET 1024 /* events per loop turn: about a millisecond, then scrapes get a go */
+#define EVENT_HOLDOFF_US 1000 /* pause after reading events: bigger batches, fewer wakeups */
 #define DUMP_BUF (64 * 1024)
 #define DUMP_BUDGET 4 /* dump reads (about a thousand entries) per loop turn */
 #define QUIET_MISMATCHES 2 /* seconds of disagreement with no events before a resync */
@@ -385,7 +386,10 @@ static int dump_read(struct events_priv *p)
 	return 0;
 }
 
-/* Drain the event socket, in batches, until it is empty or this turn's budget is spent. */
+/*
+ * Drain the event socket, in batches, until it is empty or this turn's budget is spent.
+ * Returns the number of datagrams read.
+ */
 static int events_read(struct events_priv *p)
 {
 	int fd = mnl_socket_get_fd(p->ev);
@@ -398,7 +402,7 @@ static int events_read(struct events_priv *p)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				return 0;
+				return (int)handled;
 			if (errno == ENOBUFS) {
 				/* The kernel dropped events for us: our record is stale now. */
 				p->overruns++;
@@ -438,7 +442,7 @@ static int events_read(struct events_priv *p)
 		}
 		handled += (unsigned)n;
 	}
-	return 0;
+	return (int)handled;
 }
 
 /*
@@ -480,7 +484,7 @@ static int events_on_event(struct collector *c)
 {
 	struct events_priv *p = c->priv;
 	struct epoll_event evs[4];
-	int n, r = 0;
+	int n, r = 0, got = 0;
 
 	n = epoll_wait(p->epfd, evs, ARRAY_SIZE(evs), 0);
 	if (n < 0)
@@ -488,7 +492,9 @@ static int events_on_event(struct collector *c)
 	/* Events first: the socket buffer is what can overflow. */
 	for (int i = 0; i < n; i++)
 		if (p->ev && evs[i].data.fd == mnl_socket_get_fd(p->ev))
-			r = events_read(p);
+			got = events_read(p);
+	if (got < 0)
+		r = got;
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.fd == p->timer_fd) {
 			uint64_t ticks;
@@ -509,6 +515,9 @@ static int events_on_event(struct collector *c)
 		if (rr < 0 && r == 0)
 			r = rr;
 	}
+	/* Let events pile up a little: waking up for each handful cost more than reading them. */
+	if (r == 0 && got > 0 && !p->dump_active)
+		return EVENT_HOLDOFF_US;
 	return r;
 }
 

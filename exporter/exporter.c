@@ -12,6 +12,32 @@
 #define NFCE_VERSION "unknown"
 #endif
 
+void fair_lock_init(struct fair_lock *l)
+{
+	pthread_mutex_init(&l->mutex, NULL);
+	pthread_cond_init(&l->cond, NULL);
+	l->next = l->serving = 0;
+}
+
+void fair_lock(struct fair_lock *l)
+{
+	unsigned long ticket;
+
+	pthread_mutex_lock(&l->mutex);
+	ticket = l->next++;
+	while (ticket != l->serving)
+		pthread_cond_wait(&l->cond, &l->mutex);
+	pthread_mutex_unlock(&l->mutex);
+}
+
+void fair_unlock(struct fair_lock *l)
+{
+	pthread_mutex_lock(&l->mutex);
+	l->serving++;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->mutex);
+}
+
 int exporter_init(struct exporter *e, const struct flags *f)
 {
 	int r;
@@ -22,7 +48,7 @@ int exporter_init(struct exporter *e, const struct flags *f)
 					.events_buffer_size = f->events_buffer_size,
 					.events_max_zones = f->events_max_zones,
 				} };
-	pthread_mutex_init(&e->lock, NULL);
+	fair_lock_init(&e->lock);
 	mw_init(&e->w, SCRAPE_MAX_BYTES);
 	e->cfg.procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->cfg.procfs_fd < 0)

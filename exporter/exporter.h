@@ -16,9 +16,24 @@
 /* A scrape bigger than this is refused (HTTP 500) rather than eating the host's memory. */
 #define SCRAPE_MAX_BYTES (64u << 20)
 
+/*
+ * A ticket lock: first come, first served. A plain mutex let the main thread, busy with a
+ * million-entry dump, take it back again and again while a scrape waited for a second.
+ */
+struct fair_lock {
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	unsigned long next;
+	unsigned long serving;
+};
+
+void fair_lock_init(struct fair_lock *l);
+void fair_lock(struct fair_lock *l);
+void fair_unlock(struct fair_lock *l);
+
 struct exporter {
 	/* Scrapes run on the HTTP thread, events on the main one: this keeps them apart. */
-	pthread_mutex_t lock;
+	struct fair_lock lock;
 	struct config cfg;
 	struct collector collectors[FLAGS_MAX_COLLECTORS];
 	size_t n_collectors;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -31,12 +32,25 @@ static int scrape_cb(void *userdata, http_body_fn body_fn, void *body_ctx)
 	struct exporter *e = userdata;
 	int r;
 
-	pthread_mutex_lock(&e->lock);
+	fair_lock(&e->lock);
 	r = exporter_scrape(e);
 	if (r >= 0)
 		r = body_fn(body_ctx, e->w.buf, e->w.len);
-	pthread_mutex_unlock(&e->lock);
+	fair_unlock(&e->lock);
 	return r;
+}
+
+/*
+ * A collector asked for a pause before it is woken again, so that events pile up and are read
+ * in big batches: a wakeup costs more than reading a few more events. Only this thread waits;
+ * scrapes go on on the HTTP thread.
+ */
+static void holdoff(int us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 static int epoll_add(int ep, int fd, uint64_t tag)
@@ -99,12 +113,14 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 				struct collector *c = &e->collectors[tag];
 				int r;
 
-				pthread_mutex_lock(&e->lock);
+				fair_lock(&e->lock);
 				r = c->ops->on_event(c);
-				pthread_mutex_unlock(&e->lock);
+				fair_unlock(&e->lock);
 				if (r < 0)
 					log_warn("collector event handling failed",
 						 LF_STR("collector", c->ops->name), LF_ERR(r));
+				else if (r > 0)
+					holdoff(r);
 			}
 		}
 	}

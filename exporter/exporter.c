@@ -175,5 +175,8 @@ int exporter_scrape(struct exporter *e)
 		if (e->collectors[i].enabled)
 			collect_one(e, i);
 	write_self_metrics(e);
-	return mw_error(&e->w);
+	if (mw_error(&e->w))
+		return mw_error(&e->w);
+	status_update(&e->status, e->w.buf, e->w.len, now_realtime());
+	return 0;
 }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metric_writer.h"
 #include "process_metrics.h"
+#include "status.h"
 
 /* A scrape bigger than this is refused (HTTP 500) rather than eating the host's memory. */
 #define SCRAPE_MAX_BYTES (64u << 20)
@@ -39,6 +40,7 @@ struct exporter {
 	size_t n_collectors;
 	struct metric_writer w;
 	struct process_metrics pm;
+	struct status status;
 	struct log_ratelimit fail_rl[FLAGS_MAX_COLLECTORS];
 	const char *logged_note[FLAGS_MAX_COLLECTORS];
 	int logged_note_error[FLAGS_MAX_COLLECTORS];
@@ -46,7 +48,7 @@ struct exporter {
 
 int exporter_init(struct exporter *e, const struct flags *f);
 void exporter_fini(struct exporter *e);
-/* Render all enabled collectors and the self metrics into e->w. */
+/* Render all enabled collectors and the self metrics into e->w, and sample the status. */
 int exporter_scrape(struct exporter *e);
 
 #endif

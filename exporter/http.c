@@ -27,8 +27,6 @@ typedef int mhd_result;
 #define HTTP_CONNECTION_TIMEOUT_S 30
 #define HTTP_CONNECTION_MEMORY 32768
 
-static const char metrics_type[] = "text/plain; version=0.0.4; charset=utf-8";
-
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -104,14 +102,16 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 	struct http_server *s = cls;
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	bool metrics = strcmp(url, s->telemetry_path) == 0;
-	bool landing = !metrics && strcmp(url, "/") == 0;
+	const struct http_route *route = NULL;
 	struct MHD_Response *resp = NULL;
 	mhd_result ret;
 	int r;
 
 	(void)version;
 	(void)upload_data;
+	for (size_t i = 0; i < s->n_routes && !route; i++)
+		if (strcmp(url, s->routes[i].path) == 0)
+			route = &s->routes[i];
 	/*
 	 * A GET or HEAD we serve is answered on the second call, once MHD knows there is no body,
 	 * so that the connection can be kept alive. Anything else is refused at once, before a
@@ -120,29 +120,26 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 	if (!*req_cls) {
 		*req_cls = s;
 		__atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
-		if ((metrics || landing) && (get || head) && !has_body(conn))
+		if (route && (get || head) && !has_body(conn))
 			return MHD_YES;
 	} else if (*upload_data_size) {
 		return MHD_NO; /* unreachable: a request with a body was answered at once */
 	}
 
-	if ((metrics || landing) && (get || head) && has_body(conn))
+	if (route && (get || head) && has_body(conn))
 		ret = respond_text(s, conn, MHD_HTTP_BAD_REQUEST, "400 a GET takes no body\n",
 				   false);
-	else if (!metrics && !landing)
+	else if (!route)
 		ret = respond_text(s, conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", false);
 	else if (!get && !head)
 		ret = respond_text(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
 				   true);
-	else if (landing)
-		ret = respond(s, conn, MHD_HTTP_OK, "text/html; charset=utf-8", s->landing_page,
-			      s->landing_len, false);
-	else if ((r = s->scrape(s->userdata, make_body, &resp)) < 0) {
-		log_error("scrape failed", LF_ERR(r));
+	else if ((r = route->render(s->userdata, make_body, &resp)) < 0) {
+		log_error("request failed", LF_STR("path", route->path), LF_ERR(r));
 		ret = respond_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "error gathering metrics\n", false);
 	} else {
-		ret = queue(s, conn, MHD_HTTP_OK, metrics_type, resp, false);
+		ret = queue(s, conn, MHD_HTTP_OK, route->content_type, resp, false);
 	}
 	return ret;
 }
@@ -159,55 +156,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
-static int build_landing_page(struct http_server *s)
+int http_start(struct http_server *s, int listen_fd, const struct http_route *routes,
+	       size_t n_routes, void *userdata)
 {
-	char path[512];
-	size_t n = 0;
-	int len;
-
-	/* The path is checked for spaces and controls by the flag parser; escape HTML here. */
-	for (const char *p = s->telemetry_path; *p && n < sizeof(path) - 8; p++) {
-		const char *esc = *p == '<'   ? "&lt;"
-				  : *p == '>' ? "&gt;"
-				  : *p == '&' ? "&amp;"
-				  : *p == '"' ? "&quot;"
-					      : NULL;
-
-		if (esc) {
-			memcpy(path + n, esc, strlen(esc));
-			n += strlen(esc);
-		} else {
-			path[n++] = *p;
-		}
-	}
-	path[n] = '\0';
-	len = asprintf(&s->landing_page,
-		       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-		       "<title>nf_conntrack exporter</title></head>\n<body>\n"
-		       "<h1>nf_conntrack exporter</h1>\n"
-		       "<p>Prometheus exporter for Linux netfilter connection tracking.</p>\n"
-		       "<p><a href=\"%s\">Metrics</a></p>\n</body></html>\n",
-		       path);
-	if (len < 0)
-		return -ENOMEM;
-	s->landing_len = (size_t)len;
-	return 0;
-}
-
-int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
-	       http_scrape_fn scrape, void *userdata)
-{
-	int r;
-
 	*s = (struct http_server){
 		.listen_fd = -1,
-		.telemetry_path = telemetry_path,
-		.scrape = scrape,
+		.routes = routes,
+		.n_routes = n_routes,
 		.userdata = userdata,
 	};
-	r = build_landing_page(s);
-	if (r < 0)
-		return r;
 	s->daemon = MHD_start_daemon(
 		MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_LISTEN_SOCKET,
@@ -216,11 +173,8 @@ int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
 	s->listen_fd = -1; /* MHD's now, until MHD_quiesce_daemon() hands it back */
-	if (!s->daemon) {
-		free(s->landing_page);
-		s->landing_page = NULL;
+	if (!s->daemon)
 		return -EIO;
-	}
 	return 0;
 }
 
@@ -248,7 +202,6 @@ void http_stop(struct http_server *s)
 		MHD_stop_daemon(s->daemon);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
-	free(s->landing_page);
 	*s = (struct http_server){ .listen_fd = -1 };
 }
 

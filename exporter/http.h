@@ -14,24 +14,29 @@
 
 /* Hands the rendered body to the server, which copies it. */
 typedef int (*http_body_fn)(void *body_ctx, const char *body, size_t len);
-typedef int (*http_scrape_fn)(void *userdata, http_body_fn body_fn, void *body_ctx);
+typedef int (*http_render_fn)(void *userdata, http_body_fn body_fn, void *body_ctx);
+
+/* A path answered to GET and HEAD; others get 404, other methods 405. First match wins. */
+struct http_route {
+	const char *path;
+	const char *content_type;
+	http_render_fn render;
+};
 
 struct MHD_Daemon;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	int listen_fd;
-	const char *telemetry_path;
-	http_scrape_fn scrape;
+	const struct http_route *routes;
+	size_t n_routes;
 	void *userdata;
-	char *landing_page;
-	size_t landing_len;
 	unsigned in_flight; /* requests begun and not completed; atomic, read by the main thread */
 	bool draining; /* atomic: set by the main thread */
 };
 
-int http_start(struct http_server *s, int listen_fd, const char *telemetry_path,
-	       http_scrape_fn scrape, void *userdata);
+int http_start(struct http_server *s, int listen_fd, const struct http_route *routes,
+	       size_t n_routes, void *userdata);
 /* Stop accepting; requests under way still complete. */
 void http_quiesce(struct http_server *s);
 unsigned http_in_flight(const struct http_server *s);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "exporter.h"
@@ -24,10 +25,13 @@
 
 #define DRAIN_TIMEOUT_US (10 * 1000000ULL)
 #define TAG_SIGNAL ((uint64_t)-1)
+#define TAG_STATUS ((uint64_t)-2)
 #define DRAIN_POLL_MS 20
 
-/* Runs on the HTTP thread; the body is copied out before the lock is let go. */
-static int scrape_cb(void *userdata, http_body_fn body_fn, void *body_ctx)
+static const char *telemetry_path;
+
+/* The renderers run on the HTTP thread; each body is copied out before the lock is let go. */
+static int render_metrics(void *userdata, http_body_fn body_fn, void *body_ctx)
 {
 	struct exporter *e = userdata;
 	int r;
@@ -38,6 +42,48 @@ static int scrape_cb(void *userdata, http_body_fn body_fn, void *body_ctx)
 		r = body_fn(body_ctx, e->w.buf, e->w.len);
 	fair_unlock(&e->lock);
 	return r;
+}
+
+static int render_status(struct exporter *e, bool html, http_body_fn body_fn, void *body_ctx)
+{
+	int r;
+
+	fair_lock(&e->lock);
+	r = exporter_scrape(e);
+	if (r >= 0) {
+		mw_reset(&e->w);
+		if (html)
+			status_html(&e->status, &e->w, telemetry_path);
+		else
+			status_json(&e->status, &e->w);
+		r = mw_error(&e->w);
+	}
+	if (r >= 0)
+		r = body_fn(body_ctx, e->w.buf, e->w.len);
+	fair_unlock(&e->lock);
+	return r;
+}
+
+static int render_page(void *userdata, http_body_fn body_fn, void *body_ctx)
+{
+	return render_status(userdata, true, body_fn, body_ctx);
+}
+
+static int render_json(void *userdata, http_body_fn body_fn, void *body_ctx)
+{
+	return render_status(userdata, false, body_fn, body_ctx);
+}
+
+/* Every few seconds, so the status page has rates and a time to full when someone opens it. */
+static void status_tick(struct exporter *e, int tfd)
+{
+	uint64_t n;
+
+	if (read(tfd, &n, sizeof(n)) != sizeof(n))
+		return;
+	fair_lock(&e->lock);
+	(void)exporter_scrape(e);
+	fair_unlock(&e->lock);
 }
 
 /*
@@ -74,7 +120,7 @@ static int setup_signals(sigset_t *mask)
 	return fd < 0 ? -errno : fd;
 }
 
-static int run_loop(struct exporter *e, struct http_server *http, int ep, int sigfd)
+static int run_loop(struct exporter *e, struct http_server *http, int ep, int sigfd, int tfd)
 {
 	uint64_t drain_deadline = 0;
 
@@ -100,7 +146,9 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = evs[i].data.u64;
 
-			if (tag == TAG_SIGNAL) {
+			if (tag == TAG_STATUS) {
+				status_tick(e, tfd);
+			} else if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 
 				if (read(sigfd, &si, sizeof(si)) != sizeof(si) || drain_deadline)
@@ -133,7 +181,14 @@ int main(int argc, char **argv)
 	struct flags f;
 	char err[512], where[128];
 	sigset_t mask;
-	int r, listen_fd = -1, ep = -1, sigfd = -1, status = 1;
+	struct http_route routes[] = {
+		{ "/metrics", "text/plain; version=0.0.4; charset=utf-8", render_metrics },
+		{ "/", "text/html; charset=utf-8", render_page },
+		{ "/status.json", "application/json", render_json },
+	};
+	struct itimerspec every = { .it_interval = { .tv_sec = (time_t)STATUS_SAMPLE_EVERY_S },
+				    .it_value = { .tv_sec = 1 } };
+	int r, listen_fd = -1, ep = -1, sigfd = -1, tfd = -1, status = 1;
 
 	if (flags_parse(argc, argv, &f, err, sizeof(err)) < 0) {
 		fprintf(stderr, "nf_conntrack_exporter: error: %s, try --help\n", err);
@@ -168,14 +223,18 @@ int main(int argc, char **argv)
 		log_error("cannot listen", LF_STR("address", f.listen_address), LF_ERR(r));
 		goto out;
 	}
-	r = http_start(&http, listen_fd, f.telemetry_path, scrape_cb, &e);
+	telemetry_path = f.telemetry_path;
+	routes[0].path = f.telemetry_path;
+	r = http_start(&http, listen_fd, routes, ARRAY_SIZE(routes), &e);
 	if (r < 0) {
 		close(listen_fd);
 		log_error("cannot start the HTTP server", LF_STR("address", where), LF_ERR(r));
 		goto out;
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_add(ep, sigfd, TAG_SIGNAL) < 0) {
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &every, NULL) < 0 ||
+	    epoll_add(ep, sigfd, TAG_SIGNAL) < 0 || epoll_add(ep, tfd, TAG_STATUS) < 0) {
 		log_error("cannot set up the event loop", LF_ERR(-errno));
 		goto out;
 	}
@@ -195,7 +254,7 @@ int main(int argc, char **argv)
 
 	log_info("listening", LF_STR("address", where), LF_STR("telemetry_path", f.telemetry_path),
 		 LF_STR("version", NFCE_VERSION));
-	r = run_loop(&e, &http, ep, sigfd);
+	r = run_loop(&e, &http, ep, sigfd, tfd);
 	if (r < 0)
 		log_error("event loop failed", LF_ERR(r));
 	else
@@ -206,6 +265,8 @@ out:
 		close(ep);
 	if (sigfd >= 0)
 		close(sigfd);
+	if (tfd >= 0)
+		close(tfd);
 	exporter_fini(&e);
 	return status;
 }

@@ -16,7 +16,7 @@ for a in "$@"; do
 done
 
 ./scripts/deps.sh gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev check \
-	python3 iproute2 nftables conntrack curl prometheus libcap2-bin clang-format
+	python3 iproute2 nftables conntrack curl prometheus libcap2-bin clang-format chromium
 
 status=0
 run_suite() {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "ctevent.h"
+#include "ctnl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,37 +10,9 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
-typedef int (*attr_fn)(const struct nlattr *attr, void *data);
-
-/*
- * Walk the attributes in @len bytes at @p. Unlike mnl_attr_parse(), bytes left over after
- * the last attribute that fits make the message malformed rather than silently shorter.
- */
-static int walk(const void *p, size_t len, attr_fn fn, void *data)
+static int walk_nested(const struct nlattr *a, ctnl_attr_fn fn, void *data)
 {
-	const char *cur = p, *end = (const char *)p + len;
-
-	while (cur < end) {
-		const struct nlattr *a = (const struct nlattr *)cur;
-		size_t left = (size_t)(end - cur);
-		int r;
-
-		if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
-			return -EBADMSG;
-		r = fn(a, data);
-		if (r < 0)
-			return r;
-		left = MNL_ALIGN(a->nla_len);
-		if (left >= (size_t)(end - cur))
-			break;
-		cur += left;
-	}
-	return 0;
-}
-
-static int walk_nested(const struct nlattr *a, attr_fn fn, void *data)
-{
-	return walk(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), fn, data);
+	return ctnl_attr_walk(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), fn, data);
 }
 
 static bool is_u8(const struct nlattr *a)
@@ -167,7 +140,6 @@ int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 {
 	struct ct_event ev = { 0 };
 	struct parse_state st = { .ev = &ev, .tuple_hash = 2166136261u };
-	size_t off = MNL_ALIGN(sizeof(struct nfgenmsg));
 	int r;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK)
@@ -186,10 +158,7 @@ int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 	default:
 		return -ENOMSG;
 	}
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + off)
-		return -EBADMSG;
-	r = walk((const char *)mnl_nlmsg_get_payload(nlh) + off,
-		 nlh->nlmsg_len - MNL_NLMSG_HDRLEN - off, top_cb, &st);
+	r = ctnl_msg_walk(nlh, top_cb, &st);
 	if (r < 0)
 		return r;
 	if (!st.has_id || !st.has_proto)

@@ -45,28 +45,48 @@ static int attr_cb(const struct nlattr *attr, void *data)
 
 	/* A type we don't know is a newer kernel's: skip it whatever its shape. */
 	if (type == 0 || type > w->max)
-		return MNL_CB_OK;
-	if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
-		return MNL_CB_ERROR;
+		return 0;
+	if (mnl_attr_get_payload_len(attr) != sizeof(uint32_t))
+		return -EBADMSG;
 	w->value[type] = ntohl(mnl_attr_get_u32(attr));
 	w->present |= UINT64_C(1) << type;
-	return MNL_CB_OK;
+	return 0;
+}
+
+int ctnl_attr_walk(const void *p, size_t len, ctnl_attr_fn fn, void *data)
+{
+	const char *cur = p, *end = (const char *)p + len;
+
+	while (cur < end) {
+		const struct nlattr *a = (const struct nlattr *)cur;
+		size_t left = (size_t)(end - cur), step;
+		int r;
+
+		if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
+			return -EBADMSG;
+		r = fn(a, data);
+		if (r < 0)
+			return r;
+		step = MNL_ALIGN(a->nla_len);
+		if (step >= left)
+			break;
+		cur += step;
+	}
+	return 0;
+}
+
+int ctnl_msg_walk(const struct nlmsghdr *nlh, ctnl_attr_fn fn, void *data)
+{
+	size_t off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+
+	if (nlh->nlmsg_len < off)
+		return -EBADMSG;
+	return ctnl_attr_walk((const char *)nlh + off, nlh->nlmsg_len - off, fn, data);
 }
 
 static int walk(const struct nlmsghdr *nlh, struct attr_walk *w)
 {
-	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
-	const struct nlattr *attr;
-
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
-	{
-		if (attr_cb(attr, w) != MNL_CB_OK)
-			return -EBADMSG;
-	}
-	/* The loop stops at the first attribute that doesn't fit: bytes left mean a bad one. */
-	if ((const char *)attr < tail)
-		return -EBADMSG;
-	return 0;
+	return ctnl_msg_walk(nlh, attr_cb, w);
 }
 
 int ctnl_parse_global(const struct nlmsghdr *nlh, struct ctnl_global *ret)

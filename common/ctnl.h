@@ -39,6 +39,19 @@ struct ctnl_cpu {
 	uint32_t value[CTNL_CPU_ATTR_MAX + 1];
 };
 
+struct nlattr;
+typedef int (*ctnl_attr_fn)(const struct nlattr *attr, void *data);
+
+/*
+ * Walk the attributes in exactly @len bytes at @p, calling @fn on each. Unlike libmnl's
+ * iterators, which bound the walk by the 4-byte-aligned message length and so may read a few
+ * bytes past an unaligned end (valgrind found it), bytes left that make no whole attribute make
+ * the message malformed (-EBADMSG) rather than silently shorter.
+ */
+int ctnl_attr_walk(const void *p, size_t len, ctnl_attr_fn fn, void *data);
+/* The attributes of a message after its nfgenmsg header. */
+int ctnl_msg_walk(const struct nlmsghdr *nlh, ctnl_attr_fn fn, void *data);
+
 /* True if @len bytes at @buf hold one whole netlink message with a nfgenmsg header. */
 bool ctnl_msg_ok(const void *buf, size_t len);
 /* Parsers for a message already checked with ctnl_msg_ok(): -EBADMSG when malformed. */

@@ -12,7 +12,7 @@ SKIPPED = {"SKIP"}
 
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
-    run = path.split("/")[0]
+    run = path.split("/")[0] + ("+valgrind" if "valgrind" in path else "")
     try:
         lines = open(path, encoding="utf-8").read().splitlines()
     except OSError as e:

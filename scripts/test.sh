@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Build and run the whole test suite twice: a plain build, then one under ASan+UBSan.
+# Build and run the whole test suite twice, a plain build and one under ASan+UBSan, and the
+# unit and fuzz-corpus suites once more under valgrind (it sees into libmnl, which ASan doesn't).
 # Unit and fuzz-corpus tests run anywhere; integration tests need root, a kernel with
 # nf_conntrack and network namespaces, and say why when they skip.
 #   --werror   build with -Werror (CI does)
@@ -16,7 +17,7 @@ for a in "$@"; do
 done
 
 ./scripts/deps.sh gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev check \
-	python3 iproute2 nftables conntrack curl prometheus libcap2-bin clang-format chromium
+	python3 iproute2 nftables conntrack curl prometheus libcap2-bin clang-format chromium valgrind
 
 status=0
 run_suite() {
@@ -35,5 +36,9 @@ run_suite build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
 
-python3 scripts/summarize-tests.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+meson test -C build --setup valgrind --suite unit --suite fuzz-regress --print-errorlogs \
+	--num-processes 2 || status=1
+
+python3 scripts/summarize-tests.py build/meson-logs/testlog.json \
+	build-asan/meson-logs/testlog.json build/meson-logs/testlog-valgrind.json
 exit $status

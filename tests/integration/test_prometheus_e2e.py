@@ -17,7 +17,9 @@ Prometheus's HTTP API (/api/v1/rules, /api/v1/query, /api/v1/alerts):
    (warning and critical), ConntrackPacketsDropped and ConntrackTableFillingUp fire, with the
    recording rules' values to match (fill ratio 1, drop rate > 0, time to full 0);
 3. nf_conntrack_max restored: ConntrackTableAlmostFull resolves;
-4. the exporter stopped: ConntrackExporterDown fires (up == 0 for the job).
+4. every query of the Grafana dashboard (dashboards/grafana/nf_conntrack.json), its variables
+   filled in, returns data, but for panels that have none in a fresh namespace (MAY_BE_EMPTY);
+5. the exporter stopped: ConntrackExporterDown fires (up == 0 for the job).
 
 NOT parallel: nf_conntrack_max is one value for all namespaces. Like table_full, this test
 holds nfce.MAX_LOCK_FILE exclusively while it runs, restores the limit in a finally block
@@ -27,6 +29,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -295,6 +298,46 @@ def check_quiet(ck, prom, names, buckets):
           sorted(f"{k[0]}/{k[1]}: {a['state']}" for k, a in active.items()))
 
 
+DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dashboards",
+                         "grafana", "nf_conntrack.json")
+# Panels with nothing to show in a fresh namespace: neighbour caches exist only in the host's
+# namespace, no flow born under the exporter's eyes has ended yet, and a table that is no longer
+# growing has no time to full.
+MAY_BE_EMPTY = ("arp_cache", "ndisc_cache", "flow_lifetime", "deriv(")
+
+
+def dashboard_exprs():
+    def walk(panels):
+        for p in panels or []:
+            yield p
+            yield from walk(p.get("panels"))
+    with open(DASHBOARD) as f:
+        d = json.load(f)
+    for p in walk(d.get("panels")):
+        for t in p.get("targets") or []:
+            if t.get("expr"):
+                yield f'panel {p.get("id")} "{p.get("title", "")}" {t.get("refId", "")}', t["expr"]
+
+
+def check_dashboard_queries(ck, ns, prom):
+    """Every query of the Grafana dashboard returns data from this Prometheus."""
+    # Some UDP too, for the panels of protocols other than TCP; then a few scrapes.
+    ns.flows(udp=3, hold=False).close()
+    wait_for("UDP entries in Prometheus", 15,
+             lambda: prom.query(f'nf_conntrack_state_entries{{job="{JOB}",protocol="udp"}} > 0'))
+    values = {"job": JOB, "instance": f"127.0.0.1:{nfce.PORT}", "__rate_interval": "20s",
+              "__interval": "5s", "__range": "2m"}
+    n = 0
+    for where, expr in dashboard_exprs():
+        q = re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), m.group(0)), expr)
+        data = prom.api("/api/v1/query", query=q)
+        n += 1
+        if data.get("result") or any(p in expr for p in MAY_BE_EMPTY):
+            continue
+        ck.fail(f"dashboard {where} returns no data", q)
+    ck.true("dashboard queries checked", n >= 40, f"{n} queries")
+
+
 def test(ck):
     if not os.path.exists(MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
@@ -443,6 +486,8 @@ def run(ck, ns, exp, prom):
 
     ck.true("ConntrackTableAlmostFull resolves once nf_conntrack_max is restored",
             wait_for("ConntrackTableAlmostFull to resolve", 15, almost_full_gone), repr(sorted(prom.alerts())))
+
+    check_dashboard_queries(ck, ns, prom)
 
     # The exporter stops: up == 0 for the job, ConntrackExporterDown fires.
     ck.eq("exporter exit status on SIGTERM", 0, exp.stop())

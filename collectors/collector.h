@@ -56,5 +56,6 @@ extern const struct collector_ops stat_collector;
 extern const struct collector_ops timeouts_collector;
 extern const struct collector_ops lnstat_collector;
 extern const struct collector_ops events_collector;
+extern const struct collector_ops kernel_collector;
 
 #endif

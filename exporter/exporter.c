@@ -45,6 +45,7 @@ int exporter_init(struct exporter *e, const struct flags *f)
 	*e = (struct exporter){ .cfg = {
 					.procfs = f->procfs,
 					.procfs_fd = -1,
+					.sysfs_fd = -1,
 					.events_buffer_size = f->events_buffer_size,
 					.events_max_zones = f->events_max_zones,
 				} };
@@ -53,6 +54,8 @@ int exporter_init(struct exporter *e, const struct flags *f)
 	e->cfg.procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->cfg.procfs_fd < 0)
 		return -errno;
+	/* Only the hashsize module parameter lives there: without it, that metric is left out. */
+	e->cfg.sysfs_fd = open(f->sysfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	r = process_metrics_init(&e->pm);
 	if (r < 0)
 		log_warn("cannot read the process start time", LF_ERR(r));
@@ -100,7 +103,9 @@ void exporter_fini(struct exporter *e)
 	e->n_collectors = 0;
 	if (e->cfg.procfs_fd >= 0)
 		close(e->cfg.procfs_fd);
-	e->cfg.procfs_fd = -1;
+	if (e->cfg.sysfs_fd >= 0)
+		close(e->cfg.sysfs_fd);
+	e->cfg.procfs_fd = e->cfg.sysfs_fd = -1;
 	mw_free(&e->w);
 }
 

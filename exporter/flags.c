@@ -13,6 +13,7 @@ enum flag_id {
 	FLAG_LISTEN_ADDRESS,
 	FLAG_TELEMETRY_PATH,
 	FLAG_PROCFS,
+	FLAG_SYSFS,
 	FLAG_LOG_LEVEL,
 	FLAG_EVENTS_BUFFER_SIZE,
 	FLAG_EVENTS_MAX_ZONES,
@@ -34,6 +35,7 @@ static const struct {
 	{ "web.telemetry-path", FLAG_TELEMETRY_PATH, true, "PATH",
 	  "path under which to expose metrics (default /metrics)" },
 	{ "path.procfs", FLAG_PROCFS, true, "DIR", "procfs mountpoint (default /proc)" },
+	{ "path.sysfs", FLAG_SYSFS, true, "DIR", "sysfs mountpoint (default /sys)" },
 	{ "log.level", FLAG_LOG_LEVEL, true, "LEVEL",
 	  "only log messages with this severity or above: debug, info, warn, error (default info)" },
 	{ "collector.events.buffer-size", FLAG_EVENTS_BUFFER_SIZE, true, "BYTES",
@@ -172,6 +174,12 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 				    name);
 		f->procfs = v;
 		return 0;
+	case FLAG_SYSFS:
+		if (!*v)
+			return fail(err, size, "invalid value \"\" for --%s: want a directory",
+				    name);
+		f->sysfs = v;
+		return 0;
 	case FLAG_LOG_LEVEL:
 		if (log_level_parse(v, &f->log_level) < 0)
 			return fail(
@@ -210,6 +218,7 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 	struct flags f = {
 		.telemetry_path = "/metrics",
 		.procfs = "/proc",
+		.sysfs = "/sys",
 		.log_level = LOG_LEVEL_INFO,
 		.events_buffer_size = DEFAULT_EVENTS_BUFFER_SIZE,
 		.events_max_zones = DEFAULT_EVENTS_MAX_ZONES,

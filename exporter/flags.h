@@ -18,6 +18,7 @@ struct flags {
 	char listen_port[8];
 	const char *telemetry_path;
 	const char *procfs;
+	const char *sysfs;
 	enum log_level log_level;
 	size_t events_buffer_size;
 	unsigned events_max_zones;

@@ -7,8 +7,16 @@
 
 #include "fuzz.h"
 #include "process_metrics.h"
+#include "slabinfo.h"
 #include "timeouts.h"
 #include "util.h"
+
+static int slab_ignore(void *userdata, const struct slab_cache *c)
+{
+	(void)userdata;
+	(void)c;
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *name;
 
 	parse_u64(s, size, &v);
+	slabinfo_parse(s, size, slab_ignore, NULL);
 	proc_self_stat_parse(s, size, &st);
 	proc_stat_btime_parse(s, size, &v);
 	name = strndup(s, size);

@@ -276,6 +276,33 @@ START_TEST(lnstat_wrap_and_64bit_columns)
 }
 END_TEST
 
+START_TEST(kernel_memory_and_settings)
+{
+	struct run r;
+
+	run_start(&r, &kernel_collector, "linux-6.18-2cpu");
+	r.cfg.sysfs_fd = fixture_dir("linux-6.18-2cpu/sys");
+	ck_assert_int_eq(run_collect(&r), 0);
+	/* slabinfo: 96 active nf_conntrack objects of 256 bytes; 262144 buckets of a pointer. */
+	assert_line(&r, "nf_conntrack_kernel_memory_bytes 2121728");
+	assert_line(&r, "nf_conntrack_kernel_memory_limit_bytes 69206016");
+	assert_line(&r, "nf_conntrack_settings_info{events=\"2\",acct=\"0\",timestamp=\"0\","
+			"tcp_loose=\"1\",tcp_be_liberal=\"0\",checksum=\"1\"} 1");
+	/* The module parameter equals the sysctl: not repeated. */
+	assert_no(&r, "hashsize_module_param");
+	close(r.cfg.sysfs_fd);
+	run_end(&r);
+
+	/* No slabinfo (not root): settings only, and still a success. */
+	run_start(&r, &kernel_collector, "linux-4.19-8cpu");
+	r.cfg.sysfs_fd = -1;
+	ck_assert_int_eq(run_collect(&r), 0);
+	assert_no(&r, "kernel_memory");
+	ck_assert_msg(strstr(r.out, "nf_conntrack_settings_info{"), "%s", r.out);
+	run_end(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("collectors");
@@ -291,6 +318,7 @@ int main(void)
 	tcase_add_test(tc, lnstat_tables);
 	tcase_add_test(tc, lnstat_families_unique);
 	tcase_add_test(tc, lnstat_wrap_and_64bit_columns);
+	tcase_add_test(tc, kernel_memory_and_settings);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Small parsers: /proc/self/stat, /proc/stat btime, sysctl numbers, the log rate limit. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "process_metrics.h"
+#include "slabinfo.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -87,6 +89,54 @@ START_TEST(log_levels)
 }
 END_TEST
 
+struct slab_seen {
+	unsigned n;
+	struct slab_cache last_ct;
+};
+
+static int slab_count(void *userdata, const struct slab_cache *c)
+{
+	struct slab_seen *s = userdata;
+
+	s->n++;
+	if (strcmp(c->name, "nf_conntrack") == 0)
+		s->last_ct = *c;
+	return 0;
+}
+
+START_TEST(slabinfo)
+{
+	static const char moved[] = "slabinfo - version: 2.1\n"
+				    "# name <objsize> <active_objs> <num_objs> : tunables <limit>\n"
+				    "nf_conntrack 320 1000 1024 : tunables 0\n";
+	static const char *const bad[] = {
+		"",
+		"slabinfo - version: 1.1\n# name <active_objs> <num_objs> <objsize>\n",
+		"slabinfo - version: 2.1\n# name <active_objs> <objsize>\n",
+		"slabinfo - version: 2.1\n# name <active_objs> <num_objs> <objsize>\nx 1 2\n",
+		"slabinfo - version: 2.1\n# name <active_objs> <num_objs> <objsize>\nx 1 2 z\n",
+	};
+	struct slab_seen s = { 0 };
+	size_t len;
+	char *buf = fixture_read("linux-6.18-2cpu/slabinfo", &len);
+
+	ck_assert_int_eq(slabinfo_parse(buf, len, slab_count, &s), 0);
+	ck_assert_uint_gt(s.n, 100);
+	ck_assert_uint_eq(s.last_ct.active_objs, 96);
+	ck_assert_uint_eq(s.last_ct.num_objs, 160);
+	ck_assert_uint_eq(s.last_ct.objsize, 256);
+	free(buf);
+	/* Columns are found by their names, in whatever order. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(slabinfo_parse(moved, strlen(moved), slab_count, &s), 0);
+	ck_assert_uint_eq(s.last_ct.objsize, 320);
+	ck_assert_uint_eq(s.last_ct.active_objs, 1000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(slabinfo_parse(bad[i], strlen(bad[i]), slab_count, &s) < 0,
+			      "accepted: %s", bad[i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("misc");
@@ -97,6 +147,7 @@ int main(void)
 	tcase_add_test(tc, sysctl_numbers);
 	tcase_add_test(tc, ratelimit);
 	tcase_add_test(tc, log_levels);
+	tcase_add_test(tc, slabinfo);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

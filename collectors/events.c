@@ -87,6 +87,8 @@ struct events_priv {
 	char *dump_buf;
 	uint32_t dump_seq;
 	bool dump_active;
+	bool dump_abandoned;
+	bool start_failed; /* the last resync_start() failed: retry from tick() only */
 	bool synced;
 	bool resync_pending;
 	enum resync_reason dump_reason, pending_reason;
@@ -94,6 +96,7 @@ struct events_priv {
 	uint8_t gen;
 
 	struct flowtable ft;
+	struct flowtable tombs; /* flows destroyed while a dump runs: not to be revived by it */
 	uint64_t t0_us;
 
 	struct mmsghdr msgs[RX_BATCH];
@@ -191,8 +194,18 @@ static int apply(struct events_priv *p, const struct ct_event *ev, bool from_dum
 			observe_lifetime(p, f);
 			forget(p, f);
 		}
+		/* The dump under way may still bring this flow, from before its death: ignore it. */
+		if (p->dump_active && !ft_find(&p->tombs, ev->id, ev->thash)) {
+			struct flow t = { .id = ev->id, .thash = ev->thash, .state = 1 };
+
+			(void)ft_insert(&p->tombs,
+					&t); /* no room: a phantom until the next resync */
+		}
 		return 0;
 	}
+	if (from_dump && ((f && (f->state & FLOW_GEN) == p->gen) ||
+			  (!f && ft_find(&p->tombs, ev->id, ev->thash))))
+		return 0; /* an event of this dump's time already said more, or the flow died */
 	st = state_of(ev, f ? (int)(f->state & FLOW_STATE_MASK) - 1 : -1);
 	if (f) {
 		uint8_t keep = f->state & FLOW_EVENTS;
@@ -245,7 +258,10 @@ static void dump_close(struct events_priv *p)
 	epoll_mod(p->epfd, EPOLL_CTL_DEL, mnl_socket_get_fd(p->dump));
 	mnl_socket_close(p->dump);
 	p->dump = NULL;
+	/* Unfinished: the next dump keeps this generation, or flows it never saw would survive. */
+	p->dump_abandoned = p->dump_active;
 	p->dump_active = false;
+	ft_free(&p->tombs);
 }
 
 static void resync_request(struct events_priv *p, enum resync_reason why)
@@ -296,12 +312,19 @@ static int resync_start(struct events_priv *p)
 		r = -errno;
 		goto fail;
 	}
-	r = epoll_mod(p->epfd, EPOLL_CTL_ADD, mnl_socket_get_fd(p->dump));
+	r = ft_init(&p->tombs, 0);
 	if (r < 0)
 		goto fail;
+	r = epoll_mod(p->epfd, EPOLL_CTL_ADD, mnl_socket_get_fd(p->dump));
+	if (r < 0) {
+		ft_free(&p->tombs);
+		goto fail;
+	}
 	fit_record(p);
 	/* Flows the dump doesn't mention, and no event touches meanwhile, are gone. */
-	p->gen ^= FLOW_GEN;
+	if (!p->dump_abandoned)
+		p->gen ^= FLOW_GEN;
+	p->dump_abandoned = false;
 	p->dump_active = true;
 	p->dump_reason = p->pending_reason;
 	p->resync_pending = false;
@@ -329,6 +352,7 @@ static void resync_finish(struct events_priv *p)
 	p->synced = true;
 	p->quiet_mismatch = p->busy_mismatch = 0;
 	p->last_resync_end_us = now_monotonic_us();
+	p->dump_active = false; /* finished, not abandoned */
 	dump_close(p);
 }
 
@@ -370,10 +394,8 @@ static int dump_read(struct events_priv *p)
 				resync_request(p, p->dump_reason);
 				return 0;
 			} else if (ct_event_parse(nlh, &ev) == 0) {
-				int r = apply(p, &ev, true);
-
-				if (r < 0)
-					return r;
+				if (apply(p, &ev, true) < 0)
+					resync_request(p, p->dump_reason);
 			} else {
 				p->bad_messages++;
 			}
@@ -428,8 +450,8 @@ static int events_read(struct events_priv *p)
 
 				if (ct_event_parse(nlh, &ev) == 0) {
 					r = apply(p, &ev, false);
-					if (r < 0)
-						return r;
+					if (r < 0) /* no memory for the record: it is stale now */
+						resync_request(p, RESYNC_OVERRUN);
 				} else {
 					p->bad_messages++;
 				}
@@ -454,30 +476,30 @@ static void tick(struct events_priv *p)
 {
 	struct ctnl_global g = { 0 };
 	bool quiet = p->events_seen == p->events_at_tick;
+	/* Dumping takes at most 2 % of the time: 50 times the last dump's length between them. */
+	uint64_t pace = (uint64_t)(p->resync_duration * 50e6);
+	uint64_t since_resync = now_monotonic_us() - p->last_resync_end_us;
 
 	p->events_at_tick = p->events_seen;
-	if (p->dump_active)
-		return;
+	if (p->dump_active || !p->ev)
+		return; /* no event socket (init failed): nothing to keep in step */
 	if (!p->resync_pending && p->synced && ctnl_get_global(&p->stats, &g) == 0 &&
 	    g.has_entries) {
 		if (g.entries == p->ft.n) {
 			p->quiet_mismatch = p->busy_mismatch = 0;
-		} else if (quiet ? ++p->quiet_mismatch >= QUIET_MISMATCHES
-				 : ++p->busy_mismatch >= BUSY_MISMATCHES) {
+		} else if ((quiet ? ++p->quiet_mismatch >= QUIET_MISMATCHES
+				  : ++p->busy_mismatch >= BUSY_MISMATCHES) &&
+			   since_resync >= pace) {
+			/* A count that never agrees (two flows on one id and hash) mustn't dump nonstop. */
 			resync_request(p, RESYNC_PERIODIC);
 		}
 	}
-	/* At most 2 % of the time dumping: every 30 s, or 50 times the last dump's length. */
-	if (p->silent && !p->resync_pending && p->synced) {
-		uint64_t every = (uint64_t)(p->resync_duration * 50e6);
-
-		if (every < SILENT_RESYNC_MIN_US)
-			every = SILENT_RESYNC_MIN_US;
-		if (now_monotonic_us() - p->last_resync_end_us >= every)
-			resync_request(p, RESYNC_PERIODIC);
-	}
+	/* Silent flows: at most 2 % of the time dumping, and no more than every 30 s. */
+	if (p->silent && !p->resync_pending && p->synced &&
+	    since_resync >= (pace > SILENT_RESYNC_MIN_US ? pace : SILENT_RESYNC_MIN_US))
+		resync_request(p, RESYNC_PERIODIC);
 	if (p->resync_pending)
-		resync_start(p);
+		p->start_failed = resync_start(p) < 0;
 }
 
 static int events_on_event(struct collector *c)
@@ -508,10 +530,11 @@ static int events_on_event(struct collector *c)
 				r = rr;
 		}
 	}
-	/* An overrun seen while reading starts its resync at once, not at the next tick. */
-	if (p->resync_pending && !p->dump_active && p->synced) {
+	/* An overrun seen while reading starts its resync at once; a failed start waits for a tick. */
+	if (p->resync_pending && !p->dump_active && p->synced && !p->start_failed) {
 		int rr = resync_start(p);
 
+		p->start_failed = rr < 0;
 		if (rr < 0 && r == 0)
 			r = rr;
 	}

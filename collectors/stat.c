@@ -65,7 +65,12 @@ static const struct {
 
 struct stat_priv {
 	struct ctnl nl;
-	struct percpu_stats st;
+	/*
+	 * Netlink numbers CPUs by id, /proc by row (possible CPUs only): with holes in the
+	 * possible mask they differ, so each source keeps its own wrap state.
+	 */
+	struct percpu_stats nl_st;
+	struct percpu_stats proc_st;
 	struct rbuf buf;
 	struct lnstat_header hdr;
 	int col_slot[STAT_MAX_FIELDS];
@@ -111,8 +116,8 @@ static int cpu_cb(const struct nlmsghdr *nlh, void *userdata)
 
 static int read_netlink(struct stat_priv *p)
 {
-	struct cpu_walk ct = { &p->st, ct_attr_names, ARRAY_SIZE(ct_attr_names) };
-	struct cpu_walk exp = { &p->st, exp_attr_names, ARRAY_SIZE(exp_attr_names) };
+	struct cpu_walk ct = { &p->nl_st, ct_attr_names, ARRAY_SIZE(ct_attr_names) };
+	struct cpu_walk exp = { &p->nl_st, exp_attr_names, ARRAY_SIZE(exp_attr_names) };
 	int r;
 
 	r = ctnl_request(&p->nl, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS_CPU, true, cpu_cb, &ct);
@@ -147,7 +152,7 @@ static int proc_row(void *userdata, unsigned row, const uint64_t *values, unsign
 			if ((int)i == p->hdr.entries_col)
 				continue;
 			name = proc_name(p->hdr.col[i].name, p->hdr.col[i].len, tmp, sizeof(tmp));
-			p->col_slot[i] = percpu_slot(&p->st, name, strlen(name));
+			p->col_slot[i] = percpu_slot(&p->proc_st, name, strlen(name));
 			if (p->col_slot[i] < 0)
 				return p->col_slot[i];
 		}
@@ -155,7 +160,7 @@ static int proc_row(void *userdata, unsigned row, const uint64_t *values, unsign
 	for (unsigned i = 0; i < n; i++) {
 		if (p->col_slot[i] < 0)
 			continue;
-		r = percpu_update(&p->st, row, (unsigned)p->col_slot[i], values[i]);
+		r = percpu_update(&p->proc_st, row, (unsigned)p->col_slot[i], values[i]);
 		if (r < 0)
 			return r;
 	}
@@ -187,16 +192,18 @@ static const char *help_for(const char *name, char *tmp, size_t size)
 static int stat_collect(struct collector *c, struct metric_writer *w)
 {
 	struct stat_priv *p = c->priv;
+	struct percpu_stats *st = &p->nl_st;
 	int r;
 
-	percpu_begin(&p->st);
+	percpu_begin(&p->nl_st);
 	r = read_netlink(p);
 	if (r < 0) {
 		collector_note(
 			c,
 			"netlink statistics unavailable, reading /proc/net/stat/nf_conntrack instead",
 			r);
-		percpu_begin(&p->st);
+		st = &p->proc_st;
+		percpu_begin(st);
 		r = read_proc(c);
 		if (r < 0)
 			return r;
@@ -204,14 +211,14 @@ static int stat_collect(struct collector *c, struct metric_writer *w)
 		collector_note(c, NULL, 0);
 	}
 
-	for (unsigned i = 0; i < p->st.n_slots; i++) {
+	for (unsigned i = 0; i < st->n_slots; i++) {
 		char name[STAT_NAME_MAX + 32], help[STAT_NAME_MAX + 80];
 
-		if (!p->st.present[i])
+		if (!st->present[i])
 			continue;
-		snprintf(name, sizeof(name), "nf_conntrack_stat_%s_total", p->st.names[i]);
-		mw_family(w, name, METRIC_COUNTER, help_for(p->st.names[i], help, sizeof(help)));
-		mw_u64(w, name, MW_NO_LABELS, percpu_sum(&p->st, i));
+		snprintf(name, sizeof(name), "nf_conntrack_stat_%s_total", st->names[i]);
+		mw_family(w, name, METRIC_COUNTER, help_for(st->names[i], help, sizeof(help)));
+		mw_u64(w, name, MW_NO_LABELS, percpu_sum(st, i));
 	}
 	return 0;
 }
@@ -223,7 +230,8 @@ static void stat_fini(struct collector *c)
 	if (!p)
 		return;
 	ctnl_close(&p->nl);
-	percpu_free(&p->st);
+	percpu_free(&p->nl_st);
+	percpu_free(&p->proc_st);
 	rbuf_free(&p->buf);
 }
 

@@ -260,19 +260,20 @@ int ctnl_request(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_m
 
 	if (c->refused)
 		return -EPERM;
-	if (!c->nl) {
-		r = ctnl_open(c);
-		if (r < 0)
+	for (int i = 0; i < CTNL_DUMP_RETRIES && r == -EINTR; i++) {
+		if (!c->nl && (r = ctnl_open(c)) < 0)
 			goto out;
-		r = -EINTR;
-	}
-	for (int i = 0; i < CTNL_DUMP_RETRIES && r == -EINTR; i++)
 		r = request_once(c, subsys, type, dump, fn, userdata);
-out:
-	if (r == -EPERM || r == -EACCES) {
-		ctnl_close(c);
-		c->refused = true;
+		/*
+		 * A dump left unfinished keeps the socket busy (the kernel runs one dump per
+		 * socket, -EBUSY to the next): start again on a fresh one.
+		 */
+		if (r < 0)
+			ctnl_close(c);
 	}
+out:
+	if (r == -EPERM || r == -EACCES)
+		c->refused = true;
 	return r;
 }
 

@@ -157,7 +157,7 @@ size_t fmt_double(char *dst, size_t n, double v)
 	if (isinf(v))
 		return (size_t)snprintf(dst, n, v > 0 ? "+Inf" : "-Inf");
 	/* Exact integers print as integers: durations of 0, limits, bucket bounds. */
-	if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0)
+	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v)
 		return (size_t)snprintf(dst, n, "%lld", (long long)v);
 	/* The decimal point must not follow LC_NUMERIC, whatever a library did to the locale. */
 	if (!c_locale)

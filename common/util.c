@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,12 +35,18 @@ static int rbuf_grow(struct rbuf *b, size_t max)
 int read_file_at(int dirfd, const char *path, struct rbuf *b, size_t max)
 {
 	_cleanup_close_ int fd = -1;
+	struct stat st;
 	int r;
 
 	b->len = 0;
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted under --path.procfs must not hang us; only files are read. */
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
 	for (;;) {
 		ssize_t n;
 

@@ -24,6 +24,7 @@ typedef int mhd_result;
 #endif
 
 #define HTTP_CONNECTION_LIMIT 64
+#define HTTP_PER_IP_LIMIT 16 /* one client can't take every connection from Prometheus */
 #define HTTP_CONNECTION_TIMEOUT_S 30
 #define HTTP_CONNECTION_MEMORY 32768
 
@@ -169,6 +170,7 @@ int http_start(struct http_server *s, int listen_fd, const struct http_route *ro
 		MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_LISTEN_SOCKET,
 		listen_fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);

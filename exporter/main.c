@@ -122,7 +122,9 @@ static int setup_signals(sigset_t *mask)
 
 static int run_loop(struct exporter *e, struct http_server *http, int ep, int sigfd, int tfd)
 {
+	struct log_ratelimit event_rl = LOG_RATELIMIT_INIT(60, 3);
 	uint64_t drain_deadline = 0;
+	unsigned n_rl;
 
 	for (;;) {
 		struct epoll_event evs[16];
@@ -164,9 +166,11 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 				fair_lock(&e->lock);
 				r = c->ops->on_event(c);
 				fair_unlock(&e->lock);
-				if (r < 0)
+				if (r < 0 &&
+				    (n_rl = log_ratelimit_ok(&event_rl, now_monotonic_us())))
 					log_warn("collector event handling failed",
-						 LF_STR("collector", c->ops->name), LF_ERR(r));
+						 LF_STR("collector", c->ops->name), LF_ERR(r),
+						 LF_INT("times", n_rl));
 				else if (r > 0)
 					holdoff(r);
 			}

@@ -54,6 +54,8 @@ static int parse_line(const char *p, const char *end, struct sample_line *out)
 				p++;
 			out->n_labels++;
 		}
+		if (p == end)
+			return -1; /* no closing brace */
 		p++;
 	}
 	while (p < end && *p == ' ')

@@ -67,9 +67,12 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "rate", required_argument, NULL, 'r' },  { "count", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' }, { "start", required_argument, NULL, 's' },
-		{ "batch", required_argument, NULL, 'b' },    { NULL, 0, NULL, 0 },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "start", required_argument, NULL, 's' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
 	};
 	static struct mmsghdr msgs[MAX_BATCH];
 	static struct iovec iov[MAX_BATCH];
@@ -84,12 +87,23 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "r:n:d:s:b:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': rate = strtod(optarg, NULL); break;
-		case 'n': count = strtoull(optarg, NULL, 10); break;
-		case 'd': duration = strtod(optarg, NULL); break;
-		case 's': start = strtoull(optarg, NULL, 10); break;
-		case 'b': batch = (unsigned)strtoul(optarg, NULL, 10); break;
-		default: usage();
+		case 'r':
+			rate = strtod(optarg, NULL);
+			break;
+		case 'n':
+			count = strtoull(optarg, NULL, 10);
+			break;
+		case 'd':
+			duration = strtod(optarg, NULL);
+			break;
+		case 's':
+			start = strtoull(optarg, NULL, 10);
+			break;
+		case 'b':
+			batch = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc || batch < 1 || batch > MAX_BATCH || (!count && duration <= 0))

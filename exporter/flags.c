@@ -15,6 +15,7 @@ enum flag_id {
 	FLAG_PROCFS,
 	FLAG_SYSFS,
 	FLAG_LOG_LEVEL,
+	FLAG_FORMAT,
 	FLAG_EVENTS_BUFFER_SIZE,
 	FLAG_EVENTS_MAX_ZONES,
 	FLAG_DISABLE_DEFAULTS,
@@ -42,6 +43,7 @@ static const struct {
 	  "receive buffer of the conntrack event socket, e.g. 8MiB (default 8MiB)" },
 	{ "collector.events.max-zones", FLAG_EVENTS_MAX_ZONES, true, "N",
 	  "conntrack zones with their own series; the rest are summed as zone=\"other\" (default 32)" },
+	{ "format", FLAG_FORMAT, true, "FORMAT", "doctor's output: text or json (default text)" },
 	{ "collector.disable-defaults", FLAG_DISABLE_DEFAULTS, false, NULL,
 	  "disable every collector not enabled explicitly with --collector.NAME" },
 	{ "help", FLAG_HELP, false, NULL, "show this help and exit" },
@@ -187,6 +189,12 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 				"invalid value \"%s\" for --%s: want debug, info, warn or error", v,
 				name);
 		return 0;
+	case FLAG_FORMAT:
+		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+			return fail(err, size, "invalid value \"%s\" for --%s: want text or json",
+				    v, name);
+		f->format_json = strcmp(v, "json") == 0;
+		return 0;
 	case FLAG_EVENTS_BUFFER_SIZE: {
 		size_t n;
 
@@ -234,7 +242,14 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 	if (r < 0)
 		return r;
 
-	for (int i = 1; i < argc; i++) {
+	bool format_given = false;
+	int first = 1;
+
+	if (argc > 1 && strcmp(argv[1], "doctor") == 0) {
+		f.doctor = true;
+		first = 2;
+	}
+	for (int i = first; i < argc; i++) {
 		const char *arg = argv[i], *name, *eq, *value = NULL;
 		size_t len;
 		size_t k;
@@ -298,7 +313,10 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 		r = set_value(&f, flag_table[k].id, flag_table[k].name, value, err, err_size);
 		if (r < 0)
 			return r;
+		format_given |= flag_table[k].id == FLAG_FORMAT;
 	}
+	if (format_given && !f.doctor)
+		return fail(err, err_size, "flag --format is for the doctor command");
 
 	for (size_t i = 0; i < collector_registry_size; i++)
 		f.collector_enabled[i] =
@@ -313,9 +331,12 @@ void flags_usage(const char *prog, void *stream)
 	FILE *out = stream;
 
 	fprintf(out,
-		"usage: %s [FLAGS]\n\n"
-		"Prometheus exporter for Linux netfilter connection tracking.\n\nFlags:\n",
-		prog);
+		"usage: %s [FLAGS]\n"
+		"       %s doctor [--format=text|json] [--path.procfs=DIR]\n\n"
+		"Prometheus exporter for Linux netfilter connection tracking. \"doctor\" looks at\n"
+		"the table once, says what is at risk and which setting would change it, and exits\n"
+		"1 when something is at risk.\n\nFlags:\n",
+		prog, prog);
 	for (size_t k = 0; k < ARRAY_SIZE(flag_table); k++) {
 		char left[64];
 

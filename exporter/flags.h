@@ -25,6 +25,8 @@ struct flags {
 	bool collector_enabled[FLAGS_MAX_COLLECTORS];
 	bool help;
 	bool version;
+	bool doctor; /* the "doctor" subcommand */
+	bool format_json; /* --format=json, doctor only */
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "doctor.h"
 #include "exporter.h"
 #include "http.h"
 #include "log.h"
@@ -206,6 +207,8 @@ int main(int argc, char **argv)
 		printf("nf_conntrack_exporter %s\n", NFCE_VERSION);
 		return 0;
 	}
+	if (f.doctor)
+		return doctor_run(&f);
 	log_set_level(f.log_level);
 
 	r = exporter_init(&e, &f);

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "doctor.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector.h"
+#include "exporter.h"
+#include "util.h"
+
+#define SAMPLE_GAP_S 3
+#define MAX_FINDINGS 16
+
+enum severity {
+	SEV_INFO,
+	SEV_WARN,
+	SEV_RISK,
+};
+
+static const char *const sev_names[] = { "info", "warning", "risk" };
+
+struct finding {
+	enum severity sev;
+	char title[160];
+	char why[320];
+	char fix[200];
+};
+
+struct report {
+	struct finding f[MAX_FINDINGS];
+	unsigned n;
+	char unseen[8][96];
+	unsigned n_unseen;
+};
+
+static void add(struct report *r, enum severity sev, const char *fix, const char *why,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void add(struct report *r, enum severity sev, const char *fix, const char *why,
+		const char *fmt, ...)
+{
+	struct finding *f;
+	va_list ap;
+
+	if (r->n == MAX_FINDINGS)
+		return;
+	f = &r->f[r->n++];
+	f->sev = sev;
+	va_start(ap, fmt);
+	vsnprintf(f->title, sizeof(f->title), fmt, ap);
+	va_end(ap);
+	snprintf(f->why, sizeof(f->why), "%s", why);
+	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
+}
+
+/* The value of the sample @name{...@label...} in our own exposition, NAN if absent. */
+static double value(const char *text, size_t len, const char *name, const char *label)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		const char *sp;
+
+		e = e ? e : end;
+		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 &&
+		    (p[nl] == ' ' || p[nl] == '{')) {
+			sp = memrchr(p, ' ', (size_t)(e - p));
+			if (sp && (!label || (memmem(p, (size_t)(sp - p), label, strlen(label)))))
+				return strtod(sp + 1, NULL);
+		}
+		p = e + 1;
+	}
+	return NAN;
+}
+
+static char *scrape(struct exporter *e, size_t *len)
+{
+	char *copy;
+
+	if (exporter_scrape(e) < 0)
+		return NULL;
+	copy = malloc(e->w.len + 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, e->w.buf, e->w.len);
+	copy[e->w.len] = '\0';
+	*len = e->w.len;
+	return copy;
+}
+
+static double mem_total_bytes(int procfs_fd)
+{
+	struct rbuf b = { 0 };
+	double v = NAN;
+	const char *p;
+
+	if (read_file_at(procfs_fd, "meminfo", &b, 1 << 16) == 0 &&
+	    (p = strstr(b.data, "MemTotal:")))
+		v = strtod(p + 9, NULL) * 1024;
+	rbuf_free(&b);
+	return v;
+}
+
+static void human_bytes(char *buf, size_t size, double v)
+{
+	if (v >= 1 << 30)
+		snprintf(buf, size, "%.1f GiB", v / (1 << 30));
+	else if (v >= 1 << 20)
+		snprintf(buf, size, "%.1f MiB", v / (1 << 20));
+	else
+		snprintf(buf, size, "%.0f KiB", v / 1024);
+}
+
+static void human_seconds(char *buf, size_t size, double s)
+{
+	if (s < 120)
+		snprintf(buf, size, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, size, "%.0f min", s / 60);
+	else if (s < 172800)
+		snprintf(buf, size, "%.1f h", s / 3600);
+	else
+		snprintf(buf, size, "%.1f days", s / 86400);
+}
+
+struct facts {
+	double entries, entries0, limit, buckets, dt, growth, to_full;
+	double drop, drop0, early_drop, insert_failed, chaintoolong;
+	double mem_now, mem_full, ram;
+};
+
+static void examine(const char *t, size_t len, const char *t0, size_t len0, struct facts *x,
+		    struct report *r)
+{
+	char fix[200], a[32], b[32];
+	double per_entry, v;
+
+	x->entries = value(t, len, "nf_conntrack_entries", NULL);
+	x->entries0 = value(t0, len0, "nf_conntrack_entries", NULL);
+	x->limit = value(t, len, "nf_conntrack_entries_limit", NULL);
+	x->buckets = value(t, len, "nf_conntrack_buckets", NULL);
+	x->drop = value(t, len, "nf_conntrack_stat_drop_total", NULL);
+	x->drop0 = value(t0, len0, "nf_conntrack_stat_drop_total", NULL);
+	x->early_drop = value(t, len, "nf_conntrack_stat_early_drop_total", NULL);
+	x->insert_failed = value(t, len, "nf_conntrack_stat_insert_failed_total", NULL);
+	x->chaintoolong = value(t, len, "nf_conntrack_stat_chaintoolong_total", NULL);
+	x->mem_now = value(t, len, "nf_conntrack_kernel_memory_bytes", NULL);
+	x->mem_full = value(t, len, "nf_conntrack_kernel_memory_limit_bytes", NULL);
+	x->growth = (x->entries - x->entries0) / x->dt;
+	x->to_full =
+		x->growth > 0 && x->limit > x->entries ? (x->limit - x->entries) / x->growth : NAN;
+
+	if (isnan(x->entries) || !(x->limit > 0)) {
+		snprintf(r->unseen[r->n_unseen++], sizeof(r->unseen[0]),
+			 "the table's fill (is nf_conntrack loaded?)");
+		return;
+	}
+	/* What one more entry costs, from the slab object size the kernel reports. */
+	per_entry = !isnan(x->mem_full) && !isnan(x->buckets)
+			    ? (x->mem_full - x->buckets * sizeof(void *)) / x->limit
+			    : NAN;
+	snprintf(fix, sizeof(fix), "sysctl -w net.netfilter.nf_conntrack_max=%.0f", x->limit * 2);
+	if (!isnan(per_entry)) {
+		human_bytes(a, sizeof(a), per_entry * x->limit);
+		snprintf(fix + strlen(fix), sizeof(fix) - strlen(fix),
+			 "  (up to %s more kernel memory)", a);
+	}
+	v = x->entries / x->limit;
+	if (v >= 0.9)
+		add(r, SEV_RISK, fix,
+		    "When the table is full, new connections are dropped (\"table full, dropping packet\").",
+		    "table %.1f %% full: %.0f of %.0f entries", 100 * v, x->entries, x->limit);
+	else if (v >= 0.75)
+		add(r, SEV_WARN, fix, "Little headroom is left before new connections are dropped.",
+		    "table %.1f %% full: %.0f of %.0f entries", 100 * v, x->entries, x->limit);
+	if (!isnan(x->to_full) && x->to_full < 3600) {
+		human_seconds(a, sizeof(a), x->to_full);
+		add(r, SEV_RISK, fix,
+		    "At the growth of the last seconds the table will be full soon.",
+		    "filling up: +%.1f entries/s, full in %s", x->growth, a);
+	}
+	if (x->drop > x->drop0)
+		add(r, SEV_RISK, fix, "Packets are being dropped for a full table right now.",
+		    "%.0f packets dropped in the last %.0f s", x->drop - x->drop0, x->dt);
+	else if (x->drop > 0)
+		add(r, SEV_WARN, fix,
+		    "The table has been full before: new connections failed then.",
+		    "%.0f packets dropped for a full table since boot", x->drop);
+	if (x->early_drop > 0)
+		add(r, SEV_WARN, fix,
+		    "Unassured entries were evicted to make room: the table was full.",
+		    "%.0f early drops since boot", x->early_drop);
+	if (x->insert_failed > 0)
+		add(r, SEV_INFO, NULL,
+		    "Usually two packets of one new flow racing on two CPUs (often UDP DNS); each cost a packet.",
+		    "%.0f insert failures since boot", x->insert_failed);
+	if (!isnan(x->buckets) && x->buckets > 0) {
+		double chain = 2 * x->limit / x->buckets;
+
+		snprintf(fix, sizeof(fix),
+			 "echo %.0f > /sys/module/nf_conntrack/parameters/hashsize", x->limit / 2);
+		if (chain > 8 || x->chaintoolong > 0)
+			add(r, SEV_WARN, fix,
+			    "Each entry is hashed twice; long chains make every lookup slower, and the kernel refuses inserts into chains that are too long.",
+			    "hash table: %.0f buckets for %.0f entries, chains of %.1f on average when full%s",
+			    x->buckets, x->limit, chain,
+			    x->chaintoolong > 0 ? ", inserts refused for chain length" : "");
+	}
+	if (!isnan(x->mem_full) && !isnan(x->ram) && x->ram > 0 && x->mem_full / x->ram > 0.1) {
+		human_bytes(a, sizeof(a), x->mem_full);
+		human_bytes(b, sizeof(b), x->ram);
+		add(r, SEV_WARN, NULL,
+		    "A full table would hold that much unswappable kernel memory.",
+		    "a full table would take %s, %.0f %% of the %s of RAM", a,
+		    100 * x->mem_full / x->ram, b);
+	}
+	if (isnan(x->mem_now))
+		snprintf(r->unseen[r->n_unseen++], sizeof(r->unseen[0]),
+			 "kernel memory (/proc/slabinfo needs root)");
+}
+
+static void examine_timeouts(const char *t, size_t len, struct report *r)
+{
+	static const struct {
+		const char *label, *sysctl;
+		double above, suggest;
+	} long_ones[] = {
+		{ "protocol=\"tcp\",state=\"established\"", "nf_conntrack_tcp_timeout_established",
+		  86400, 86400 },
+		{ "protocol=\"udp\",state=\"stream\"", "nf_conntrack_udp_timeout_stream", 300,
+		  120 },
+		{ "protocol=\"generic\",state=\"default\"", "nf_conntrack_generic_timeout", 600,
+		  600 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++) {
+		double v = value(t, len, "nf_conntrack_timeout_seconds", long_ones[i].label);
+		char fix[160], h[32];
+
+		if (isnan(v) || v <= long_ones[i].above)
+			continue;
+		human_seconds(h, sizeof(h), v);
+		snprintf(fix, sizeof(fix), "sysctl -w net.netfilter.%s=%.0f", long_ones[i].sysctl,
+			 long_ones[i].suggest);
+		add(r, SEV_WARN, fix,
+		    "An entry whose peers vanished without closing stays this long, counted against nf_conntrack_max.",
+		    "%s is %s", long_ones[i].sysctl, h);
+	}
+}
+
+static void examine_caches(const char *t, size_t len, struct report *r)
+{
+	static const char *const tables[] = { "arp_cache", "ndisc_cache" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
+		char label[48];
+		double v;
+
+		snprintf(label, sizeof(label), "table=\"%s\"", tables[i]);
+		v = value(t, len, "lnstat_table_fulls_total", label);
+		if (!isnan(v) && v > 0)
+			add(r, SEV_WARN,
+			    i ? "sysctl -w net.ipv6.neigh.default.gc_thresh3=8192"
+			      : "sysctl -w net.ipv4.neigh.default.gc_thresh3=8192",
+			    "The neighbour table overflowed: new neighbours could not be resolved.",
+			    "%s full %.0f times since boot", tables[i], v);
+	}
+}
+
+static void put_json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void put_json_number(FILE *out, double v)
+{
+	char buf[40];
+
+	if (isnan(v) || isinf(v))
+		fputs("null", out);
+	else
+		fwrite(buf, 1, fmt_double(buf, sizeof(buf), v), out);
+}
+
+static void print_json(const struct facts *x, const struct report *r, bool risk)
+{
+	fputs("{\"entries\":", stdout);
+	put_json_number(stdout, x->entries);
+	fputs(",\"limit\":", stdout);
+	put_json_number(stdout, x->limit);
+	fputs(",\"buckets\":", stdout);
+	put_json_number(stdout, x->buckets);
+	fputs(",\"growth_per_second\":", stdout);
+	put_json_number(stdout, x->growth);
+	fputs(",\"seconds_to_full\":", stdout);
+	put_json_number(stdout, x->to_full);
+	fputs(",\"kernel_memory_bytes\":", stdout);
+	put_json_number(stdout, x->mem_now);
+	fputs(",\"kernel_memory_limit_bytes\":", stdout);
+	put_json_number(stdout, x->mem_full);
+	printf(",\"at_risk\":%s,\"findings\":[", risk ? "true" : "false");
+	for (unsigned i = 0; i < r->n; i++) {
+		printf("%s{\"severity\":\"%s\",\"title\":", i ? "," : "", sev_names[r->f[i].sev]);
+		put_json_string(stdout, r->f[i].title);
+		fputs(",\"why\":", stdout);
+		put_json_string(stdout, r->f[i].why);
+		fputs(",\"fix\":", stdout);
+		put_json_string(stdout, r->f[i].fix);
+		fputc('}', stdout);
+	}
+	fputs("],\"not_seen\":[", stdout);
+	for (unsigned i = 0; i < r->n_unseen; i++) {
+		fputs(i ? "," : "", stdout);
+		put_json_string(stdout, r->unseen[i]);
+	}
+	fputs("]}\n", stdout);
+}
+
+static void print_text(const struct facts *x, const struct report *r, bool risk)
+{
+	char a[32], b[32];
+
+	printf("nf_conntrack doctor: %s\n\n", risk ? "AT RISK" : "nothing at risk");
+	if (!isnan(x->entries) && x->limit > 0) {
+		printf("table:    %.0f of %.0f entries (%.1f %%), headroom %.0f\n", x->entries,
+		       x->limit, 100 * x->entries / x->limit, x->limit - x->entries);
+		if (!isnan(x->to_full)) {
+			human_seconds(a, sizeof(a), x->to_full);
+			printf("growth:   %+.1f entries/s over %.0f s: full in %s\n", x->growth,
+			       x->dt, a);
+		} else {
+			printf("growth:   %+.1f entries/s over %.0f s: %s\n", x->growth, x->dt,
+			       x->entries >= x->limit ? "already full" : "not filling");
+		}
+	}
+	if (!isnan(x->buckets) && x->limit > 0)
+		printf("buckets:  %.0f (chains of %.1f on average when full)\n", x->buckets,
+		       2 * x->limit / x->buckets);
+	if (!isnan(x->mem_now) && !isnan(x->mem_full)) {
+		human_bytes(a, sizeof(a), x->mem_now);
+		human_bytes(b, sizeof(b), x->mem_full);
+		printf("memory:   %s now, %s when full", a, b);
+		if (x->ram > 0)
+			printf(" (%.1f %% of RAM)", 100 * x->mem_full / x->ram);
+		putchar('\n');
+	}
+	printf("\n");
+	for (unsigned i = 0; i < r->n; i++) {
+		printf("[%s] %s\n    why: %s\n", sev_names[r->f[i].sev], r->f[i].title,
+		       r->f[i].why);
+		if (r->f[i].fix[0])
+			printf("    fix: %s\n", r->f[i].fix);
+	}
+	if (!r->n)
+		printf("no findings\n");
+	for (unsigned i = 0; i < r->n_unseen; i++)
+		printf("not seen: %s\n", r->unseen[i]);
+}
+
+int doctor_run(const struct flags *f)
+{
+	struct exporter e;
+	struct flags df = *f;
+	struct facts x = { .dt = SAMPLE_GAP_S };
+	struct report r = { 0 };
+	struct timespec gap = { .tv_sec = SAMPLE_GAP_S };
+	char *t0 = NULL, *t = NULL;
+	size_t len0 = 0, len = 0;
+	bool risk = false;
+	int status = 2;
+
+	/* Everything but the events collector: a dump of a big table is no one-shot's business. */
+	for (size_t i = 0; i < collector_registry_size; i++)
+		df.collector_enabled[i] = collector_registry[i] != &events_collector;
+	log_set_level(LOG_LEVEL_ERROR);
+	if (exporter_init(&e, &df) < 0) {
+		fprintf(stderr, "nf_conntrack_exporter doctor: cannot read %s\n", f->procfs);
+		goto out;
+	}
+	t0 = scrape(&e, &len0);
+	while (t0 && nanosleep(&gap, &gap) < 0)
+		;
+	t = t0 ? scrape(&e, &len) : NULL;
+	if (!t) {
+		fprintf(stderr, "nf_conntrack_exporter doctor: cannot collect\n");
+		goto out;
+	}
+	for (size_t i = 0; i < e.n_collectors; i++)
+		if (!e.collectors[i].last_success && r.n_unseen < ARRAY_SIZE(r.unseen))
+			snprintf(r.unseen[r.n_unseen++], sizeof(r.unseen[0]),
+				 "collector %s failed: %s", e.collectors[i].ops->name,
+				 strerror(-e.collectors[i].last_error));
+	x.ram = mem_total_bytes(e.cfg.procfs_fd);
+	examine(t, len, t0, len0, &x, &r);
+	examine_timeouts(t, len, &r);
+	examine_caches(t, len, &r);
+	for (unsigned i = 0; i < r.n; i++)
+		risk |= r.f[i].sev == SEV_RISK;
+	if (f->format_json)
+		print_json(&x, &r, risk);
+	else
+		print_text(&x, &r, risk);
+	status = risk ? 1 : 0;
+out:
+	free(t0);
+	free(t);
+	exporter_fini(&e);
+	return status;
+}

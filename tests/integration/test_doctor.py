@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""doctor: `nf_conntrack_exporter doctor` on a quiet table and on a table 95 % full.
+
+In a namespace of its own with real established TCP connections: on the quiet table doctor
+exits 0, its JSON parses and its entries and limit are the kernel's. Then the global
+nf_conntrack_max is lowered so that this namespace's table is at least 95 % full (restored in
+a finally block; NOT parallel, under the same exclusive lock as table_full): doctor exits 1 and
+names the fill, in text and in JSON."""
+import json
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nfce  # noqa: E402
+import test_table_full as tf  # noqa: E402
+
+N_TCP = 40
+
+
+def doctor(ns, *args):
+    r = ns.run([os.environ["NFCE_EXPORTER"], "doctor", *args], check=False, timeout=30)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test(ck):
+    if not os.path.exists(tf.MAX_FILE):
+        nfce.skip("nf_conntrack is not loaded in the initial namespace")
+    with tf.exclusive():
+        tf.restore_stale()
+        with nfce.Netns("doctor") as ns:
+            flows = ns.flows(tcp=N_TCP)
+            try:
+                rc, out, err = doctor(ns, "--format=json")
+                ck.eq("doctor exit status on a quiet table", 0, rc)
+                j = json.loads(out)
+                ck.eq("doctor entries vs conntrack -C", ns.conntrack_count(), j["entries"])
+                ck.eq("doctor limit vs nf_conntrack_max", tf.read_max(), j["limit"])
+                ck.eq("at_risk on a quiet table", False, j["at_risk"])
+
+                orig = tf.read_max()
+                ours = ns.conntrack_count()
+                limit = math.floor(ours / 0.95)  # at least 95 % full
+                nfce.log(f"nf_conntrack_max {orig} -> {limit} ({ours} entries here)")
+                with open(tf.STATE_FILE, "w") as f:
+                    f.write(f"{orig}\n")
+                try:
+                    tf.write_max(limit)
+                    rc, out, err = doctor(ns)
+                    ck.eq("doctor exit status at 95 % full", 1, rc)
+                    ck.true("the text names the fill", f"table {100 * ours / limit:.1f} % full" in out, out)
+                    ck.true("the text gives the sysctl to raise", "net.netfilter.nf_conntrack_max=" in out, out)
+                    rc, out, err = doctor(ns, "--format=json")
+                    ck.eq("doctor --format=json exit status at 95 % full", 1, rc)
+                    j = json.loads(out)
+                    ck.eq("at_risk at 95 % full", True, j["at_risk"])
+                    ck.true("a risk finding about the fill",
+                            any(f["severity"] == "risk" and "full" in f["title"] for f in j["findings"]),
+                            repr(j["findings"]))
+                finally:
+                    tf.write_max(orig)
+                    os.unlink(tf.STATE_FILE)
+                ck.eq("nf_conntrack_max restored", orig, tf.read_max())
+                rc, out, err = doctor(ns, "--format=yaml")
+                ck.eq("doctor exit status on a bad flag", 2, rc)
+                ck.true("the error names the flag", "--format" in err, err)
+            finally:
+                flows.close()
+
+
+if __name__ == "__main__":
+    nfce.main(test, tools=("ip", "nft", "conntrack", "nsenter"))

@@ -106,6 +106,21 @@ static double mem_total_bytes(int procfs_fd)
 	return v;
 }
 
+/*
+ * nf_conntrack_buckets and nf_conntrack_max at boot on kernels since 5.15: a bucket per 16 KiB
+ * of RAM, 65536 above 1 GiB, 262144 above 4 GiB on 64-bit, never under 1024; max = buckets.
+ */
+static double kernel_default_max(double ram)
+{
+	double b = ram / 16384 / sizeof(void *);
+
+	if (sizeof(void *) >= 8 && ram > 4.0 * (1 << 30))
+		b = 262144;
+	else if (ram > 1.0 * (1 << 30))
+		b = 65536;
+	return b < 1024 ? 1024 : floor(b);
+}
+
 static void human_bytes(char *buf, size_t size, double v)
 {
 	if (v >= 1 << 30)
@@ -308,6 +323,8 @@ static void print_json(const struct facts *x, const struct report *r, bool risk)
 	put_json_number(stdout, x->growth);
 	fputs(",\"seconds_to_full\":", stdout);
 	put_json_number(stdout, x->to_full);
+	fputs(",\"kernel_default_limit\":", stdout);
+	put_json_number(stdout, x->ram > 0 ? kernel_default_max(x->ram) : NAN);
 	fputs(",\"kernel_memory_bytes\":", stdout);
 	put_json_number(stdout, x->mem_now);
 	fputs(",\"kernel_memory_limit_bytes\":", stdout);
@@ -347,6 +364,9 @@ static void print_text(const struct facts *x, const struct report *r, bool risk)
 			       x->entries >= x->limit ? "already full" : "not filling");
 		}
 	}
+	if (!isnan(x->ram) && x->ram > 0)
+		printf("limit:    %.0f; the default of current kernels for this RAM: %.0f\n",
+		       x->limit, kernel_default_max(x->ram));
 	if (!isnan(x->buckets) && x->limit > 0)
 		printf("buckets:  %.0f (chains of %.1f on average when full)\n", x->buckets,
 		       2 * x->limit / x->buckets);

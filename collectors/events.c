@@ -356,6 +356,17 @@ static void resync_finish(struct events_priv *p)
 	dump_close(p);
 }
 
+/* One event or dump entry: into the record, or counted as bad. */
+static void take(struct events_priv *p, const struct nlmsghdr *nlh, bool from_dump)
+{
+	struct ct_event ev;
+
+	if (ct_event_parse(nlh, &ev) < 0)
+		p->bad_messages++;
+	else if (apply(p, &ev, from_dump) < 0) /* no memory for the record: it is stale now */
+		resync_request(p, from_dump ? p->dump_reason : RESYNC_OVERRUN);
+}
+
 static int dump_read(struct events_priv *p)
 {
 	for (int turn = 0; turn < DUMP_BUDGET && p->dump_active; turn++) {
@@ -371,10 +382,8 @@ static int dump_read(struct events_priv *p)
 			resync_request(p, p->dump_reason);
 			return (int)n;
 		}
-		for (left = (size_t)n; ctnl_msg_ok(nlh, left);) {
-			struct ct_event ev;
-			size_t step = MNL_ALIGN(nlh->nlmsg_len);
-
+		for (left = (size_t)n; nlh && ctnl_msg_ok(nlh, left);
+		     nlh = ctnl_msg_next(nlh, &left)) {
 			if (nlh->nlmsg_seq != p->dump_seq) {
 				/* the remains of an abandoned dump */
 			} else if (nlh->nlmsg_type == NLMSG_DONE) {
@@ -393,16 +402,9 @@ static int dump_read(struct events_priv *p)
 				dump_close(p);
 				resync_request(p, p->dump_reason);
 				return 0;
-			} else if (ct_event_parse(nlh, &ev) == 0) {
-				if (apply(p, &ev, true) < 0)
-					resync_request(p, p->dump_reason);
 			} else {
-				p->bad_messages++;
+				take(p, nlh, true);
 			}
-			if (step >= left)
-				break;
-			left -= step;
-			nlh = (const struct nlmsghdr *)((const char *)nlh + step);
 		}
 	}
 	return 0;
@@ -436,7 +438,6 @@ static int events_read(struct events_priv *p)
 		for (int i = 0; i < n; i++) {
 			const struct nlmsghdr *nlh = (const struct nlmsghdr *)p->iov[i].iov_base;
 			size_t len = p->msgs[i].msg_len;
-			struct ct_event ev;
 
 			if (p->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				p->bad_messages++;
@@ -444,22 +445,8 @@ static int events_read(struct events_priv *p)
 				continue;
 			}
 			/* One event per datagram, but walk them all in case a kernel batches. */
-			while (ctnl_msg_ok(nlh, len)) {
-				size_t step = MNL_ALIGN(nlh->nlmsg_len);
-				int r;
-
-				if (ct_event_parse(nlh, &ev) == 0) {
-					r = apply(p, &ev, false);
-					if (r < 0) /* no memory for the record: it is stale now */
-						resync_request(p, RESYNC_OVERRUN);
-				} else {
-					p->bad_messages++;
-				}
-				if (step >= len)
-					break;
-				len -= step;
-				nlh = (const struct nlmsghdr *)((const char *)nlh + step);
-			}
+			for (; nlh && ctnl_msg_ok(nlh, len); nlh = ctnl_msg_next(nlh, &len))
+				take(p, nlh, false);
 			p->msgs[i].msg_hdr.msg_flags = 0;
 		}
 		handled += (unsigned)n;

@@ -24,6 +24,16 @@ static bool nlmsg_fits(const struct nlmsghdr *nlh, size_t len)
 	return len >= sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= len;
 }
 
+const struct nlmsghdr *ctnl_msg_next(const struct nlmsghdr *nlh, size_t *left)
+{
+	size_t step = MNL_ALIGN(nlh->nlmsg_len);
+
+	if (step >= *left)
+		return NULL;
+	*left -= step;
+	return (const struct nlmsghdr *)((const char *)nlh + step);
+}
+
 bool ctnl_msg_ok(const void *buf, size_t len)
 {
 	const struct nlmsghdr *nlh = buf;
@@ -190,10 +200,10 @@ static int handle_batch(struct ctnl *c, const char *buf, size_t len, bool dump, 
 			void *userdata)
 {
 	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-	int left = (int)len;
+	size_t left = len;
 	int r;
 
-	for (; left > 0 && nlmsg_fits(nlh, (size_t)left); nlh = mnl_nlmsg_next(nlh, &left)) {
+	for (; nlh && nlmsg_fits(nlh, left); nlh = ctnl_msg_next(nlh, &left)) {
 		/* Leftovers of an earlier, abandoned request. */
 		if (nlh->nlmsg_seq != c->seq || (nlh->nlmsg_pid && nlh->nlmsg_pid != c->portid))
 			continue;
@@ -210,7 +220,7 @@ static int handle_batch(struct ctnl *c, const char *buf, size_t len, bool dump, 
 			continue;
 		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 			return -EINTR;
-		if (!ctnl_msg_ok(nlh, (size_t)left))
+		if (!ctnl_msg_ok(nlh, left))
 			return -EBADMSG;
 		r = fn(nlh, userdata);
 		if (r < 0)

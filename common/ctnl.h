@@ -52,6 +52,9 @@ int ctnl_attr_walk(const void *p, size_t len, ctnl_attr_fn fn, void *data);
 /* The attributes of a message after its nfgenmsg header. */
 int ctnl_msg_walk(const struct nlmsghdr *nlh, ctnl_attr_fn fn, void *data);
 
+/* The message after @nlh among the *@left bytes that start at it, or NULL; *@left shrinks. */
+const struct nlmsghdr *ctnl_msg_next(const struct nlmsghdr *nlh, size_t *left);
+
 /* True if @len bytes at @buf hold one whole netlink message with a nfgenmsg header. */
 bool ctnl_msg_ok(const void *buf, size_t len);
 /* Parsers for a message already checked with ctnl_msg_ok(): -EBADMSG when malformed. */

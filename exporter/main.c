@@ -83,7 +83,9 @@ static void status_tick(struct exporter *e, int tfd)
 	if (read(tfd, &n, sizeof(n)) != sizeof(n))
 		return;
 	fair_lock(&e->lock);
-	(void)exporter_scrape(e);
+	/* Prometheus's own scrapes feed the samples too: only fill the gaps between them. */
+	if (now_realtime() - e->status.now.t >= STATUS_SAMPLE_EVERY_S - 0.5)
+		(void)exporter_scrape(e);
 	fair_unlock(&e->lock);
 }
 

@@ -24,6 +24,7 @@ import base64
 import contextlib
 import fcntl
 import fnmatch
+import glob
 import json
 import os
 import re
@@ -693,6 +694,67 @@ class Netns:
                             "--icmp-error", icmp_error, "--udp-base", udp_base, "--udp-replied", udp_replied,
                             "--tcp-closed", tcp_closed, "--icmp-echo", icmp_echo] + (["--hold"] if hold else []))
 
+
+
+# The global nf_conntrack_max, for the tests that lower it (table_full, prometheus_e2e, doctor).
+# Each keeps the original in /run/nfce-<test>.nf_conntrack_max while the limit is lowered, so
+# that the next run puts it back should this one be SIGKILLed.
+MAX_FILE = f"{NF_SYSCTL}/nf_conntrack_max"
+
+
+def read_max():
+    with open(MAX_FILE) as f:
+        return int(f.read())
+
+
+def write_max(v):
+    with open(MAX_FILE, "w") as f:
+        f.write(f"{v}\n")
+
+
+def restore_stale_max():
+    """An interrupted run left the original value behind: put it back before reading "the
+    original" ourselves."""
+    for path in sorted(glob.glob("/run/nfce-*.nf_conntrack_max")):
+        try:
+            with open(path) as f:
+                saved = int(f.read())
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            continue
+        log(f"restoring nf_conntrack_max={saved} left by an interrupted run ({path}; now {read_max()})")
+        write_max(saved)
+        os.unlink(path)
+
+
+def netns_counts():
+    """nf_conntrack_count of every network namespace reachable through /run/netns or a process."""
+    seen = {}
+    for path in glob.glob("/run/netns/*") + glob.glob("/proc/[0-9]*/ns/net"):
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            seen.setdefault((st.st_dev, st.st_ino), path)
+    counts = {}
+    for path in seen.values():
+        r = subprocess.run(["nsenter", f"--net={path}", "cat", f"{NF_SYSCTL}/nf_conntrack_count"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode == 0 and r.stdout.strip().isdigit():
+            counts[path] = int(r.stdout)
+    return counts
+
+
+@contextlib.contextmanager
+def exclusive_max(timeout=60):
+    """Hold MAX_LOCK_FILE exclusively (skip the test if others keep it), with stale values put back."""
+    fd = nf_conntrack_max_lock(exclusive=True, timeout=timeout)
+    if fd is None:
+        skip(f"other tests kept {MAX_LOCK_FILE} locked for {timeout}s")
+    try:
+        restore_stale_max()
+        yield
+    finally:
+        os.close(fd)
 
 def _stop_process(p, sig=signal.SIGTERM, timeout=3):
     if p.poll() is not None:

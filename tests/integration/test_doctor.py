@@ -14,9 +14,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nfce  # noqa: E402
-import test_table_full as tf  # noqa: E402
 
 N_TCP = 40
+STATE_FILE = "/run/nfce-doctor.nf_conntrack_max"
 
 
 def doctor(ns, *args):
@@ -25,10 +25,9 @@ def doctor(ns, *args):
 
 
 def test(ck):
-    if not os.path.exists(tf.MAX_FILE):
+    if not os.path.exists(nfce.MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
-    with tf.exclusive():
-        tf.restore_stale()
+    with nfce.exclusive_max():
         with nfce.Netns("doctor") as ns:
             flows = ns.flows(tcp=N_TCP)
             try:
@@ -36,17 +35,17 @@ def test(ck):
                 ck.eq("doctor exit status on a quiet table", 0, rc)
                 j = json.loads(out)
                 ck.eq("doctor entries vs conntrack -C", ns.conntrack_count(), j["entries"])
-                ck.eq("doctor limit vs nf_conntrack_max", tf.read_max(), j["limit"])
+                ck.eq("doctor limit vs nf_conntrack_max", nfce.read_max(), j["limit"])
                 ck.eq("at_risk on a quiet table", False, j["at_risk"])
 
-                orig = tf.read_max()
+                orig = nfce.read_max()
                 ours = ns.conntrack_count()
                 limit = math.floor(ours / 0.95)  # at least 95 % full
                 nfce.log(f"nf_conntrack_max {orig} -> {limit} ({ours} entries here)")
-                with open(tf.STATE_FILE, "w") as f:
+                with open(STATE_FILE, "w") as f:
                     f.write(f"{orig}\n")
                 try:
-                    tf.write_max(limit)
+                    nfce.write_max(limit)
                     rc, out, err = doctor(ns)
                     ck.eq("doctor exit status at 95 % full", 1, rc)
                     ck.true("the text names the fill", f"table {100 * ours / limit:.1f} % full" in out, out)
@@ -59,9 +58,9 @@ def test(ck):
                             any(f["severity"] == "risk" and "full" in f["title"] for f in j["findings"]),
                             repr(j["findings"]))
                 finally:
-                    tf.write_max(orig)
-                    os.unlink(tf.STATE_FILE)
-                ck.eq("nf_conntrack_max restored", orig, tf.read_max())
+                    nfce.write_max(orig)
+                    os.unlink(STATE_FILE)
+                ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
                 rc, out, err = doctor(ns, "--format=yaml")
                 ck.eq("doctor exit status on a bad flag", 2, rc)
                 ck.true("the error names the flag", "--format" in err, err)

@@ -25,7 +25,6 @@ NOT parallel: nf_conntrack_max is one value for all namespaces. Like table_full,
 holds nfce.MAX_LOCK_FILE exclusively while it runs, restores the limit in a finally block
 (SIGTERM/SIGINT/SIGHUP unwind through it) and leaves the original value in STATE_FILE while
 it is lowered, for the next run to put back should this one be SIGKILLed."""
-import contextlib
 import glob
 import json
 import os
@@ -47,7 +46,6 @@ GENERATE = os.path.join(RULES_DIR, "generate.py")
 OVERRIDES = os.path.join(RULES_DIR, "e2e-overrides.yml")
 PROM_PORT = 39990  # inside the test's namespace; below the ephemeral range nfce sets there
 JOB = "nf_conntrack"  # the job selector of config.yml
-MAX_FILE = f"{nfce.NF_SYSCTL}/nf_conntrack_max"
 BUCKETS_FILE = f"{nfce.NF_SYSCTL}/nf_conntrack_buckets"
 STATE_FILE = "/run/nfce-prometheus_e2e.nf_conntrack_max"
 HEADROOM = 64
@@ -86,62 +84,9 @@ print(json.dumps({"sent": sent, "eperm": eperm}), flush=True)
 """
 
 
-# --------------------------------------------------------------------------------------------
-# nf_conntrack_max, as test_table_full.py handles it
-# --------------------------------------------------------------------------------------------
-
-
 def read_int(path):
     with open(path) as f:
         return int(f.read())
-
-
-def write_max(v):
-    with open(MAX_FILE, "w") as f:
-        f.write(f"{v}\n")
-
-
-def restore_stale():
-    """A run of this test or of table_full that was SIGKILLed left the original value behind:
-    put it back before reading "the original" ourselves."""
-    for path in sorted(glob.glob("/run/nfce-*.nf_conntrack_max")):
-        try:
-            with open(path) as f:
-                saved = int(f.read())
-        except (OSError, ValueError):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            continue
-        nfce.log(f"restoring nf_conntrack_max={saved} left by an interrupted run ({path}; now {read_int(MAX_FILE)})")
-        write_max(saved)
-        os.unlink(path)
-
-
-def netns_counts():
-    """nf_conntrack_count of every network namespace reachable through /run/netns or a process."""
-    seen = {}
-    for path in glob.glob("/run/netns/*") + glob.glob("/proc/[0-9]*/ns/net"):
-        with contextlib.suppress(OSError):
-            st = os.stat(path)
-            seen.setdefault((st.st_dev, st.st_ino), path)
-    counts = {}
-    for path in seen.values():
-        r = subprocess.run(["nsenter", f"--net={path}", "cat", f"{nfce.NF_SYSCTL}/nf_conntrack_count"],
-                           capture_output=True, text=True, timeout=10)
-        if r.returncode == 0 and r.stdout.strip().isdigit():
-            counts[path] = int(r.stdout)
-    return counts
-
-
-@contextlib.contextmanager
-def exclusive(timeout=60):
-    fd = nfce.nf_conntrack_max_lock(exclusive=True, timeout=timeout)
-    if fd is None:
-        nfce.skip(f"other tests kept {nfce.MAX_LOCK_FILE} locked for {timeout}s")
-    try:
-        yield
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,12 +284,11 @@ def check_dashboard_queries(ck, ns, prom):
 
 
 def test(ck):
-    if not os.path.exists(MAX_FILE):
+    if not os.path.exists(nfce.MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
     t0 = time.monotonic()
     tmpdir = None
-    with exclusive():
-        restore_stale()
+    with nfce.exclusive_max():
         try:
             with nfce.Netns("prometheus_e2e") as ns:
                 # The namespaces of SIGKILLed runs are gone now (Netns reaps them), and no other
@@ -390,8 +334,8 @@ def run(ck, ns, exp, prom):
     check_quiet(ck, prom, names, buckets)
     ck.raise_if_failed("before filling the table")
 
-    orig = read_int(MAX_FILE)
-    counts = netns_counts()
+    orig = nfce.read_max()
+    counts = nfce.netns_counts()
     total = sum(counts.values())
     if total > MAX_OTHERS:
         nfce.skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
@@ -409,7 +353,7 @@ def run(ck, ns, exp, prom):
     seen_firing = {}
     t_full = None
     try:
-        write_max(limit)
+        nfce.write_max(limit)
         fill = nfce.Flows(ns, ["fill", "--max", limit, "--udp", N_UDP])
         t_full = time.monotonic()
         nfce.log(f"table full: {fill.info}")
@@ -466,7 +410,7 @@ def run(ck, ns, exp, prom):
         if ck.true("ConntrackPacketsDropped still active", a is not None, repr(sorted(active))):
             ck.true("ConntrackPacketsDropped value > 0", float(a["value"]) > 0, a["value"])
     finally:
-        write_max(orig)
+        nfce.write_max(orig)
         os.unlink(STATE_FILE)
         t_lowered = time.monotonic() - t_full if t_full else 0
         if dropper is not None:
@@ -478,7 +422,7 @@ def run(ck, ns, exp, prom):
         if fill is not None:
             fill.close()
         nfce.log(f"nf_conntrack_max restored to {orig} after {t_lowered:.1f}s")
-    ck.eq("nf_conntrack_max restored", orig, read_int(MAX_FILE))
+    ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
 
     # The limit is back: the ratio drops under the thresholds and the alert resolves at once.
     def almost_full_gone():

@@ -10,75 +10,19 @@ block (SIGTERM/SIGINT/SIGHUP unwind through it); should this process be SIGKILLe
 value in STATE_FILE is written back by the next run. Every other test's namespace holds
 nfce.MAX_LOCK_FILE shared, this test holds it exclusively: runs from other checkouts on the
 same machine don't overlap with it either."""
-import contextlib
-import glob
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nfce  # noqa: E402
 
-MAX_FILE = f"{nfce.NF_SYSCTL}/nf_conntrack_max"
 STATE_FILE = "/run/nfce-table_full.nf_conntrack_max"
 HEADROOM = 64
 N_UDP = 50
 MAX_OTHERS = 20000  # more entries elsewhere than this: filling our table would take too long
-
-
-def read_max():
-    with open(MAX_FILE) as f:
-        return int(f.read())
-
-
-def write_max(v):
-    with open(MAX_FILE, "w") as f:
-        f.write(f"{v}\n")
-
-
-def restore_stale():
-    """A run that was SIGKILLed left its saved value: put it back first."""
-    try:
-        with open(STATE_FILE) as f:
-            saved = int(f.read())
-    except FileNotFoundError:
-        return
-    except ValueError:
-        os.unlink(STATE_FILE)
-        return
-    nfce.log(f"restoring nf_conntrack_max={saved} left by an interrupted run (now {read_max()})")
-    write_max(saved)
-    os.unlink(STATE_FILE)
-
-
-def netns_counts():
-    """nf_conntrack_count of every network namespace reachable through /run/netns or a process."""
-    seen = {}
-    for path in glob.glob("/run/netns/*") + glob.glob("/proc/[0-9]*/ns/net"):
-        with contextlib.suppress(OSError):
-            st = os.stat(path)
-            seen.setdefault((st.st_dev, st.st_ino), path)
-    counts = {}
-    for path in seen.values():
-        r = subprocess.run(["nsenter", f"--net={path}", "cat", f"{nfce.NF_SYSCTL}/nf_conntrack_count"],
-                           capture_output=True, text=True, timeout=10)
-        if r.returncode == 0 and r.stdout.strip().isdigit():
-            counts[path] = int(r.stdout)
-    return counts
-
-
-@contextlib.contextmanager
-def exclusive(timeout=60):
-    fd = nfce.nf_conntrack_max_lock(exclusive=True, timeout=timeout)
-    if fd is None:
-        nfce.skip(f"other tests kept {nfce.MAX_LOCK_FILE} locked for {timeout}s")
-    try:
-        yield
-    finally:
-        os.close(fd)
 
 
 def snapshot(ns):
@@ -97,14 +41,13 @@ def compare(b, m, a, ck):
 def test(ck):
     if not shutil.which("nsenter"):
         nfce.skip("nsenter (util-linux) is not installed")
-    if not os.path.exists(MAX_FILE):
+    if not os.path.exists(nfce.MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
-    with exclusive():
-        restore_stale()
+    with nfce.exclusive_max():
         with nfce.Netns("table_full") as ns:
             with nfce.Exporter(ns) as exp:
-                orig = read_max()
-                counts = netns_counts()
+                orig = nfce.read_max()
+                counts = nfce.netns_counts()
                 total = sum(counts.values())
                 if total > MAX_OTHERS:
                     nfce.skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
@@ -123,7 +66,7 @@ def test(ck):
                     f.write(f"{orig}\n")
                 fill = None
                 try:
-                    write_max(limit)
+                    nfce.write_max(limit)
                     t0 = time.monotonic()
                     fill = nfce.Flows(ns, ["fill", "--max", limit, "--udp", N_UDP])
                     info = fill.info
@@ -150,11 +93,11 @@ def test(ck):
                     ck.eq("drop delta: exporter vs conntrack -S", a["S"]["drop"] - s0["drop"], d_drop)
                     nfce.check_collectors(ck, m, nfce.expected_success())
                 finally:
-                    write_max(orig)
+                    nfce.write_max(orig)
                     os.unlink(STATE_FILE)
                     if fill is not None:
                         fill.close()
-                ck.eq("nf_conntrack_max restored", orig, read_max())
+                ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
                 ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
 

@@ -15,6 +15,11 @@ enum flag_id {
 	FLAG_PROCFS,
 	FLAG_SYSFS,
 	FLAG_LOG_LEVEL,
+	FLAG_LOG_FORMAT,
+	FLAG_WEB_CONFIG,
+	FLAG_RUNAS,
+	FLAG_NETNS,
+	FLAG_NETNS_MAX,
 	FLAG_FORMAT,
 	FLAG_EVENTS_BUFFER_SIZE,
 	FLAG_EVENTS_MAX_ZONES,
@@ -39,6 +44,16 @@ static const struct {
 	{ "path.sysfs", FLAG_SYSFS, true, "DIR", "sysfs mountpoint (default /sys)" },
 	{ "log.level", FLAG_LOG_LEVEL, true, "LEVEL",
 	  "only log messages with this severity or above: debug, info, warn, error (default info)" },
+	{ "log.format", FLAG_LOG_FORMAT, true, "FORMAT",
+	  "log line format: logfmt or json (default logfmt)" },
+	{ "web.config.file", FLAG_WEB_CONFIG, true, "FILE",
+	  "exporter-toolkit web configuration: TLS and basic auth (reloaded on SIGHUP)" },
+	{ "runas", FLAG_RUNAS, true, "USER[:GROUP]",
+	  "drop to this user once the sockets are open, keeping only the capabilities needed" },
+	{ "netns", FLAG_NETNS, true, "all|NAME",
+	  "collect in every network namespace (all) or in this one under /run/netns (repeatable); default: the exporter's own only" },
+	{ "netns.max", FLAG_NETNS_MAX, true, "N",
+	  "follow at most this many namespaces with --netns=all (default 1024)" },
 	{ "collector.events.buffer-size", FLAG_EVENTS_BUFFER_SIZE, true, "BYTES",
 	  "receive buffer of the conntrack event socket, e.g. 8MiB (default 8MiB)" },
 	{ "collector.events.max-zones", FLAG_EVENTS_MAX_ZONES, true, "N",
@@ -189,6 +204,51 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 				"invalid value \"%s\" for --%s: want debug, info, warn or error", v,
 				name);
 		return 0;
+	case FLAG_LOG_FORMAT:
+		if (strcmp(v, "json") != 0 && strcmp(v, "logfmt") != 0)
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want logfmt or json", v, name);
+		f->log_json = strcmp(v, "json") == 0;
+		return 0;
+	case FLAG_WEB_CONFIG:
+		if (!*v)
+			return fail(err, size, "invalid value \"\" for --%s: want a file", name);
+		f->web_config_file = v;
+		return 0;
+	case FLAG_RUNAS:
+		if (!*v || *v == ':' || strchr(v, ':') != strrchr(v, ':') ||
+		    v[strlen(v) - 1] == ':')
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want USER or USER:GROUP", v,
+				    name);
+		f->runas = v;
+		return 0;
+	case FLAG_NETNS:
+		if (strcmp(v, "all") == 0) {
+			f->netns_all = true;
+			return 0;
+		}
+		/* A name under /run/netns, as ip-netns(8) allows it: no path tricks. */
+		if (!*v || strlen(v) > 255 || strchr(v, '/') || strcmp(v, ".") == 0 ||
+		    strcmp(v, "..") == 0)
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want all or a name under /run/netns",
+				    v, name);
+		if (f->n_netns == FLAGS_MAX_NETNS)
+			return fail(err, size, "too many --%s flags (at most %d)", name,
+				    FLAGS_MAX_NETNS);
+		f->netns[f->n_netns++] = v;
+		return 0;
+	case FLAG_NETNS_MAX: {
+		size_t n;
+
+		if (parse_size(v, &n) < 0 || n < 1 || n > 65536 || strpbrk(v, "KMGB"))
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want a number from 1 to 65536",
+				    v, name);
+		f->netns_max = (unsigned)n;
+		return 0;
+	}
 	case FLAG_FORMAT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
 			return fail(err, size, "invalid value \"%s\" for --%s: want text or json",
@@ -230,6 +290,7 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 		.log_level = LOG_LEVEL_INFO,
 		.events_buffer_size = DEFAULT_EVENTS_BUFFER_SIZE,
 		.events_max_zones = DEFAULT_EVENTS_MAX_ZONES,
+		.netns_max = DEFAULT_NETNS_MAX,
 	};
 	signed char explicit[FLAGS_MAX_COLLECTORS] = { 0 }; /* +1 enabled, -1 disabled */
 	bool disable_defaults = false;
@@ -317,6 +378,8 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 	}
 	if (format_given && !f.doctor)
 		return fail(err, err_size, "flag --format is for the doctor command");
+	if (f.netns_all && f.n_netns)
+		return fail(err, err_size, "--netns=all and --netns=NAME exclude each other");
 
 	for (size_t i = 0; i < collector_registry_size; i++)
 		f.collector_enabled[i] =

@@ -11,6 +11,8 @@
 #define DEFAULT_LISTEN_ADDRESS ":39901"
 #define DEFAULT_EVENTS_BUFFER_SIZE (8u << 20)
 #define DEFAULT_EVENTS_MAX_ZONES 32
+#define FLAGS_MAX_NETNS 64
+#define DEFAULT_NETNS_MAX 1024
 
 struct flags {
 	const char *listen_address;
@@ -20,6 +22,13 @@ struct flags {
 	const char *procfs;
 	const char *sysfs;
 	enum log_level log_level;
+	bool log_json; /* --log.format=json */
+	const char *web_config_file; /* --web.config.file, or NULL */
+	const char *runas; /* --runas=USER[:GROUP], or NULL */
+	bool netns_all; /* --netns=all */
+	const char *netns[FLAGS_MAX_NETNS]; /* --netns=NAME, names under /run/netns */
+	size_t n_netns;
+	unsigned netns_max; /* --netns.max */
 	size_t events_buffer_size;
 	unsigned events_max_zones;
 	bool collector_enabled[FLAGS_MAX_COLLECTORS];

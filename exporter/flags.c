@@ -206,8 +206,8 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		return 0;
 	case FLAG_LOG_FORMAT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "logfmt") != 0)
-			return fail(err, size,
-				    "invalid value \"%s\" for --%s: want logfmt or json", v, name);
+			return fail(err, size, "invalid value \"%s\" for --%s: want logfmt or json",
+				    v, name);
 		f->log_json = strcmp(v, "json") == 0;
 		return 0;
 	case FLAG_WEB_CONFIG:
@@ -231,9 +231,10 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		/* A name under /run/netns, as ip-netns(8) allows it: no path tricks. */
 		if (!*v || strlen(v) > 255 || strchr(v, '/') || strcmp(v, ".") == 0 ||
 		    strcmp(v, "..") == 0)
-			return fail(err, size,
-				    "invalid value \"%s\" for --%s: want all or a name under /run/netns",
-				    v, name);
+			return fail(
+				err, size,
+				"invalid value \"%s\" for --%s: want all or a name under /run/netns",
+				v, name);
 		if (f->n_netns == FLAGS_MAX_NETNS)
 			return fail(err, size, "too many --%s flags (at most %d)", name,
 				    FLAGS_MAX_NETNS);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "metric_writer.h"
@@ -14,6 +15,7 @@ struct collector_ops {
 	const char *name; /* --collector.<name>, label in self-metrics */
 	const char *help; /* one line for --help */
 	bool default_enabled;
+	unsigned scopes; /* SCOPE_* it has series for */
 	size_t priv_size; /* private state, zero-allocated by the core */
 	/* -EOPNOTSUPP: off, quietly. A source that is absent now is not an init error. */
 	int (*init)(struct collector *c, const struct config *cfg);
@@ -40,6 +42,9 @@ struct collector {
 	 */
 	const char *note;
 	int note_error;
+	/* Entries of the namespace, set by the table collector for the host-wide sum. */
+	bool has_entries;
+	uint64_t entries;
 };
 
 static inline void collector_note(struct collector *c, const char *note, int error)

@@ -107,6 +107,7 @@ struct events_priv {
 	uint64_t events[_CT_EVENT_MAX][256];
 	uint32_t live[256][N_STATES];
 	uint32_t *zone_live; /* [65536] */
+	unsigned zone_top; /* above the highest zone ever counted: what a scrape scans */
 	uint64_t hist[256][N_BOUNDS];
 	uint64_t hist_count[256];
 	double hist_sum[256];
@@ -154,6 +155,8 @@ static void count(struct events_priv *p, const struct flow *f, int delta)
 
 	p->live[f->proto][st] += (uint32_t)delta;
 	p->zone_live[f->zone] += (uint32_t)delta;
+	if (f->zone >= p->zone_top)
+		p->zone_top = f->zone + 1u;
 }
 
 static void observe_lifetime(struct events_priv *p, const struct flow *f)
@@ -673,10 +676,11 @@ static int write_zones(struct events_priv *p, struct metric_writer *w)
 	uint64_t other = 0;
 	char num[8];
 
-	z = malloc(65536 * sizeof(*z));
+	/* Most hosts use zone 0 alone: with one namespace per pod, scanning 64k is the cost. */
+	z = malloc((p->zone_top + 1) * sizeof(*z));
 	if (!z)
 		return -ENOMEM;
-	for (unsigned i = 0; i < 65536; i++)
+	for (unsigned i = 0; i < p->zone_top; i++)
 		if (p->zone_live[i])
 			z[n++] = (struct zone_count){ (uint16_t)i, p->zone_live[i] };
 	/* The biggest zones get their own series: the one gone wild is what matters. */
@@ -819,6 +823,7 @@ const struct collector_ops events_collector = {
 	.name = "events",
 	.help = "live entries per protocol, state and zone, from conntrack events",
 	.default_enabled = true,
+	.scopes = SCOPE_NETNS,
 	.priv_size = sizeof(struct events_priv),
 	.init = events_init,
 	.event_fd = events_event_fd,

@@ -129,6 +129,7 @@ const struct collector_ops kernel_collector = {
 	.name = "kernel",
 	.help = "kernel memory of the conntrack table (from /proc/slabinfo) and behaviour sysctls",
 	.default_enabled = true,
+	.scopes = SCOPE_HOST,
 	.priv_size = sizeof(struct kernel_priv),
 	.collect = kernel_collect,
 	.fini = kernel_fini,

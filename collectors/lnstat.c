@@ -14,7 +14,7 @@
 #include "percpu.h"
 #include "util.h"
 
-#define LNSTAT_DIR "net/stat"
+#define LNSTAT_DIR "/stat"
 #define LNSTAT_MAX_TABLES 16
 #define LNSTAT_TABLE_NAME_MAX 64
 
@@ -94,14 +94,27 @@ static struct lnstat_table *table_get(struct lnstat_priv *p, const char *name)
 	return t;
 }
 
+/*
+ * nf_conntrack and synproxy count per network namespace; rt_cache's statistics are the
+ * host's whatever the namespace, and the neighbour tables show only in the initial one.
+ */
+static bool in_scope(const struct collector *c, const char *table)
+{
+	bool per_netns = strcmp(table, "nf_conntrack") == 0 || strcmp(table, "synproxy") == 0;
+
+	return c->cfg->scope & (per_netns ? SCOPE_NETNS : SCOPE_HOST);
+}
+
 static int read_tables(struct collector *c)
 {
 	struct lnstat_priv *p = c->priv;
 	int dfd, r, skipped = 0;
 	struct dirent *de;
+	char path[64];
 	DIR *d;
 
-	r = opendir_at(c->cfg->procfs_fd, LNSTAT_DIR, &d);
+	snprintf(path, sizeof(path), "%s" LNSTAT_DIR, c->cfg->net_dir);
+	r = opendir_at(c->cfg->procfs_fd, path, &d);
 	if (r < 0)
 		return r;
 	dfd = dirfd(d);
@@ -110,7 +123,7 @@ static int read_tables(struct collector *c)
 	while ((de = readdir(d))) {
 		struct row_ctx rc = { .p = p };
 
-		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR || !in_scope(c, de->d_name))
 			continue;
 		rc.t = table_get(p, de->d_name);
 		if (!rc.t) {
@@ -225,6 +238,7 @@ const struct collector_ops lnstat_collector = {
 	.name = "lnstat",
 	.help = "every table of /proc/net/stat (nf_conntrack, rt_cache, arp_cache, ndisc_cache, ...)",
 	.default_enabled = true,
+	.scopes = SCOPE_HOST | SCOPE_NETNS,
 	.priv_size = sizeof(struct lnstat_priv),
 	.collect = lnstat_collect,
 	.fini = lnstat_fini,

@@ -14,7 +14,7 @@
 #include "percpu.h"
 #include "util.h"
 
-#define STAT_FILE "net/stat/nf_conntrack"
+#define STAT_FILE "/stat/nf_conntrack"
 
 /* ctnetlink attribute numbers (enum ctattr_stats_cpu) to our statistic names. */
 static const char *const ct_attr_names[] = {
@@ -170,9 +170,11 @@ static int proc_row(void *userdata, unsigned row, const uint64_t *values, unsign
 static int read_proc(struct collector *c)
 {
 	struct stat_priv *p = c->priv;
+	char path[64];
 	int r;
 
-	r = read_file_at(c->cfg->procfs_fd, STAT_FILE, &p->buf, 1 << 20);
+	snprintf(path, sizeof(path), "%s" STAT_FILE, c->cfg->net_dir);
+	r = read_file_at(c->cfg->procfs_fd, path, &p->buf, 1 << 20);
 	if (r < 0)
 		return r;
 	r = lnstat_parse(p->buf.data, p->buf.len, &p->hdr, proc_row, p);
@@ -239,6 +241,7 @@ const struct collector_ops stat_collector = {
 	.name = "stat",
 	.help = "per-CPU conntrack statistics: drops, early drops, insert failures, ...",
 	.default_enabled = true,
+	.scopes = SCOPE_NETNS,
 	.priv_size = sizeof(struct stat_priv),
 	.init = stat_init,
 	.collect = stat_collect,

@@ -29,6 +29,7 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 {
 	struct table_priv *p = c->priv;
 	int fd = c->cfg->procfs_fd;
+	unsigned scope = c->cfg->scope;
 	struct ctnl_global g = { 0 };
 	uint64_t v;
 	int r;
@@ -38,11 +39,20 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 		collector_note(c, "netlink statistics unavailable, reading sysctls instead", r);
 	else
 		collector_note(c, NULL, 0);
-	if (!g.has_entries) {
+	if (!g.has_entries && (scope & SCOPE_NETNS)) {
 		r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_count", &p->buf, &g.entries);
 		if (r < 0)
 			return r;
 	}
+	if (scope & SCOPE_NETNS) {
+		c->has_entries = true;
+		c->entries = g.entries;
+		mw_family(w, "nf_conntrack_entries", METRIC_GAUGE,
+			  "Connection tracking entries in this network namespace.");
+		mw_u64(w, "nf_conntrack_entries", MW_NO_LABELS, g.entries);
+	}
+	if (!(scope & SCOPE_HOST))
+		return 0;
 	if (!g.has_max_entries) {
 		/* Older kernels leave the limit out of the netlink answer. */
 		r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_max", &p->buf, &g.max_entries);
@@ -50,9 +60,6 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 			return r;
 	}
 
-	mw_family(w, "nf_conntrack_entries", METRIC_GAUGE,
-		  "Connection tracking entries in this network namespace.");
-	mw_u64(w, "nf_conntrack_entries", MW_NO_LABELS, g.entries);
 	mw_family(
 		w, "nf_conntrack_entries_limit", METRIC_GAUGE,
 		"Maximum number of conntrack entries (nf_conntrack_max); new flows are dropped beyond it.");
@@ -85,6 +92,7 @@ const struct collector_ops table_collector = {
 	.name = "table",
 	.help = "conntrack table fill: entries, limit, hash buckets",
 	.default_enabled = true,
+	.scopes = SCOPE_HOST | SCOPE_NETNS,
 	.priv_size = sizeof(struct table_priv),
 	.init = table_init,
 	.collect = table_collect,

@@ -119,6 +119,7 @@ const struct collector_ops timeouts_collector = {
 	.name = "timeouts",
 	.help = "conntrack timeout sysctls per protocol and state",
 	.default_enabled = true,
+	.scopes = SCOPE_HOST,
 	.priv_size = sizeof(struct timeouts_priv),
 	.collect = timeouts_collect,
 	.fini = timeouts_fini,

@@ -5,8 +5,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * What a collector instance collects. Alone (the default), one instance does both. With
+ * --netns, one instance collects the host-wide facts and one per namespace the rest, so that
+ * each series is written once: unlabelled for the host, with a netns label per namespace.
+ */
+#define SCOPE_HOST 0x1 /* the same whatever the namespace: limits, buckets, timeouts */
+#define SCOPE_NETNS 0x2 /* counted per network namespace: entries, statistics, events */
+
 /* What collectors may know of the command line. Filled by exporter/, read-only after. */
 struct config {
+	unsigned scope; /* SCOPE_* this instance collects */
+	/* /proc/net of the namespace, relative to procfs_fd: "net", or "thread-self/net" in
+	 * another namespace, where /proc/net would still show the process's own. */
+	const char *net_dir;
 	const char *procfs; /* --path.procfs */
 	int procfs_fd; /* O_PATH directory fd of procfs; every /proc read is relative to it */
 	int sysfs_fd; /* O_PATH of --path.sysfs, or -1 */

@@ -419,11 +419,11 @@ int doctor_run(const struct flags *f)
 		fprintf(stderr, "nf_conntrack_exporter doctor: cannot collect\n");
 		goto out;
 	}
-	for (size_t i = 0; i < e.n_collectors; i++)
-		if (!e.collectors[i].last_success && r.n_unseen < ARRAY_SIZE(r.unseen))
+	for (size_t i = 0; i < e.host.n; i++)
+		if (!e.host.c[i].last_success && r.n_unseen < ARRAY_SIZE(r.unseen))
 			snprintf(r.unseen[r.n_unseen++], sizeof(r.unseen[0]),
-				 "collector %s failed: %s", e.collectors[i].ops->name,
-				 strerror(-e.collectors[i].last_error));
+				 "collector %s failed: %s", e.host.c[i].ops->name,
+				 strerror(-e.host.c[i].last_error));
 	x.ram = mem_total_bytes(e.cfg.procfs_fd);
 	examine(t, len, t0, len0, &x, &r);
 	examine_timeouts(t, len, &r);

@@ -111,20 +111,22 @@ void status_update(struct status *st, const char *text, size_t len, double now)
 		struct sample_line l;
 
 		if (*p != '#' && e > p && parse_line(p, e, &l) == 0) {
+			/* With --netns, the fullest namespace is the one at risk. */
 			if (strcmp(l.name, "nf_conntrack_entries") == 0) {
-				s.entries = l.value;
+				if (!st->have_table || l.value > s.entries)
+					s.entries = l.value;
 				st->have_table = true;
 			} else if (strcmp(l.name, "nf_conntrack_entries_limit") == 0) {
 				s.limit = l.value;
 			} else if (strcmp(l.name, "nf_conntrack_buckets") == 0) {
 				st->buckets = l.value;
 			} else if (strcmp(l.name, "nf_conntrack_stat_drop_total") == 0) {
-				s.drop = l.value;
+				s.drop += l.value;
 				st->have_stat = true;
 			} else if (strcmp(l.name, "nf_conntrack_stat_early_drop_total") == 0) {
-				s.early_drop = l.value;
+				s.early_drop += l.value;
 			} else if (strcmp(l.name, "nf_conntrack_stat_insert_failed_total") == 0) {
-				s.insert_failed = l.value;
+				s.insert_failed += l.value;
 			} else if (strcmp(l.name, "nf_conntrack_state_entries") == 0) {
 				st->have_states = true;
 				top_insert(st->states, &st->n_states, label(&l, "protocol"),

@@ -347,14 +347,22 @@ class Builder:
                                    self.m("nf_conntrack_buckets"))
         # nf_conntrack_max 0 means "no limit" to the kernel: `> 0` drops such series, so the
         # ratio is absent rather than +Inf or NaN.
-        self.record("fill", "instance:nf_conntrack_entries:fill_ratio", f"{entries}\n  / ({limit} > 0)")
-        self.record("per_bucket", "instance:nf_conntrack_entries:per_bucket", f"{entries}\n  / ({buckets} > 0)")
+        # With --netns, entries are per network namespace (a netns label) while the limit is
+        # the host's, one series: each namespace's fill is its entries over that one limit.
+        self.record("fill", "instance:nf_conntrack_entries:fill_ratio",
+                    f"{entries}\n  / ignoring(netns) group_left()\n  ({limit} > 0)")
+        # The fullest namespace of each host: the host view of the dashboard.
+        self.record("fill_max", "instance:nf_conntrack_entries:fill_ratio_max",
+                    "max without(netns) (instance:nf_conntrack_entries:fill_ratio)")
+        # All namespaces share the hash table: with --netns=all the exporter sums them.
+        host = f"({self.m('nf_conntrack_host_entries')} or sum without(netns) ({entries}))"
+        self.record("per_bucket", "instance:nf_conntrack_entries:per_bucket", f"{host}\n  / ({buckets} > 0)")
         g = self.record("deriv", f"instance:nf_conntrack_entries:deriv{self.growth_w}",
                         f"deriv({entries}[{self.growth_w}])")
         # Headroom over the growth per second, only where the table is growing: absent when
         # flat or shrinking (or without a limit), 0 once full.
         self.record("time_to_full", "instance:nf_conntrack_entries:seconds_to_full",
-                    f"clamp_min(({limit} > 0) - {entries}, 0)\n  / ({g} > 0)")
+                    f"clamp_min(({limit} > 0) - ignoring(netns) group_right {entries}, 0)\n  / ({g} > 0)")
         for stat in ("drop", "early_drop", "insert_failed", "chaintoolong"):
             self.record(stat, f"instance:nf_conntrack_stat_{stat}:rate{self.rate_w}",
                         f"rate({self.m(f'nf_conntrack_stat_{stat}_total')}[{self.rate_w}])")
@@ -383,8 +391,8 @@ class Builder:
                     raise ConfigError(f"{p}.{level}.above is a ratio of nf_conntrack_max: below 1, not {above}")
                 self.alert(
                     p, "ConntrackTableAlmostFull", f"{fill} > {num(above)}", self.severity_names[level],
-                    "Conntrack table of {{ $labels.instance }} is {{ $value | humanizePercentage }} full.",
-                    "The conntrack table of {{ $labels.instance }} holds {{ $value | humanizePercentage }} of "
+                    "Conntrack table of {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} is {{ $value | humanizePercentage }} full.",
+                    "The conntrack table of {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} holds {{ $value | humanizePercentage }} of "
                     f"nf_conntrack_max (alert above {percent(above)}). Once it is full, each new flow "
                     "evicts an unassured entry or has its packet dropped (\"nf_conntrack: table full, "
                     "dropping packet\"). Raise nf_conntrack_max and the hash size, shorten the timeouts, or "
@@ -400,8 +408,8 @@ class Builder:
                     p, "ConntrackTableFillingUp",
                     f"{ttf} < {num(duration_seconds(within))}\nand\n{fill} > {num(floor)}",
                     self.severity_names[level],
-                    f"Conntrack table of {{{{ $labels.instance }}}} is predicted to be full within {within}.",
-                    f"At the growth of the last {self.growth_w}, the conntrack table of {{{{ $labels.instance }}}} "
+                    f"Conntrack table of {{{{ $labels.instance }}}}{{{{ with $labels.netns }}}} (netns {{{{ . }}}}){{{{ end }}}} is predicted to be full within {within}.",
+                    f"At the growth of the last {self.growth_w}, the conntrack table of {{{{ $labels.instance }}}}{{{{ with $labels.netns }}}} (netns {{{{ . }}}}){{{{ end }}}} "
                     "reaches nf_conntrack_max in {{ $value | humanizeDuration }}; it is more than "
                     f"{percent(floor)} full already. Find what is growing (nf_conntrack_state_entries, "
                     "nf_conntrack_zone_entries), then raise nf_conntrack_max or shorten the timeouts "
@@ -413,8 +421,8 @@ class Builder:
             self.alert(
                 p, "ConntrackPacketsDropped", self.rate_alert_expr("drop", c.number(f"{p}.above", lo=0)),
                 self.severity(f"{p}.severity"),
-                "Conntrack table of {{ $labels.instance }} is full: packets are dropped.",
-                "{{ $value | printf \"%.4g\" }} packets/s dropped on {{ $labels.instance }} over the last "
+                "Conntrack table of {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} is full: packets are dropped.",
+                "{{ $value | printf \"%.4g\" }} packets/s dropped on {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} over the last "
                 f"{rw} because the conntrack table was full and no entry could be evicted "
                 "(nf_conntrack_stat_drop_total; the kernel logs \"nf_conntrack: table full, dropping "
                 "packet\"). New connections are failing. Raise nf_conntrack_max now, then find what fills "
@@ -425,8 +433,8 @@ class Builder:
             self.alert(
                 p, "ConntrackEarlyDrops", self.rate_alert_expr("early_drop", c.number(f"{p}.above", lo=0)),
                 self.severity(f"{p}.severity"),
-                "Conntrack table of {{ $labels.instance }} is full: entries are evicted early.",
-                "{{ $value | printf \"%.4g\" }} entries/s evicted on {{ $labels.instance }} over the last "
+                "Conntrack table of {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} is full: entries are evicted early.",
+                "{{ $value | printf \"%.4g\" }} entries/s evicted on {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} over the last "
                 f"{rw} to make room for new flows (nf_conntrack_stat_early_drop_total): the table is "
                 "at nf_conntrack_max. Unreplied flows are being forgotten; once nothing can be evicted, "
                 "packets are dropped. Raise nf_conntrack_max or shorten the timeouts.")
@@ -437,7 +445,7 @@ class Builder:
                 p, "ConntrackInsertFailures", self.rate_alert_expr("insert_failed", c.number(f"{p}.above", lo=0)),
                 self.severity(f"{p}.severity"),
                 "Conntrack inserts fail on {{ $labels.instance }}.",
-                "{{ $value | printf \"%.4g\" }} conntrack inserts/s failed on {{ $labels.instance }} over the "
+                "{{ $value | printf \"%.4g\" }} conntrack inserts/s failed on {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} over the "
                 f"last {rw} (nf_conntrack_stat_insert_failed_total); each failure drops a packet. "
                 "Usually two packets of one new UDP flow (DNS A and AAAA queries) racing on two CPUs.")
 

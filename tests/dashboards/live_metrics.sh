@@ -78,7 +78,9 @@ if ! { in_ns nft add table inet t &&
 fi
 
 # Not through in_ns: $! must be the exporter itself (ip netns exec execs it), not a subshell.
-ip netns exec "$NS" "$EXPORTER" --web.listen-address="$ADDR:$PORT" --log.level=info >"$LOG" 2>&1 &
+# --netns=all: per-namespace series carry the netns label the dashboard selects on, and the
+# namespace metrics (host entries, followed) exist.
+ip netns exec "$NS" "$EXPORTER" --web.listen-address="$ADDR:$PORT" --log.level=info --netns=all >"$LOG" 2>&1 &
 EXP_PID=$!
 
 scrape() { in_ns curl -sf --max-time 2 -o "$BODY" "http://$ADDR:$PORT/metrics"; }

@@ -23,6 +23,8 @@ static void run_start(struct run *r, const struct collector_ops *ops, const char
 	r->cfg.procfs = fixture;
 	r->cfg.procfs_fd = fixture_dir(fixture);
 	r->cfg.no_netlink = true;
+	r->cfg.scope = SCOPE_HOST | SCOPE_NETNS;
+	r->cfg.net_dir = "net";
 	r->c.ops = ops;
 	r->c.cfg = &r->cfg;
 	r->c.priv = calloc(1, ops->priv_size);

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Finding the network namespaces of the host. A namespace has no list of its own: it is
+ * reachable through the processes in it (/proc/PID/ns/net) and through bind mounts such as
+ * ip-netns(8)'s /run/netns/NAME, and is known by the inode of its nsfs file.
+ */
+#include "netns.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int push(struct netns_scan *s, const struct stat *st, pid_t pid, const char *name)
+{
+	struct netns_seen *n;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct netns_seen *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	n = &s->v[s->n++];
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	n->pid = pid;
+	strcpy(n->name, name);
+	return 0;
+}
+
+static bool name_valid(const char *name)
+{
+	return name[0] && strlen(name) <= NETNS_NAME_MAX && !strchr(name, '/') &&
+	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static int scan_named(struct netns_scan *s, int run_fd, const char *name)
+{
+	struct stat st;
+
+	if (!name_valid(name))
+		return 0;
+	/* A name created by "ip netns add" is an empty file until the mount lands on it. */
+	if (fstatat(run_fd, name, &st, 0) < 0 || st.st_dev != s->nsfs_dev)
+		return 0;
+	return push(s, &st, 0, name);
+}
+
+static int scan_run_dir(struct netns_scan *s, int run_fd)
+{
+	struct dirent *de;
+	DIR *d;
+	int r = 0, fd;
+
+	fd = openat(run_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (r == 0 && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			r = scan_named(s, run_fd, de->d_name);
+	closedir(d);
+	return r;
+}
+
+static int scan_procs(struct netns_scan *s, int procfs_fd)
+{
+	struct dirent *de;
+	DIR *d;
+	int r;
+
+	r = opendir_at(procfs_fd, ".", &d);
+	if (r < 0)
+		return r;
+	while ((de = readdir(d))) {
+		char path[64];
+		struct stat st;
+		char *end;
+		long pid;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid > (1L << 30))
+			continue;
+		snprintf(path, sizeof(path), "%ld/ns/net", pid);
+		/* Gone since readdir(), a kernel thread, or not ours to see: not an error. */
+		if (fstatat(procfs_fd, path, &st, 0) < 0 || st.st_dev != s->nsfs_dev)
+			continue;
+		r = push(s, &st, (pid_t)pid, "");
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct netns_seen *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return 0;
+}
+
+/* One entry per namespace: the lowest pid, the smallest name. */
+static void dedup(struct netns_scan *s)
+{
+	size_t out = 0;
+
+	qsort(s->v, s->n, sizeof(s->v[0]), seen_cmp);
+	for (size_t i = 0; i < s->n; i++) {
+		struct netns_seen *a = &s->v[i], *o = out ? &s->v[out - 1] : NULL;
+
+		if (!o || seen_cmp(o, a) != 0) {
+			s->v[out++] = *a;
+			continue;
+		}
+		if (a->pid && (!o->pid || a->pid < o->pid))
+			o->pid = a->pid;
+		if (a->name[0] && (!o->name[0] || strcmp(a->name, o->name) < 0))
+			strcpy(o->name, a->name);
+	}
+	s->n = out;
+}
+
+int netns_scan(struct netns_scan *s, int procfs_fd, const char *run_dir, const char *const *names,
+	       size_t n_names)
+{
+	struct stat st;
+	int run_fd, r = 0;
+
+	s->n = 0;
+	if (fstatat(procfs_fd, "self/ns/net", &st, 0) < 0)
+		return -errno;
+	s->nsfs_dev = st.st_dev;
+	run_fd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (names) {
+		for (size_t i = 0; r == 0 && run_fd >= 0 && i < n_names; i++)
+			r = scan_named(s, run_fd, names[i]);
+	} else {
+		if (run_fd >= 0)
+			r = scan_run_dir(s, run_fd);
+		if (r == 0)
+			r = scan_procs(s, procfs_fd);
+	}
+	if (run_fd >= 0)
+		close(run_fd);
+	if (r < 0)
+		return r;
+	dedup(s);
+	return 0;
+}
+
+void netns_scan_free(struct netns_scan *s)
+{
+	free(s->v);
+	*s = (struct netns_scan){ 0 };
+}
+
+int netns_open(const struct netns_seen *seen, int procfs_fd, const char *run_dir)
+{
+	char path[NETNS_NAME_MAX + 64];
+	struct stat st;
+	int fd;
+
+	if (seen->name[0]) {
+		snprintf(path, sizeof(path), "%s/%s", run_dir, seen->name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} else {
+		snprintf(path, sizeof(path), "%d/ns/net", (int)seen->pid);
+		fd = openat(procfs_fd, path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_dev != seen->dev || st.st_ino != seen->ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}

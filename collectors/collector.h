@@ -11,6 +11,10 @@
 
 struct collector;
 
+/*
+ * The core never runs two calls of any collectors at once (scrapes and events take turns under
+ * one lock), so instances of a collector may share scratch space between calls.
+ */
 struct collector_ops {
 	const char *name; /* --collector.<name>, label in self-metrics */
 	const char *help; /* one line for --help */

@@ -108,7 +108,7 @@ struct events_priv {
 	uint32_t live[256][N_STATES];
 	uint32_t *zone_live; /* [65536] */
 	unsigned zone_top; /* above the highest zone ever counted: what a scrape scans */
-	uint64_t hist[256][N_BOUNDS];
+	uint64_t (*hist[256])[N_BOUNDS]; /* allocated for a protocol at its first death */
 	uint64_t hist_count[256];
 	double hist_sum[256];
 	uint64_t overruns;
@@ -166,9 +166,11 @@ static void observe_lifetime(struct events_priv *p, const struct flow *f)
 	if (!f->start)
 		return; /* seen in a dump, not born under our eyes */
 	life = (double)(now_ds(p) + 1 - f->start) / 10.0;
+	if (!p->hist[f->proto] && !(p->hist[f->proto] = calloc(1, sizeof(*p->hist[0]))))
+		return; /* out of memory: this flow goes unobserved, nothing worse */
 	for (size_t i = 0; i < N_BOUNDS; i++)
 		if (life <= lifetime_bounds[i])
-			p->hist[f->proto][i]++;
+			(*p->hist[f->proto])[i]++;
 	p->hist_count[f->proto]++;
 	p->hist_sum[f->proto] += life;
 }
@@ -563,6 +565,42 @@ static int open_event_socket(struct events_priv *p, size_t bufsize)
 	return epoll_mod(p->epfd, EPOLL_CTL_ADD, fd);
 }
 
+/*
+ * Receive buffers, shared by every instance (one per network namespace with --netns): the core
+ * never runs two collector calls at once, and each call is done with them when it returns.
+ * 576 KiB once, rather than once per namespace.
+ */
+static struct {
+	char *rx;
+	char *dump;
+	unsigned users;
+} scratch;
+
+static int scratch_get(void)
+{
+	if (!scratch.users) {
+		scratch.rx = malloc((size_t)RX_BATCH * RX_SLOT);
+		scratch.dump = malloc(DUMP_BUF);
+		if (!scratch.rx || !scratch.dump) {
+			free(scratch.rx);
+			free(scratch.dump);
+			scratch.rx = scratch.dump = NULL;
+			return -ENOMEM;
+		}
+	}
+	scratch.users++;
+	return 0;
+}
+
+static void scratch_put(void)
+{
+	if (--scratch.users)
+		return;
+	free(scratch.rx);
+	free(scratch.dump);
+	scratch.rx = scratch.dump = NULL;
+}
+
 static int events_init(struct collector *c, const struct config *cfg)
 {
 	struct events_priv *p = c->priv;
@@ -580,10 +618,10 @@ static int events_init(struct collector *c, const struct config *cfg)
 	if (p->epfd < 0)
 		return -errno;
 	p->zone_live = calloc(65536, sizeof(*p->zone_live));
-	p->rx = malloc((size_t)RX_BATCH * RX_SLOT);
-	p->dump_buf = malloc(DUMP_BUF);
-	if (!p->zone_live || !p->rx || !p->dump_buf)
+	if (!p->zone_live || scratch_get() < 0)
 		return -ENOMEM;
+	p->rx = scratch.rx;
+	p->dump_buf = scratch.dump;
 	for (int i = 0; i < RX_BATCH; i++) {
 		p->iov[i] = (struct iovec){ .iov_base = p->rx + (size_t)i * RX_SLOT,
 					    .iov_len = RX_SLOT };
@@ -719,7 +757,7 @@ static void write_histograms(struct events_priv *p, struct metric_writer *w)
 		for (size_t i = 0; i < N_BOUNDS; i++) {
 			fmt_double(le, sizeof(le), lifetime_bounds[i]);
 			mw_u64(w, "nf_conntrack_flow_lifetime_seconds_bucket",
-			       MW_LABELS({ "protocol", pn }, { "le", le }), p->hist[proto][i]);
+			       MW_LABELS({ "protocol", pn }, { "le", le }), (*p->hist[proto])[i]);
 		}
 		mw_u64(w, "nf_conntrack_flow_lifetime_seconds_bucket",
 		       MW_LABELS({ "protocol", pn }, { "le", "+Inf" }), p->hist_count[proto]);
@@ -815,8 +853,10 @@ static void events_fini(struct collector *c)
 		close(p->epfd);
 	ft_free(&p->ft);
 	free(p->zone_live);
-	free(p->rx);
-	free(p->dump_buf);
+	for (unsigned i = 0; i < 256; i++)
+		free(p->hist[i]);
+	if (p->rx)
+		scratch_put();
 }
 
 const struct collector_ops events_collector = {

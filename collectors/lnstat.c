@@ -105,44 +105,62 @@ static bool in_scope(const struct collector *c, const char *table)
 	return c->cfg->scope & (per_netns ? SCOPE_NETNS : SCOPE_HOST);
 }
 
-static int read_tables(struct collector *c)
+/* One table: 0, or -errno to note it as skipped (-ENOENT: absent, fine). */
+static int read_table(struct collector *c, int dfd, const char *file, const char *name)
 {
 	struct lnstat_priv *p = c->priv;
-	int dfd, r, skipped = 0;
+	struct row_ctx rc = { .p = p };
+	int r;
+
+	rc.t = table_get(p, name);
+	if (!rc.t)
+		return -E2BIG;
+	r = read_file_at(dfd, file, &p->buf, 1 << 20);
+	if (r < 0)
+		return r;
+	percpu_begin(&rc.t->st);
+	rc.t->has_entries = false;
+	r = lnstat_parse(p->buf.data, p->buf.len, &p->hdr, table_row, &rc);
+	if (r < 0)
+		return r;
+	rc.t->ok = true;
+	return 0;
+}
+
+static int read_tables(struct collector *c)
+{
+	static const char *const per_netns[] = { "nf_conntrack", "synproxy" };
+	struct lnstat_priv *p = c->priv;
+	int r, skipped = 0;
 	struct dirent *de;
 	char path[64];
 	DIR *d;
 
+	for (unsigned i = 0; i < p->n_tables; i++)
+		p->tables[i]->ok = false;
+	/* One of many namespaces: its two tables by name, no directory listing per scrape. */
+	if (c->cfg->scope == SCOPE_NETNS) {
+		for (size_t i = 0; i < ARRAY_SIZE(per_netns); i++) {
+			snprintf(path, sizeof(path), "%s" LNSTAT_DIR "/%s", c->cfg->net_dir,
+				 per_netns[i]);
+			r = read_table(c, c->cfg->procfs_fd, path, per_netns[i]);
+			if (r < 0 && r != -ENOENT)
+				skipped = r;
+		}
+		collector_note(c, skipped ? "some /proc/net/stat tables were skipped" : NULL,
+			       skipped);
+		return 0;
+	}
 	snprintf(path, sizeof(path), "%s" LNSTAT_DIR, c->cfg->net_dir);
 	r = opendir_at(c->cfg->procfs_fd, path, &d);
 	if (r < 0)
 		return r;
-	dfd = dirfd(d);
-	for (unsigned i = 0; i < p->n_tables; i++)
-		p->tables[i]->ok = false;
 	while ((de = readdir(d))) {
-		struct row_ctx rc = { .p = p };
-
 		if (de->d_name[0] == '.' || de->d_type == DT_DIR || !in_scope(c, de->d_name))
 			continue;
-		rc.t = table_get(p, de->d_name);
-		if (!rc.t) {
-			skipped = -E2BIG;
-			continue;
-		}
-		r = read_file_at(dfd, de->d_name, &p->buf, 1 << 20);
-		if (r < 0) {
+		r = read_table(c, dirfd(d), de->d_name, de->d_name);
+		if (r < 0)
 			skipped = r;
-			continue;
-		}
-		percpu_begin(&rc.t->st);
-		rc.t->has_entries = false;
-		r = lnstat_parse(p->buf.data, p->buf.len, &p->hdr, table_row, &rc);
-		if (r < 0) {
-			skipped = r;
-			continue;
-		}
-		rc.t->ok = true;
 	}
 	closedir(d);
 	collector_note(c, skipped ? "some /proc/net/stat tables were skipped" : NULL, skipped);

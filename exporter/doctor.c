@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "doctor.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "collector.h"
 #include "exporter.h"
@@ -14,6 +17,8 @@
 
 #define SAMPLE_GAP_S 3
 #define MAX_FINDINGS 16
+#define DOCTOR_DUMP_MAX 100000 /* entries: a dump of this many takes about 0.2 s */
+#define NS_SHOWN 5 /* fullest namespaces in the text report; JSON has them all */
 
 enum severity {
 	SEV_INFO,
@@ -143,11 +148,100 @@ static void human_seconds(char *buf, size_t size, double s)
 		snprintf(buf, size, "%.1f days", s / 86400);
 }
 
+/* One namespace's entries, with --netns. */
+struct ns_fill {
+	char netns[NETNS_NAME_MAX + 1];
+	double entries;
+};
+
 struct facts {
 	double entries, entries0, limit, buckets, dt, growth, to_full;
 	double drop, drop0, early_drop, insert_failed, chaintoolong;
 	double mem_now, mem_full, ram;
+	/* With --netns: every namespace, fullest first; entries above are the fullest one's. */
+	struct ns_fill *ns;
+	size_t n_ns;
 };
+
+/* The sum of every sample of @name: one namespace's value, or all of them with --netns. */
+static double sum_values(const char *text, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+	double sum = NAN;
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		const char *sp;
+
+		e = e ? e : end;
+		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 &&
+		    (p[nl] == ' ' || p[nl] == '{') && (sp = memrchr(p, ' ', (size_t)(e - p))))
+			sum = (isnan(sum) ? 0 : sum) + strtod(sp + 1, NULL);
+		p = e + 1;
+	}
+	return sum;
+}
+
+/* The netns="..." value of a sample line [p, e), unescaped; false if it has none. */
+static bool netns_label(const char *p, const char *e, char *out, size_t size)
+{
+	const char *q = memmem(p, (size_t)(e - p), "netns=\"", 7);
+	size_t n = 0;
+
+	if (!q)
+		return false;
+	for (q += 7; q < e && *q != '"' && n + 1 < size; q++) {
+		bool esc = *q == '\\' && q + 1 < e;
+
+		q += esc;
+		out[n++] = esc && *q == 'n' ? '\n' : *q;
+	}
+	out[n] = '\0';
+	return true;
+}
+
+static int by_entries_desc(const void *a, const void *b)
+{
+	const struct ns_fill *x = a, *y = b;
+
+	return (x->entries < y->entries) - (x->entries > y->entries);
+}
+
+/* nf_conntrack_entries{netns=...} of every namespace, fullest first; 0 without --netns. */
+static int read_namespaces(const char *t, size_t len, struct facts *x)
+{
+	static const char name[] = "nf_conntrack_entries{";
+	size_t cap = 0;
+
+	for (const char *p = t, *end = t + len; p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		const char *sp;
+
+		e = e ? e : end;
+		if ((size_t)(e - p) > sizeof(name) && memcmp(p, name, sizeof(name) - 1) == 0 &&
+		    (sp = memrchr(p, ' ', (size_t)(e - p)))) {
+			struct ns_fill *n;
+
+			if (x->n_ns == cap) {
+				size_t c = cap ? cap * 2 : 64;
+				struct ns_fill *v = realloc(x->ns, c * sizeof(*v));
+
+				if (!v)
+					return -ENOMEM;
+				x->ns = v;
+				cap = c;
+			}
+			n = &x->ns[x->n_ns];
+			if (netns_label(p, sp, n->netns, sizeof(n->netns))) {
+				n->entries = strtod(sp + 1, NULL);
+				x->n_ns++;
+			}
+		}
+		p = e + 1;
+	}
+	qsort(x->ns, x->n_ns, sizeof(*x->ns), by_entries_desc);
+	return 0;
+}
 
 static void examine(const char *t, size_t len, const char *t0, size_t len0, struct facts *x,
 		    struct report *r)
@@ -155,15 +249,26 @@ static void examine(const char *t, size_t len, const char *t0, size_t len0, stru
 	char fix[200], a[32], b[32];
 	double per_entry, v;
 
+	char where[NETNS_NAME_MAX + 40] = "";
+
 	x->entries = value(t, len, "nf_conntrack_entries", NULL);
 	x->entries0 = value(t0, len0, "nf_conntrack_entries", NULL);
+	if (read_namespaces(t, len, x) == 0 && x->n_ns) {
+		/* Each namespace counts against the one limit: the fullest is the one at risk. */
+		char label[NETNS_NAME_MAX + 16];
+
+		snprintf(label, sizeof(label), "netns=\"%s\"", x->ns[0].netns);
+		x->entries = x->ns[0].entries;
+		x->entries0 = value(t0, len0, "nf_conntrack_entries", label);
+		snprintf(where, sizeof(where), " in network namespace %s", x->ns[0].netns);
+	}
 	x->limit = value(t, len, "nf_conntrack_entries_limit", NULL);
 	x->buckets = value(t, len, "nf_conntrack_buckets", NULL);
-	x->drop = value(t, len, "nf_conntrack_stat_drop_total", NULL);
-	x->drop0 = value(t0, len0, "nf_conntrack_stat_drop_total", NULL);
-	x->early_drop = value(t, len, "nf_conntrack_stat_early_drop_total", NULL);
-	x->insert_failed = value(t, len, "nf_conntrack_stat_insert_failed_total", NULL);
-	x->chaintoolong = value(t, len, "nf_conntrack_stat_chaintoolong_total", NULL);
+	x->drop = sum_values(t, len, "nf_conntrack_stat_drop_total");
+	x->drop0 = sum_values(t0, len0, "nf_conntrack_stat_drop_total");
+	x->early_drop = sum_values(t, len, "nf_conntrack_stat_early_drop_total");
+	x->insert_failed = sum_values(t, len, "nf_conntrack_stat_insert_failed_total");
+	x->chaintoolong = sum_values(t, len, "nf_conntrack_stat_chaintoolong_total");
 	x->mem_now = value(t, len, "nf_conntrack_kernel_memory_bytes", NULL);
 	x->mem_full = value(t, len, "nf_conntrack_kernel_memory_limit_bytes", NULL);
 	x->growth = (x->entries - x->entries0) / x->dt;
@@ -189,15 +294,27 @@ static void examine(const char *t, size_t len, const char *t0, size_t len0, stru
 	if (v >= 0.9)
 		add(r, SEV_RISK, fix,
 		    "When the table is full, new connections are dropped (\"table full, dropping packet\").",
-		    "table %.1f %% full: %.0f of %.0f entries", 100 * v, x->entries, x->limit);
+		    "table %.1f %% full%s: %.0f of %.0f entries", 100 * v, where, x->entries,
+		    x->limit);
 	else if (v >= 0.75)
 		add(r, SEV_WARN, fix, "Little headroom is left before new connections are dropped.",
-		    "table %.1f %% full: %.0f of %.0f entries", 100 * v, x->entries, x->limit);
+		    "table %.1f %% full%s: %.0f of %.0f entries", 100 * v, where, x->entries,
+		    x->limit);
+	if (x->n_ns > 1 && x->ns[1].entries / x->limit >= 0.75) {
+		size_t more = 1;
+
+		while (more + 1 < x->n_ns && x->ns[more + 1].entries / x->limit >= 0.75)
+			more++;
+		add(r, SEV_WARN, fix,
+		    "Every namespace counts its entries against the same nf_conntrack_max.",
+		    "%zu more network namespace%s above 75 %% full, next %s at %.1f %%", more,
+		    more > 1 ? "s" : "", x->ns[1].netns, 100 * x->ns[1].entries / x->limit);
+	}
 	if (!isnan(x->to_full) && x->to_full < 3600) {
 		human_seconds(a, sizeof(a), x->to_full);
 		add(r, SEV_RISK, fix,
 		    "At the growth of the last seconds the table will be full soon.",
-		    "filling up: +%.1f entries/s, full in %s", x->growth, a);
+		    "filling up%s: +%.1f entries/s, full in %s", where, x->growth, a);
 	}
 	if (x->drop > x->drop0)
 		add(r, SEV_RISK, fix, "Packets are being dropped for a full table right now.",
@@ -241,30 +358,36 @@ static void examine(const char *t, size_t len, const char *t0, size_t len0, stru
 
 static void examine_timeouts(const char *t, size_t len, struct report *r)
 {
+	/* state: the events collector's label for the entries that timeout applies to. */
 	static const struct {
-		const char *label, *sysctl;
+		const char *label, *sysctl, *state;
 		double above, suggest;
 	} long_ones[] = {
 		{ "protocol=\"tcp\",state=\"established\"", "nf_conntrack_tcp_timeout_established",
-		  86400, 86400 },
-		{ "protocol=\"udp\",state=\"stream\"", "nf_conntrack_udp_timeout_stream", 300,
-		  120 },
-		{ "protocol=\"generic\",state=\"default\"", "nf_conntrack_generic_timeout", 600,
-		  600 },
+		  "protocol=\"tcp\",state=\"established\"", 86400, 86400 },
+		{ "protocol=\"udp\",state=\"stream\"", "nf_conntrack_udp_timeout_stream",
+		  "protocol=\"udp\",state=\"assured\"", 300, 120 },
+		{ "protocol=\"generic\",state=\"default\"", "nf_conntrack_generic_timeout", NULL,
+		  600, 600 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++) {
 		double v = value(t, len, "nf_conntrack_timeout_seconds", long_ones[i].label);
-		char fix[160], h[32];
+		double n = long_ones[i].state
+				   ? value(t, len, "nf_conntrack_state_entries", long_ones[i].state)
+				   : NAN;
+		char fix[160], h[32], now[64] = "";
 
 		if (isnan(v) || v <= long_ones[i].above)
 			continue;
 		human_seconds(h, sizeof(h), v);
 		snprintf(fix, sizeof(fix), "sysctl -w net.netfilter.%s=%.0f", long_ones[i].sysctl,
 			 long_ones[i].suggest);
+		if (!isnan(n))
+			snprintf(now, sizeof(now), " (%.0f entries in that state now)", n);
 		add(r, SEV_WARN, fix,
 		    "An entry whose peers vanished without closing stays this long, counted against nf_conntrack_max.",
-		    "%s is %s", long_ones[i].sysctl, h);
+		    "%s is %s%s", long_ones[i].sysctl, h, now);
 	}
 }
 
@@ -284,6 +407,13 @@ static void examine_caches(const char *t, size_t len, struct report *r)
 			      : "sysctl -w net.ipv4.neigh.default.gc_thresh3=8192",
 			    "The neighbour table overflowed: new neighbours could not be resolved.",
 			    "%s full %.0f times since boot", tables[i], v);
+		v = value(t, len, "lnstat_forced_gc_runs_total", label);
+		if (!isnan(v) && v > 0)
+			add(r, SEV_INFO,
+			    i ? "sysctl -w net.ipv6.neigh.default.gc_thresh2=4096"
+			      : "sysctl -w net.ipv4.neigh.default.gc_thresh2=4096",
+			    "The neighbour table grew past gc_thresh2 and was pruned at once; past gc_thresh3 it overflows.",
+			    "%s forced garbage collection %.0f times since boot", tables[i], v);
 	}
 }
 
@@ -329,6 +459,17 @@ static void print_json(const struct facts *x, const struct report *r, bool risk)
 	put_json_number(stdout, x->mem_now);
 	fputs(",\"kernel_memory_limit_bytes\":", stdout);
 	put_json_number(stdout, x->mem_full);
+	fputs(",\"namespaces\":[", stdout);
+	for (size_t i = 0; i < x->n_ns; i++) {
+		fputs(i ? ",{\"netns\":" : "{\"netns\":", stdout);
+		put_json_string(stdout, x->ns[i].netns);
+		fputs(",\"entries\":", stdout);
+		put_json_number(stdout, x->ns[i].entries);
+		fputs(",\"fill\":", stdout);
+		put_json_number(stdout, x->limit > 0 ? x->ns[i].entries / x->limit : NAN);
+		fputc('}', stdout);
+	}
+	fputc(']', stdout);
 	printf(",\"at_risk\":%s,\"findings\":[", risk ? "true" : "false");
 	for (unsigned i = 0; i < r->n; i++) {
 		printf("%s{\"severity\":\"%s\",\"title\":", i ? "," : "", sev_names[r->f[i].sev]);
@@ -364,6 +505,12 @@ static void print_text(const struct facts *x, const struct report *r, bool risk)
 			       x->entries >= x->limit ? "already full" : "not filling");
 		}
 	}
+	for (size_t i = 0; i < x->n_ns && i < NS_SHOWN; i++)
+		printf("%s %5.1f %%  %.0f entries  %s\n", i ? "         " : "netns:   ",
+		       x->limit > 0 ? 100 * x->ns[i].entries / x->limit : NAN, x->ns[i].entries,
+		       x->ns[i].netns);
+	if (x->n_ns > NS_SHOWN)
+		printf("          ... and %zu more namespaces\n", x->n_ns - NS_SHOWN);
 	if (!isnan(x->ram) && x->ram > 0)
 		printf("limit:    %.0f; the default of current kernels for this RAM: %.0f\n",
 		       x->limit, kernel_default_max(x->ram));
@@ -391,29 +538,60 @@ static void print_text(const struct facts *x, const struct report *r, bool risk)
 		printf("not seen: %s\n", r->unseen[i]);
 }
 
+static uint64_t own_entries(const char *procfs)
+{
+	uint64_t v = UINT64_MAX;
+	struct rbuf b = { 0 };
+	int fd = open(procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)read_u64_at(fd, "sys/net/netfilter/nf_conntrack_count", &b, &v);
+		close(fd);
+	}
+	rbuf_free(&b);
+	return v;
+}
+
+/* The gap between the two samples: what the main loop does for a daemon, done here. */
+static void pump_events(struct exporter *e, uint64_t us)
+{
+	uint64_t end = now_monotonic_us() + us;
+	struct timespec ms = { .tv_nsec = 1000000 };
+
+	while (now_monotonic_us() < end) {
+		for (size_t i = 0; i < e->host.n; i++)
+			if (e->host.c[i].enabled && e->host.c[i].ops->on_event)
+				(void)e->host.c[i].ops->on_event(&e->host.c[i]);
+		nanosleep(&ms, NULL);
+	}
+}
+
 int doctor_run(const struct flags *f)
 {
 	struct exporter e;
 	struct flags df = *f;
 	struct facts x = { .dt = SAMPLE_GAP_S };
 	struct report r = { 0 };
-	struct timespec gap = { .tv_sec = SAMPLE_GAP_S };
 	char *t0 = NULL, *t = NULL;
 	size_t len0 = 0, len = 0;
-	bool risk = false;
+	bool risk = false, events;
 	int status = 2;
 
-	/* Everything but the events collector: a dump of a big table is no one-shot's business. */
+	/*
+	 * The events collector's per-state counts need a dump of the table: fine for a small one
+	 * of this namespace, no one-shot's business for a big one or for every namespace.
+	 */
+	events = !f->netns_all && !f->n_netns && own_entries(f->procfs) <= DOCTOR_DUMP_MAX;
 	for (size_t i = 0; i < collector_registry_size; i++)
-		df.collector_enabled[i] = collector_registry[i] != &events_collector;
+		df.collector_enabled[i] = collector_registry[i] != &events_collector || events;
 	log_set_level(LOG_LEVEL_ERROR);
 	if (exporter_init(&e, &df) < 0) {
 		fprintf(stderr, "nf_conntrack_exporter doctor: cannot read %s\n", f->procfs);
 		goto out;
 	}
 	t0 = scrape(&e, &len0);
-	while (t0 && nanosleep(&gap, &gap) < 0)
-		;
+	if (t0)
+		pump_events(&e, SAMPLE_GAP_S * 1000000ULL);
 	t = t0 ? scrape(&e, &len) : NULL;
 	if (!t) {
 		fprintf(stderr, "nf_conntrack_exporter doctor: cannot collect\n");
@@ -438,6 +616,7 @@ int doctor_run(const struct flags *f)
 out:
 	free(t0);
 	free(t);
+	free(x.ns);
 	exporter_fini(&e);
 	return status;
 }

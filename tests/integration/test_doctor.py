@@ -6,7 +6,9 @@ In a namespace of its own with real established TCP connections: on the quiet ta
 exits 0, its JSON parses and its entries and limit are the kernel's. Then the global
 nf_conntrack_max is lowered so that this namespace's table is at least 95 % full (restored in
 a finally block; NOT parallel, under the same exclusive lock as table_full): doctor exits 1 and
-names the fill, in text and in JSON."""
+names the fill, in text and in JSON. Run from another namespace with --netns naming both, it
+names the full one as the worst. On the quiet table, the long TCP established timeout comes
+with the count of established entries (the events collector's dump of this small table)."""
 import json
 import math
 import os
@@ -37,6 +39,12 @@ def test(ck):
                 ck.eq("doctor entries vs conntrack -C", ns.conntrack_count(), j["entries"])
                 ck.eq("doctor limit vs nf_conntrack_max", nfce.read_max(), j["limit"])
                 ck.eq("at_risk on a quiet table", False, j["at_risk"])
+                est = len(ns.run(["conntrack", "-L", "-p", "tcp", "--state", "ESTABLISHED"]).stdout.splitlines())
+                timeout = int(ns.sysctls().get("nf_conntrack_tcp_timeout_established", "0"))
+                if timeout > 86400:
+                    titles = [f["title"] for f in j["findings"]]
+                    ck.true("the long established timeout comes with the entries in that state",
+                            any(f"({est} entries in that state now)" in t for t in titles), repr(titles))
 
                 orig = nfce.read_max()
                 ours = ns.conntrack_count()
@@ -57,6 +65,15 @@ def test(ck):
                     ck.true("a risk finding about the fill",
                             any(f["severity"] == "risk" and "full" in f["title"] for f in j["findings"]),
                             repr(j["findings"]))
+                    with nfce.Netns("doctor_home") as home:
+                        rc, out, err = doctor(home, f"--netns={ns.name}", f"--netns={home.name}", "--format=json")
+                        ck.eq("doctor --netns exit status with one namespace 95 % full", 1, rc)
+                        j = json.loads(out)
+                        ck.eq("namespaces, fullest first", [ns.name, home.name], [n["netns"] for n in j["namespaces"]])
+                        ck.eq("the fullest namespace's entries", ours, j["namespaces"][0]["entries"])
+                        ck.true("the fill finding names the namespace",
+                                any(f"in network namespace {ns.name}" in f["title"] for f in j["findings"]),
+                                repr(j["findings"]))
                 finally:
                     nfce.write_max(orig)
                     os.unlink(STATE_FILE)

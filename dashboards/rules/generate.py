@@ -352,7 +352,7 @@ class Builder:
         self.record("fill", "instance:nf_conntrack_entries:fill_ratio",
                     f"{entries}\n  / ignoring(netns) group_left()\n  ({limit} > 0)")
         # The fullest namespace of each host: the host view of the dashboard.
-        self.record("fill_max", "instance:nf_conntrack_entries:fill_ratio_max",
+        self.record("fill_max", "instance:nf_conntrack_entries:max_fill_ratio",
                     "max without(netns) (instance:nf_conntrack_entries:fill_ratio)")
         # All namespaces share the hash table: with --netns=all the exporter sums them.
         host = f"({self.m('nf_conntrack_host_entries')} or sum without(netns) ({entries}))"

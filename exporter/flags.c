@@ -396,7 +396,7 @@ void flags_usage(const char *prog, void *stream)
 
 	fprintf(out,
 		"usage: %s [FLAGS]\n"
-		"       %s doctor [--format=text|json] [--path.procfs=DIR]\n\n"
+		"       %s doctor [--format=text|json] [--netns=all|NAME] [--path.procfs=DIR]\n\n"
 		"Prometheus exporter for Linux netfilter connection tracking. \"doctor\" looks at\n"
 		"the table once, says what is at risk and which setting would change it, and exits\n"
 		"1 when something is at risk.\n\nFlags:\n",

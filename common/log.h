@@ -6,8 +6,15 @@
 
 /*
  * logfmt lines on stderr: ts=... level=... msg="..." key=value ...
+ * or, with --log.format=json, one JSON object a line with the same fields in the same order:
+ * {"ts":"...","level":"...","msg":"...","key":"value","n":42}
  * Only exporter/ logs; collectors and parsers return -errno and let the caller decide.
  */
+
+enum log_format {
+	LOG_FORMAT_LOGFMT,
+	LOG_FORMAT_JSON,
+};
 
 enum log_level {
 	LOG_LEVEL_DEBUG,
@@ -36,6 +43,7 @@ struct log_field {
 #define LF_ERR(r) ((struct log_field){ .key = "err", .kind = LOG_FIELD_ERRNO, .num = (r) })
 
 void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
 enum log_level log_get_level(void);
 int log_level_parse(const char *s, enum log_level *ret_level);
 void log_fields(enum log_level level, const char *msg, const struct log_field *f, unsigned n);

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MW_INITIAL_CAP 16384
 
@@ -103,28 +105,120 @@ void mw_family(struct metric_writer *w, const char *name, enum metric_type type,
 		[METRIC_HISTOGRAM] = "histogram",
 		[METRIC_UNTYPED] = "untyped",
 	};
+	bool om = w->format == MW_FORMAT_OPENMETRICS;
+	size_t n = strlen(name);
+	const char *t = types[type];
 
+	if (om && type == METRIC_UNTYPED)
+		t = "unknown";
+	/* OpenMetrics names a counter's family without the _total of its samples. */
+	if (om && type == METRIC_COUNTER) {
+		if (n > 6 && strcmp(name + n - 6, "_total") == 0)
+			n -= 6;
+		else
+			t = "unknown"; /* a sample not named <family>_total would be invalid */
+	}
 	mw_puts(w, "# HELP ");
-	mw_puts(w, name);
+	mw_append(w, name, n);
 	mw_append(w, " ", 1);
-	mw_escaped(w, help, 0);
+	mw_escaped(w, help, om);
 	mw_puts(w, "\n# TYPE ");
-	mw_puts(w, name);
+	mw_append(w, name, n);
 	mw_append(w, " ", 1);
-	mw_puts(w, types[type]);
+	mw_puts(w, t);
 	mw_append(w, "\n", 1);
+}
+
+void mw_finish(struct metric_writer *w)
+{
+	if (w->format == MW_FORMAT_OPENMETRICS)
+		mw_puts(w, "# EOF\n");
+}
+
+static locale_t c_numeric(void)
+{
+	static locale_t c_locale;
+
+	if (!c_locale)
+		c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	return c_locale;
+}
+
+/*
+ * OpenMetrics's canonical spelling of a number, which is Go's strconv 'g' with the shortest
+ * precision, plus ".0" on integers: 1.0, 0.005, 300.0, 1e+06. Prometheus 2 stores "le" as
+ * given, so this is what makes our buckets the same series as a Go exporter's.
+ */
+static size_t fmt_canonical(char *dst, size_t n, double v)
+{
+	locale_t old;
+	int p, exp, r;
+
+	if (isnan(v))
+		return (size_t)snprintf(dst, n, "NaN");
+	if (isinf(v))
+		return (size_t)snprintf(dst, n, v > 0 ? "+Inf" : "-Inf");
+	if (v == 0)
+		return (size_t)snprintf(dst, n, "0.0");
+	old = c_numeric() ? uselocale(c_numeric()) : (locale_t)0;
+	/* The fewest significant digits that read back as @v; 17 always do. */
+	for (p = 1; p < 17; p++) {
+		snprintf(dst, n, "%.*e", p - 1, v);
+		if (strtod(dst, NULL) == v)
+			break;
+	}
+	r = snprintf(dst, n, "%.*e", p - 1, v);
+	exp = atoi(strchr(dst, 'e') + 1);
+	if (exp >= -4 && exp < 6) {
+		r = snprintf(dst, n, "%.*f", p - 1 - exp > 0 ? p - 1 - exp : 0, v);
+		if (r > 0 && (size_t)r + 2 < n && !strchr(dst, '.'))
+			r += snprintf(dst + r, n - (size_t)r, ".0");
+	}
+	if (old)
+		uselocale(old);
+	return r < 0 ? 0 : (size_t)r < n ? (size_t)r : n - 1;
+}
+
+/* A label value, and in OpenMetrics a bucket bound in canonical form (collectors give "1"). */
+static void mw_label_value(struct metric_writer *w, const struct mw_label *l)
+{
+	const char *v = l->value ? l->value : "";
+	char num[40], *end;
+	double d;
+
+	if (w->format == MW_FORMAT_OPENMETRICS && strcmp(l->name, "le") == 0 && *v) {
+		locale_t old = c_numeric() ? uselocale(c_numeric()) : (locale_t)0;
+
+		d = strtod(v, &end);
+		if (old)
+			uselocale(old);
+		if (*end == '\0') {
+			mw_append(w, num, fmt_canonical(num, sizeof(num), d));
+			return;
+		}
+	}
+	mw_escaped(w, v, 1);
 }
 
 static void mw_head(struct metric_writer *w, const char *name, const struct mw_label *labels,
 		    size_t n_labels)
 {
+	bool cl = w->const_label_name != NULL;
+
 	mw_puts(w, name);
-	if (n_labels) {
+	if (cl) {
+		mw_append(w, "{", 1);
+		mw_puts(w, w->const_label_name);
+		mw_append(w, "=\"", 2);
+		mw_escaped(w, w->const_label_value, 1);
+		mw_append(w, "\"", 1);
+	}
+	if (n_labels || cl) {
 		for (size_t i = 0; i < n_labels; i++) {
-			mw_append(w, i ? "," : "{", 1);
+			mw_append(w, i || cl ? "," : "{", 1);
 			mw_puts(w, labels[i].name);
 			mw_append(w, "=\"", 2);
-			mw_escaped(w, labels[i].value ? labels[i].value : "", 1);
+			mw_label_value(w, &labels[i]);
 			mw_append(w, "\"", 1);
 		}
 		mw_append(w, "}", 1);
@@ -148,7 +242,6 @@ size_t fmt_u64(char *dst, uint64_t v)
 
 size_t fmt_double(char *dst, size_t n, double v)
 {
-	static locale_t c_locale;
 	locale_t old;
 	int r;
 
@@ -160,9 +253,7 @@ size_t fmt_double(char *dst, size_t n, double v)
 	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v)
 		return (size_t)snprintf(dst, n, "%lld", (long long)v);
 	/* The decimal point must not follow LC_NUMERIC, whatever a library did to the locale. */
-	if (!c_locale)
-		c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-	old = c_locale ? uselocale(c_locale) : (locale_t)0;
+	old = c_numeric() ? uselocale(c_numeric()) : (locale_t)0;
 	/* Shortest of 15 or 17 digits that reads back as the same double. */
 	r = snprintf(dst, n, "%.15g", v);
 	if (r > 0 && (size_t)r < n && strtod(dst, NULL) != v)
@@ -194,4 +285,206 @@ void mw_double(struct metric_writer *w, const char *name, const struct mw_label 
 	n = fmt_double(num, sizeof(num) - 1, value);
 	num[n++] = '\n';
 	mw_append(w, num, n);
+}
+
+/* --- Accept header (RFC 9110 12.5.1) ------------------------------------------------------ */
+
+struct accept_cursor {
+	const char *p, *end;
+};
+
+static bool is_tchar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static void skip_ows(struct accept_cursor *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
+		c->p++;
+}
+
+/* A token's length at the cursor, which moves past it; 0 if there is none. */
+static size_t take_token(struct accept_cursor *c, const char **ret)
+{
+	const char *s = c->p;
+
+	while (c->p < c->end && is_tchar(*c->p))
+		c->p++;
+	*ret = s;
+	return (size_t)(c->p - s);
+}
+
+static bool token_is(const char *s, size_t n, const char *want)
+{
+	return n == strlen(want) && strncasecmp(s, want, n) == 0;
+}
+
+/* A parameter value, token or quoted-string, unescaped into @dst (too long: truncated, -1). */
+static int take_value(struct accept_cursor *c, char *dst, size_t size)
+{
+	size_t n = 0;
+	int r = 0;
+
+	if (c->p < c->end && *c->p == '"') {
+		for (c->p++;; c->p++) {
+			if (c->p >= c->end)
+				return -1; /* unterminated */
+			if (*c->p == '"') {
+				c->p++;
+				break;
+			}
+			if (*c->p == '\\' && ++c->p >= c->end)
+				return -1;
+			if (n + 1 < size)
+				dst[n++] = *c->p;
+			else
+				r = -1;
+		}
+	} else {
+		const char *s;
+		size_t len = take_token(c, &s);
+
+		if (!len)
+			return -1;
+		if (len >= size)
+			r = -1;
+		n = len < size ? len : size - 1;
+		memcpy(dst, s, n);
+	}
+	dst[n] = '\0';
+	return r;
+}
+
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths. */
+static int parse_q(const char *s)
+{
+	int q, scale = 100;
+
+	if (s[0] != '0' && s[0] != '1')
+		return -1;
+	q = (s[0] - '0') * 1000;
+	s++;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9' && scale; s++, scale /= 10)
+			q += (*s - '0') * scale;
+	return *s || q > 1000 ? -1 : q;
+}
+
+enum accept_kind {
+	ACCEPT_OTHER,
+	ACCEPT_OPENMETRICS,
+	ACCEPT_TEXT,
+};
+
+/*
+ * One media range up to the next top-level comma. Returns its kind and sets @ret_q (thousandths);
+ * anything malformed makes it ACCEPT_OTHER, and the cursor still ends after the comma.
+ */
+static enum accept_kind take_range(struct accept_cursor *c, int *ret_q)
+{
+	enum accept_kind kind = ACCEPT_OTHER;
+	const char *type, *sub;
+	size_t nt, ns;
+	bool bad = false, om_version = true, text_version = true;
+
+	*ret_q = 1000;
+	skip_ows(c);
+	nt = take_token(c, &type);
+	if (!nt || c->p >= c->end || *c->p != '/')
+		bad = true;
+	else
+		c->p++;
+	ns = bad ? 0 : take_token(c, &sub);
+	if (!ns)
+		bad = true;
+	while (!bad) {
+		const char *name;
+		size_t nn;
+		char value[16];
+		int vr;
+
+		skip_ows(c);
+		if (c->p >= c->end || *c->p == ',')
+			break;
+		if (*c->p != ';') {
+			bad = true;
+			break;
+		}
+		c->p++;
+		skip_ows(c);
+		if (c->p >= c->end || *c->p == ',')
+			break; /* a trailing ';' */
+		nn = take_token(c, &name);
+		skip_ows(c);
+		if (!nn || c->p >= c->end || *c->p != '=') {
+			bad = true;
+			break;
+		}
+		c->p++;
+		skip_ows(c);
+		vr = take_value(c, value, sizeof(value));
+		if (token_is(name, nn, "q")) {
+			*ret_q = vr < 0 ? -1 : parse_q(value);
+			bad = *ret_q < 0;
+		} else if (token_is(name, nn, "version")) {
+			om_version =
+				vr == 0 && (!strcmp(value, "1.0.0") || !strcmp(value, "0.0.1"));
+			text_version = vr == 0 && !strcmp(value, "0.0.4");
+		}
+	}
+	if (!bad) {
+		if (token_is(type, nt, "application") && token_is(sub, ns, "openmetrics-text"))
+			kind = om_version ? ACCEPT_OPENMETRICS : ACCEPT_OTHER;
+		else if (token_is(type, nt, "text") && token_is(sub, ns, "plain"))
+			kind = text_version ? ACCEPT_TEXT : ACCEPT_OTHER;
+		else if (token_is(sub, ns, "*") &&
+			 (token_is(type, nt, "text") || token_is(type, nt, "*")))
+			kind = ACCEPT_TEXT; /* we answer wildcards with the text format */
+	}
+	/* Resynchronise at the next comma outside a quoted string. */
+	for (bool quoted = false; c->p < c->end; c->p++) {
+		if (quoted && *c->p == '\\' && c->p + 1 < c->end)
+			c->p++;
+		else if (*c->p == '"')
+			quoted = !quoted;
+		else if (*c->p == ',' && !quoted)
+			break;
+	}
+	if (c->p < c->end)
+		c->p++;
+	return kind;
+}
+
+enum mw_format mw_negotiate(const char *accept, size_t len)
+{
+	struct accept_cursor c = { .p = accept, .end = accept ? accept + len : accept };
+	int best_om = 0, best_text = -1;
+	unsigned i, om_at = 0, text_at = 0;
+
+	for (i = 0; c.p < c.end; i++) {
+		int q;
+
+		switch (take_range(&c, &q)) {
+		case ACCEPT_OPENMETRICS:
+			if (q > best_om) {
+				best_om = q;
+				om_at = i;
+			}
+			break;
+		case ACCEPT_TEXT:
+			if (q > best_text) {
+				best_text = q;
+				text_at = i;
+			}
+			break;
+		case ACCEPT_OTHER:
+			break;
+		}
+	}
+	/* On a tie, the one listed first. */
+	if (best_om > 0 && (best_om > best_text || (best_om == best_text && om_at < text_at)))
+		return MW_FORMAT_OPENMETRICS;
+	return MW_FORMAT_TEXT;
 }

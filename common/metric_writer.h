@@ -2,14 +2,29 @@
 #ifndef NFCE_METRIC_WRITER_H
 #define NFCE_METRIC_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /*
- * Prometheus text format 0.0.4 writer. One buffer, grown geometrically and reused across
- * scrapes; the first failure (no memory, size cap) is sticky and every later append is a
- * no-op, so callers render freely and check mw_error() once.
+ * Prometheus text format 0.0.4 writer, or OpenMetrics 1.0.0 when the scraper asked for it. One
+ * buffer, grown geometrically and reused across scrapes; the first failure (no memory, size cap)
+ * is sticky and every later append is a no-op, so callers render freely and check mw_error()
+ * once.
  */
+
+#define MW_CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define MW_CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+/*
+ * What changes in OpenMetrics: a counter's family (HELP, TYPE) is named without the _total its
+ * samples keep; untyped is "unknown"; HELP also escapes '"'; "le" values are canonical numbers
+ * ("1.0", not "1"); mw_finish() ends the exposition with "# EOF". Samples are otherwise the same.
+ */
+enum mw_format {
+	MW_FORMAT_TEXT,
+	MW_FORMAT_OPENMETRICS,
+};
 
 enum metric_type {
 	METRIC_GAUGE,
@@ -29,6 +44,10 @@ struct metric_writer {
 	size_t cap;
 	size_t max;
 	int error;
+	/* A label put first on every sample while set: netns="..." for one namespace's part. */
+	const char *const_label_name;
+	const char *const_label_value;
+	enum mw_format format; /* kept by mw_reset(): the renderer picks it per scrape */
 };
 
 /* Labels for one sample: MW_LABELS({ "table", t }, { "cpu", c }) */
@@ -46,6 +65,19 @@ static inline int mw_error(const struct metric_writer *w)
 {
 	return w->error;
 }
+
+static inline void mw_set_format(struct metric_writer *w, enum mw_format format)
+{
+	w->format = format;
+}
+/* After the last family: OpenMetrics's "# EOF" line; nothing for the text format. */
+void mw_finish(struct metric_writer *w);
+/*
+ * The format an HTTP Accept header (@len bytes, not necessarily terminated) asks for:
+ * OpenMetrics when it lists application/openmetrics-text (version 1.0.0, 0.0.1 or none) with a
+ * q-value above 0 that no text/plain (or wildcard) entry beats; the text format otherwise.
+ */
+enum mw_format mw_negotiate(const char *accept, size_t len);
 
 void mw_append(struct metric_writer *w, const char *s, size_t n);
 void mw_family(struct metric_writer *w, const char *name, enum metric_type type, const char *help);

@@ -200,6 +200,53 @@ static bool netns_label(const char *p, const char *e, char *out, size_t size)
 	return true;
 }
 
+/* The sample @name{netns="@netns"} (compared unescaped), NAN if absent. */
+static double netns_value(const char *text, size_t len, const char *name, const char *netns)
+{
+	size_t nl = strlen(name);
+	char got[NETNS_NAME_MAX + 1];
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		const char *sp;
+
+		e = e ? e : end;
+		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '{' &&
+		    (sp = memrchr(p, ' ', (size_t)(e - p))) &&
+		    netns_label(p, sp, got, sizeof(got)) && strcmp(got, netns) == 0)
+			return strtod(sp + 1, NULL);
+		p = e + 1;
+	}
+	return NAN;
+}
+
+/*
+ * Drops between the samples, namespace by namespace: one that came or went in between must
+ * not count its whole history as drops of the last seconds.
+ */
+static double drop_growth(const char *t, size_t len, const char *t0, size_t len0)
+{
+	static const char name[] = "nf_conntrack_stat_drop_total{";
+	char ns[NETNS_NAME_MAX + 1];
+	double sum = 0;
+
+	for (const char *p = t, *end = t + len; p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		const char *sp;
+		double before;
+
+		e = e ? e : end;
+		if ((size_t)(e - p) > sizeof(name) && memcmp(p, name, sizeof(name) - 1) == 0 &&
+		    (sp = memrchr(p, ' ', (size_t)(e - p))) && netns_label(p, sp, ns, sizeof(ns))) {
+			before = netns_value(t0, len0, "nf_conntrack_stat_drop_total", ns);
+			if (!isnan(before) && strtod(sp + 1, NULL) > before)
+				sum += strtod(sp + 1, NULL) - before;
+		}
+		p = e + 1;
+	}
+	return sum;
+}
+
 static int by_entries_desc(const void *a, const void *b)
 {
 	const struct ns_fill *x = a, *y = b;
@@ -255,17 +302,15 @@ static void examine(const char *t, size_t len, const char *t0, size_t len0, stru
 	x->entries0 = value(t0, len0, "nf_conntrack_entries", NULL);
 	if (read_namespaces(t, len, x) == 0 && x->n_ns) {
 		/* Each namespace counts against the one limit: the fullest is the one at risk. */
-		char label[NETNS_NAME_MAX + 16];
-
-		snprintf(label, sizeof(label), "netns=\"%s\"", x->ns[0].netns);
 		x->entries = x->ns[0].entries;
-		x->entries0 = value(t0, len0, "nf_conntrack_entries", label);
+		x->entries0 = netns_value(t0, len0, "nf_conntrack_entries", x->ns[0].netns);
 		snprintf(where, sizeof(where), " in network namespace %s", x->ns[0].netns);
 	}
 	x->limit = value(t, len, "nf_conntrack_entries_limit", NULL);
 	x->buckets = value(t, len, "nf_conntrack_buckets", NULL);
 	x->drop = sum_values(t, len, "nf_conntrack_stat_drop_total");
-	x->drop0 = sum_values(t0, len0, "nf_conntrack_stat_drop_total");
+	x->drop0 = x->n_ns ? x->drop - drop_growth(t, len, t0, len0)
+			   : sum_values(t0, len0, "nf_conntrack_stat_drop_total");
 	x->early_drop = sum_values(t, len, "nf_conntrack_stat_early_drop_total");
 	x->insert_failed = sum_values(t, len, "nf_conntrack_stat_insert_failed_total");
 	x->chaintoolong = sum_values(t, len, "nf_conntrack_stat_chaintoolong_total");

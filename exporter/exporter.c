@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 
 #include "util.h"
 
@@ -40,6 +42,11 @@ void fair_unlock(struct fair_lock *l)
 	pthread_cond_broadcast(&l->cond);
 	pthread_mutex_unlock(&l->mutex);
 }
+
+/* Per followed namespace: its fd, table's and stat's sockets, events' three and two more. */
+#define NETNS_FDS_EACH 8
+/* Kept for the HTTP server's connections, /proc reads and the rest. */
+#define NETNS_FD_RESERVE 160
 
 #define TAG_SET_SHIFT 8
 #define TAG_GEN_SHIFT 24
@@ -140,6 +147,19 @@ static void ns_free(struct exporter *e, size_t slot)
 	close(n->fd);
 	free(n);
 	e->ns[slot] = NULL;
+}
+
+/* setns() refused a namespace we hold an fd of: forget it; the next look tries afresh. */
+static void drop_unenterable(struct exporter *e, size_t slot, int err)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
+	unsigned k = log_ratelimit_ok(&rl, now_monotonic_us());
+
+	if (k)
+		log_warn("cannot enter network namespace, dropped",
+			 LF_STR("netns", e->ns[slot]->label), LF_ERR(err), LF_INT("times", k));
+	ns_free(e, slot);
+	e->ns_failed++;
 }
 
 static size_t ns_count(const struct exporter *e)
@@ -262,7 +282,7 @@ void exporter_netns_refresh(struct exporter *e)
 	for (size_t i = 0; i < e->scan.n; i++) {
 		if (ns_find(e, &e->scan.v[i]))
 			continue;
-		if (followed >= e->netns_max) {
+		if (followed >= e->netns_max || followed >= e->netns_fd_max) {
 			e->ns_over_limit++;
 			continue;
 		}
@@ -319,7 +339,21 @@ int exporter_init(struct exporter *e, const struct flags *f)
 		log_warn("cannot read the process start time", LF_ERR(r));
 
 	if (e->netns_mode) {
+		struct rlimit rl;
+
 		e->cfg.scope = SCOPE_HOST;
+		/* Running out of fds would fail scrapes and sockets alike: stop following first. */
+		e->netns_fd_max = UINT_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+			e->netns_fd_max = rl.rlim_cur > NETNS_FD_RESERVE
+						  ? (unsigned)((rl.rlim_cur - NETNS_FD_RESERVE) /
+							       NETNS_FDS_EACH)
+						  : 0;
+			if (e->netns_fd_max < e->netns_max)
+				log_warn("the open file limit caps the namespaces followed",
+					 LF_INT("namespaces", e->netns_fd_max),
+					 LF_INT("open_files", rl.rlim_cur));
+		}
 		e->self_ns_fd =
 			openat(e->cfg.procfs_fd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (e->self_ns_fd < 0) {
@@ -372,7 +406,10 @@ int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name)
 	}
 	*ret_name = s->c[i].ops->name;
 	r = n ? ns_enter(n) : 0;
-	if (r == 0) {
+	if (r < 0) {
+		/* Its fds would stay readable, and epoll would wake us for them forever. */
+		drop_unenterable(e, set, r);
+	} else {
 		r = s->c[i].ops->on_event(&s->c[i]);
 		if (n)
 			ns_leave(e);
@@ -461,17 +498,21 @@ static void collect_namespaces(struct exporter *e)
 	struct metric_writer *w = &e->nsw;
 
 	mw_reset(w);
+	/* Counter family names and bucket bounds differ in OpenMetrics: write them alike. */
+	mw_set_format(w, e->w.format);
 	collect_set(&e->host, w, NULL);
 	w->const_label_name = "netns";
 	for (size_t i = 0; i < e->ns_slots; i++) {
 		struct netns_inst *n = e->ns[i];
+		int r;
 
 		if (!n)
 			continue;
-		for (size_t k = 0; k < n->set.n; k++)
-			n->set.c[k].last_success = false;
-		if (ns_enter(n) < 0)
+		r = ns_enter(n);
+		if (r < 0) {
+			drop_unenterable(e, i, r);
 			continue;
+		}
 		w->const_label_value = n->label;
 		collect_set(&n->set, w, n->label);
 		ns_leave(e);
@@ -668,8 +709,8 @@ static void write_netns_facts(struct exporter *e)
 				have = true;
 			}
 	}
-	/* Only --netns=all sees every namespace sharing the hash table. */
-	if (e->netns_all && have) {
+	/* Only --netns=all, with none left out, sees every namespace sharing the hash table. */
+	if (e->netns_all && have && !e->ns_over_limit && !e->ns_failed) {
 		mw_family(
 			w, "nf_conntrack_host_entries", METRIC_GAUGE,
 			"Conntrack entries of all network namespaces: what fills the shared hash table.");

@@ -80,6 +80,7 @@ struct exporter {
 	const char *const *netns_names;
 	size_t n_netns_names;
 	unsigned netns_max;
+	unsigned netns_fd_max; /* what RLIMIT_NOFILE leaves room for */
 	const bool *enabled; /* per registry entry */
 	int self_ns_fd;
 	struct netns_scan scan;

@@ -243,9 +243,9 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 	case FLAG_NETNS_MAX: {
 		size_t n;
 
-		if (parse_size(v, &n) < 0 || n < 1 || n > 65536 || strpbrk(v, "KMGB"))
+		if (parse_size(v, &n) < 0 || n < 1 || n > 16384 || strpbrk(v, "KMGB"))
 			return fail(err, size,
-				    "invalid value \"%s\" for --%s: want a number from 1 to 65536",
+				    "invalid value \"%s\" for --%s: want a number from 1 to 16384",
 				    v, name);
 		f->netns_max = (unsigned)n;
 		return 0;

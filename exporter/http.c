@@ -7,15 +7,21 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "log.h"
 #include "util.h"
+#include "webconfig.h"
 
 #if MHD_VERSION >= 0x00097002
 typedef enum MHD_Result mhd_result;
@@ -27,6 +33,49 @@ typedef int mhd_result;
 #define HTTP_PER_IP_LIMIT 16 /* one client can't take every connection from Prometheus */
 #define HTTP_CONNECTION_TIMEOUT_S 30
 #define HTTP_CONNECTION_MEMORY 32768
+/*
+ * MHD's timeout is for inactivity: a client sending a byte a second keeps a connection for
+ * ever. Each request, from the connection's start or the end of the one before, must complete
+ * within this many seconds, or the watchdog cuts the connection.
+ */
+#define HTTP_REQUEST_DEADLINE_US (30 * 1000000ULL)
+/*
+ * MHD stops accepting at its limit, and then Prometheus waits in the kernel's backlog behind
+ * idle connections until they time out. Above this many, each new connection cuts the oldest
+ * one that has not sent a complete request yet, so there is always room for a real one.
+ */
+#define HTTP_EVICT_ABOVE 48
+#define HTTP_RETIRE_DEADLINE_US (10 * 1000000ULL) /* the old daemon after a reload */
+#define HTTP_WATCHDOG_PERIOD_US 1000000ULL
+#define HTTP_WATCHDOG_RETIRE_PERIOD_US 100000ULL
+
+#define AUTH_REALM "Basic realm=\"nf_conntrack_exporter\""
+#define HEALTHY_PATH "/-/healthy"
+#define READY_PATH "/-/ready"
+
+/* One TCP connection: MHD's socket context. */
+struct http_conn {
+	struct http_conn *prev, *next;
+	int fd;
+	uint64_t since_us; /* connected, or the last request completed */
+	bool busy; /* a complete request is being answered */
+	bool cut; /* shut down by us; MHD closes it next */
+};
+
+/* One MHD daemon and the web config it was started with. */
+struct http_daemon {
+	struct MHD_Daemon *mhd;
+	struct http_server *s;
+	struct webconfig wc;
+	char priorities[128];
+	unsigned in_flight; /* requests begun and not completed; atomic */
+	bool retiring; /* atomic: replaced by a reload */
+	bool quiesced; /* the listening socket was handed back */
+	uint64_t retired_us;
+	pthread_mutex_t lock; /* conns */
+	struct http_conn *conns; /* oldest first */
+	unsigned n_conns; /* not cut */
+};
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -41,9 +90,10 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("http server", LF_STR("detail", msg));
 }
 
-static bool draining(const struct http_server *s)
+static bool draining(const struct http_daemon *d)
 {
-	return __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+	return __atomic_load_n(&d->s->draining, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&d->retiring, __ATOMIC_RELAXED);
 }
 
 static int make_body(void *body_ctx, const char *body, size_t len)
@@ -54,8 +104,36 @@ static int make_body(void *body_ctx, const char *body, size_t len)
 	return *resp ? 0 : -ENOMEM;
 }
 
+/* A route's body_ctx: the request it answers, and the Content-Type it may choose. */
+struct render_ctx {
+	struct MHD_Connection *conn;
+	struct MHD_Response *resp;
+	const char *content_type;
+};
+
+static int render_body(void *body_ctx, const char *body, size_t len)
+{
+	struct render_ctx *rc = body_ctx;
+
+	return make_body(&rc->resp, body, len);
+}
+
+const char *http_request_header(void *body_ctx, const char *name)
+{
+	struct render_ctx *rc = body_ctx;
+
+	return MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, name);
+}
+
+void http_set_content_type(void *body_ctx, const char *type)
+{
+	struct render_ctx *rc = body_ctx;
+
+	rc->content_type = type;
+}
+
 /* Queue @resp with our headers, and let it go: MHD keeps its own reference. */
-static mhd_result queue(struct http_server *s, struct MHD_Connection *conn, unsigned status,
+static mhd_result queue(struct http_daemon *d, struct MHD_Connection *conn, unsigned status,
 			const char *type, struct MHD_Response *resp, bool allow)
 {
 	mhd_result ret;
@@ -63,27 +141,29 @@ static mhd_result queue(struct http_server *s, struct MHD_Connection *conn, unsi
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	if (draining(s))
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, AUTH_REALM);
+	if (draining(d))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
-static mhd_result respond(struct http_server *s, struct MHD_Connection *conn, unsigned status,
+static mhd_result respond(struct http_daemon *d, struct MHD_Connection *conn, unsigned status,
 			  const char *type, const char *body, size_t len, bool allow)
 {
 	struct MHD_Response *resp = NULL;
 
 	if (make_body(&resp, body, len) < 0)
 		return MHD_NO;
-	return queue(s, conn, status, type, resp, allow);
+	return queue(d, conn, status, type, resp, allow);
 }
 
-static mhd_result respond_text(struct http_server *s, struct MHD_Connection *conn, unsigned status,
+static mhd_result respond_text(struct http_daemon *d, struct MHD_Connection *conn, unsigned status,
 			       const char *text, bool allow)
 {
-	return respond(s, conn, status, "text/plain; charset=utf-8", text, strlen(text), allow);
+	return respond(d, conn, status, "text/plain; charset=utf-8", text, strlen(text), allow);
 }
 
 static bool has_body(struct MHD_Connection *conn)
@@ -96,31 +176,219 @@ static bool has_body(struct MHD_Connection *conn)
 					   MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Standard base64 with padding; -EINVAL on anything else, -ENOSPC past @size. */
+static int b64_decode(const char *in, size_t len, char *out, size_t size, size_t *ret_len)
+{
+	size_t n = 0;
+
+	if (len % 4)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4];
+		unsigned pad = 0;
+
+		for (int j = 0; j < 4; j++) {
+			bool last = i + 4 == len;
+
+			if (last && j >= 2 && in[i + j] == '=' && (j == 2 ? in[i + 3] == '=' : 1)) {
+				v[j] = 0;
+				pad++;
+				continue;
+			}
+			v[j] = b64_value(in[i + j]);
+			if (v[j] < 0)
+				return -EINVAL;
+		}
+		if (n + 3 - pad > size)
+			return -ENOSPC;
+		out[n++] = (char)(v[0] << 2 | v[1] >> 4);
+		if (pad < 2)
+			out[n++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (pad < 1)
+			out[n++] = (char)((v[2] & 3) << 6 | v[3]);
+	}
+	*ret_len = n;
+	return 0;
+}
+
+/* "Authorization: Basic base64(user:password)" against basic_auth_users. */
+static bool authorized(const struct webconfig *wc, struct MHD_Connection *conn)
+{
+	const char *h =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	char buf[1024];
+	const char *colon;
+	size_t n;
+	bool ok;
+
+	if (!h || strncasecmp(h, "Basic ", 6) != 0)
+		return false;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	if (b64_decode(h, strlen(h), buf, sizeof(buf), &n) < 0)
+		return false;
+	colon = memchr(buf, ':', n);
+	ok = colon && webconfig_check_password(wc, buf, (size_t)(colon - buf), colon + 1,
+					       n - (size_t)(colon - buf) - 1);
+	explicit_bzero(buf, sizeof(buf));
+	return ok;
+}
+
+/*
+ * libmicrohttpd requests a client certificate once it has a trust list, and lets the
+ * handshake succeed with whatever the client sent: client_auth_type is enforced here.
+ * Returns NULL when the connection may go on, else the reason.
+ */
+static const char *client_cert_refused(const struct webconfig *wc, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t session;
+	unsigned n = 0, status = 0;
+
+	if (!wc->tls || wc->client_auth == WEBCONFIG_NO_CLIENT_CERT)
+		return NULL;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return "403 no TLS session\n";
+	session = ci->tls_session;
+	if (!gnutls_certificate_get_peers(session, &n) || !n) {
+		if (wc->client_auth == WEBCONFIG_REQUIRE_ANY_CLIENT_CERT ||
+		    wc->client_auth == WEBCONFIG_REQUIRE_AND_VERIFY_CLIENT_CERT)
+			return "403 a client certificate is required\n";
+		return NULL;
+	}
+	if (wc->client_auth == WEBCONFIG_REQUIRE_ANY_CLIENT_CERT)
+		return NULL;
+	if (gnutls_certificate_verify_peers2(session, &status) < 0 || status)
+		return "403 the client certificate is not trusted\n";
+	return NULL;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * MHD's own unescaper turns "%00" into a NUL, and "/metrics%00/../x" into "/metrics" for
+ * the routes. This one leaves "%00" as it is, so such a path matches nothing.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *val)
+{
+	char *in = val, *out = val;
+
+	(void)cls;
+	(void)conn;
+	while (*in) {
+		int hi, lo;
+
+		if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
+		    (hi || lo)) {
+			*out++ = (char)(hi << 4 | lo);
+			in += 3;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*out = '\0';
+	return (size_t)(out - val);
+}
+
+static const struct http_route *find_route(const struct http_server *s, const char *url)
+{
+	static const struct http_route builtin[] = {
+		{ HEALTHY_PATH, "text/plain; charset=utf-8", NULL },
+		{ READY_PATH, "text/plain; charset=utf-8", NULL },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(builtin); i++)
+		if (strcmp(url, builtin[i].path) == 0)
+			return &builtin[i];
+	for (size_t i = 0; i < s->n_routes; i++)
+		if (strcmp(url, s->routes[i].path) == 0)
+			return &s->routes[i];
+	return NULL;
+}
+
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static mhd_result serve(struct http_daemon *d, struct MHD_Connection *conn,
+			const struct http_route *route)
+{
+	struct http_server *s = d->s;
+	struct render_ctx rc = { .conn = conn, .content_type = route->content_type };
+	int r;
+
+	if (!route->render) {
+		if (strcmp(route->path, HEALTHY_PATH) == 0)
+			return respond_text(d, conn, MHD_HTTP_OK, "Healthy\n", false);
+		if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED))
+			return respond_text(d, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+					    "Shutting down\n", false);
+		return respond_text(d, conn, MHD_HTTP_OK, "Ready\n", false);
+	}
+	if ((r = route->render(s->userdata, render_body, &rc)) < 0) {
+		log_error("request failed", LF_STR("path", route->path), LF_ERR(r));
+		return respond_text(d, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				    "error gathering metrics\n", false);
+	}
+	return queue(d, conn, MHD_HTTP_OK, rc.content_type, rc.resp, false);
+}
+
 static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version, const char *upload_data,
 			     size_t *upload_data_size, void **req_cls)
 {
-	struct http_server *s = cls;
+	struct http_daemon *d = cls;
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	const struct http_route *route = NULL;
-	struct MHD_Response *resp = NULL;
-	mhd_result ret;
-	int r;
+	const struct http_route *route = find_route(d->s, url);
+	const char *refused;
+	struct http_conn *hc;
 
 	(void)version;
 	(void)upload_data;
-	for (size_t i = 0; i < s->n_routes && !route; i++)
-		if (strcmp(url, s->routes[i].path) == 0)
-			route = &s->routes[i];
 	/*
 	 * A GET or HEAD we serve is answered on the second call, once MHD knows there is no body,
 	 * so that the connection can be kept alive. Anything else is refused at once, before a
-	 * body is read; MHD then closes the connection.
+	 * body is read; MHD then closes the connection. Authentication comes first, for every
+	 * path but /-/healthy (a constant, for liveness probes that carry no credentials).
 	 */
 	if (!*req_cls) {
-		*req_cls = s;
-		__atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+		*req_cls = d;
+		__atomic_add_fetch(&d->in_flight, 1, __ATOMIC_RELAXED);
+		hc = conn_of(conn);
+		if (hc)
+			__atomic_store_n(&hc->busy, true, __ATOMIC_RELAXED);
+		if (!route || strcmp(route->path, HEALTHY_PATH) != 0) {
+			refused = client_cert_refused(&d->wc, conn);
+			if (refused)
+				return respond_text(d, conn, MHD_HTTP_FORBIDDEN, refused, false);
+			if (d->wc.n_users && !authorized(&d->wc, conn))
+				return respond_text(d, conn, MHD_HTTP_UNAUTHORIZED,
+						    "401 Unauthorized\n", false);
+		}
 		if (route && (get || head) && !has_body(conn))
 			return MHD_YES;
 	} else if (*upload_data_size) {
@@ -128,82 +396,319 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 	}
 
 	if (route && (get || head) && has_body(conn))
-		ret = respond_text(s, conn, MHD_HTTP_BAD_REQUEST, "400 a GET takes no body\n",
-				   false);
-	else if (!route)
-		ret = respond_text(s, conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", false);
-	else if (!get && !head)
-		ret = respond_text(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
-				   true);
-	else if ((r = route->render(s->userdata, make_body, &resp)) < 0) {
-		log_error("request failed", LF_STR("path", route->path), LF_ERR(r));
-		ret = respond_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				   "error gathering metrics\n", false);
-	} else {
-		ret = queue(s, conn, MHD_HTTP_OK, route->content_type, resp, false);
-	}
-	return ret;
+		return respond_text(d, conn, MHD_HTTP_BAD_REQUEST, "400 a GET takes no body\n",
+				    false);
+	if (!route)
+		return respond_text(d, conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", false);
+	if (!get && !head)
+		return respond_text(d, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				    "405 method not allowed\n", true);
+	return serve(d, conn, route);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct http_server *s = cls;
+	struct http_daemon *d = cls;
+	struct http_conn *hc;
 
-	(void)conn;
 	(void)toe;
 	if (*req_cls)
-		__atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&d->in_flight, 1, __ATOMIC_RELAXED);
 	*req_cls = NULL;
+	hc = conn_of(conn);
+	if (hc) {
+		pthread_mutex_lock(&d->lock);
+		hc->busy = false;
+		hc->since_us = now_monotonic_us();
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
+/* With d->lock held. MHD sees the end of the stream and closes the connection itself. */
+static void cut(struct http_daemon *d, struct http_conn *hc)
+{
+	shutdown(hc->fd, SHUT_RDWR);
+	hc->cut = true;
+	d->n_conns--;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_daemon *d = cls;
+	struct http_conn *hc = *socket_context, **pp;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!hc)
+			return;
+		/* Before MHD closes the fd: the watchdog never shuts down a reused number. */
+		pthread_mutex_lock(&d->lock);
+		for (pp = &d->conns; *pp; pp = &(*pp)->next)
+			if (*pp == hc) {
+				*pp = hc->next;
+				break;
+			}
+		if (!hc->cut)
+			d->n_conns--;
+		pthread_mutex_unlock(&d->lock);
+		free(hc);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	hc = calloc(1, sizeof(*hc));
+	if (!hc || !ci) {
+		free(hc);
+		return;
+	}
+	hc->fd = ci->connect_fd;
+	hc->since_us = now_monotonic_us();
+	pthread_mutex_lock(&d->lock);
+	if (d->n_conns >= HTTP_EVICT_ABOVE) {
+		for (struct http_conn *o = d->conns; o; o = o->next) {
+			int unread = 0;
+
+			/* Bytes not read yet may be a whole request: Prometheus's, just accepted. */
+			if (o->cut || __atomic_load_n(&o->busy, __ATOMIC_RELAXED) ||
+			    (ioctl(o->fd, FIONREAD, &unread) == 0 && unread > 0))
+				continue;
+			log_debug("closing an idle connection to make room",
+				  LF_INT("connections", d->n_conns));
+			cut(d, o);
+			break;
+		}
+	}
+	for (pp = &d->conns; *pp; pp = &(*pp)->next)
+		;
+	*pp = hc;
+	d->n_conns++;
+	pthread_mutex_unlock(&d->lock);
+	*socket_context = hc;
+}
+
+/* Cut the connections whose request has taken longer than the deadline. */
+static void sweep(struct http_daemon *d, uint64_t now)
+{
+	pthread_mutex_lock(&d->lock);
+	for (struct http_conn *hc = d->conns; hc; hc = hc->next)
+		if (!hc->cut && now - hc->since_us > HTTP_REQUEST_DEADLINE_US) {
+			log_debug("closing a connection past its deadline", LF_INT("fd", hc->fd));
+			cut(d, hc);
+		}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static struct http_daemon *daemon_start(struct http_server *s, int listen_fd, struct webconfig *wc)
+{
+	struct MHD_OptionItem tls[5] = { { MHD_OPTION_END, 0, NULL } };
+	unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	struct http_daemon *d;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->s = s;
+	if (wc) {
+		d->wc = *wc;
+		*wc = (struct webconfig){ 0 };
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	if (d->wc.tls) {
+		size_t n = 0;
+
+		flags |= MHD_USE_TLS;
+		webconfig_tls_priorities(&d->wc, d->priorities, sizeof(d->priorities));
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, d->wc.cert_pem };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, d->wc.key_pem };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, d->priorities };
+		/* A trust list is what makes MHD ask for client certificates: for
+		 * RequireAnyClientCert without a CA, any certificate will do as the list. */
+		if (d->wc.client_auth != WEBCONFIG_NO_CLIENT_CERT)
+			tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							    d->wc.ca_pem ? d->wc.ca_pem
+									 : d->wc.cert_pem };
+		tls[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	}
+	d->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, d,
+		MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK,
+		unescape, d, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+	if (!d->mhd) {
+		if (wc)
+			*wc = d->wc; /* still the caller's */
+		pthread_mutex_destroy(&d->lock);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* Returns the listening socket if this daemon still had it. */
+static int daemon_quiesce(struct http_daemon *d)
+{
+	int fd;
+
+	if (d->quiesced)
+		return -1;
+	d->quiesced = true;
+	fd = MHD_quiesce_daemon(d->mhd);
+	return fd;
+}
+
+static void daemon_stop(struct http_daemon *d)
+{
+	if (!d)
+		return;
+	/* With MHD's own thread, a socket it still listens on is closed here. */
+	MHD_stop_daemon(d->mhd);
+	webconfig_free(&d->wc);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static void *watchdog(void *arg)
+{
+	struct http_server *s = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		uint64_t now = now_monotonic_us();
+		uint64_t period = s->old ? HTTP_WATCHDOG_RETIRE_PERIOD_US : HTTP_WATCHDOG_PERIOD_US;
+
+		sweep(s->cur, now);
+		if (s->old) {
+			sweep(s->old, now);
+			if (__atomic_load_n(&s->old->in_flight, __ATOMIC_RELAXED) == 0 ||
+			    now - s->old->retired_us > HTTP_RETIRE_DEADLINE_US) {
+				daemon_stop(s->old);
+				s->old = NULL;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)(period / 1000000);
+		ts.tv_nsec += (long)(period % 1000000) * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
 }
 
 int http_start(struct http_server *s, int listen_fd, const struct http_route *routes,
-	       size_t n_routes, void *userdata)
+	       size_t n_routes, struct webconfig *wc, void *userdata)
 {
+	pthread_condattr_t ca;
+	int r;
+
 	*s = (struct http_server){
-		.listen_fd = -1,
+		.listen_fd = listen_fd,
 		.routes = routes,
 		.n_routes = n_routes,
 		.userdata = userdata,
 	};
-	s->daemon = MHD_start_daemon(
-		MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_LISTEN_SOCKET,
-		listen_fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
-	s->listen_fd = -1; /* MHD's now, until MHD_quiesce_daemon() hands it back */
-	if (!s->daemon)
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	s->cur = daemon_start(s, listen_fd, wc);
+	if (!s->cur) {
+		s->listen_fd = -1; /* the caller's still */
 		return -EIO;
+	}
+	r = -pthread_create(&s->watchdog, NULL, watchdog, s);
+	if (r < 0)
+		return r;
+	s->watchdog_running = true;
+	return 0;
+}
+
+int http_reload(struct http_server *s, struct webconfig *wc)
+{
+	struct http_daemon *d;
+
+	if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED) || !s->cur)
+		return -ESHUTDOWN;
+	pthread_mutex_lock(&s->lock);
+	if (s->old) {
+		/* Reloaded again within a moment: its requests are cut short. */
+		daemon_stop(s->old);
+		s->old = NULL;
+	}
+	/* Both poll the socket for a moment; whichever accepts a connection serves it. */
+	d = daemon_start(s, s->listen_fd, wc);
+	if (!d) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
+	daemon_quiesce(s->cur);
+	__atomic_store_n(&s->cur->retiring, true, __ATOMIC_RELAXED);
+	s->cur->retired_us = now_monotonic_us();
+	s->old = s->cur;
+	s->cur = d;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
 void http_quiesce(struct http_server *s)
 {
-	int fd;
-
-	if (draining(s))
+	if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED) || !s->cur)
 		return;
 	__atomic_store_n(&s->draining, true, __ATOMIC_RELAXED);
-	fd = MHD_quiesce_daemon(s->daemon);
-	/* With MHD's own thread, the socket may be closed only after MHD_stop_daemon(). */
-	if (fd >= 0)
-		s->listen_fd = fd;
+	pthread_mutex_lock(&s->lock);
+	daemon_quiesce(s->cur);
+	pthread_mutex_unlock(&s->lock);
 }
 
 unsigned http_in_flight(const struct http_server *s)
 {
-	return __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED);
+	struct http_server *m = (struct http_server *)s;
+	unsigned n = 0;
+
+	if (!m->cur)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	n = __atomic_load_n(&m->cur->in_flight, __ATOMIC_RELAXED);
+	if (m->old)
+		n += __atomic_load_n(&m->old->in_flight, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 void http_stop(struct http_server *s)
 {
-	if (s->daemon)
-		MHD_stop_daemon(s->daemon);
-	if (s->listen_fd >= 0)
+	bool quiesced;
+
+	if (!s->cur) {
+		*s = (struct http_server){ .listen_fd = -1 };
+		return;
+	}
+	if (s->watchdog_running) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->watchdog, NULL);
+	}
+	daemon_stop(s->old);
+	quiesced = s->cur->quiesced;
+	daemon_stop(s->cur);
+	if (quiesced && s->listen_fd >= 0)
 		close(s->listen_fd);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
 	*s = (struct http_server){ .listen_fd = -1 };
 }
 

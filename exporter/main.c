@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -18,7 +19,9 @@
 #include "exporter.h"
 #include "http.h"
 #include "log.h"
+#include "privileges.h"
 #include "util.h"
+#include "webconfig.h"
 
 #ifndef NFCE_VERSION
 #define NFCE_VERSION "unknown"
@@ -30,17 +33,28 @@
 #define DRAIN_POLL_MS 20
 
 static const char *telemetry_path;
+static const char *web_config_file;
 
 /* The renderers run on the HTTP thread; each body is copied out before the lock is let go. */
 static int render_metrics(void *userdata, http_body_fn body_fn, void *body_ctx)
 {
 	struct exporter *e = userdata;
+	const char *accept = http_request_header(body_ctx, "Accept");
+	enum mw_format format = accept ? mw_negotiate(accept, strlen(accept)) : MW_FORMAT_TEXT;
 	int r;
 
+	if (format == MW_FORMAT_OPENMETRICS)
+		http_set_content_type(body_ctx, MW_CONTENT_TYPE_OPENMETRICS);
 	fair_lock(&e->lock);
+	mw_set_format(&e->w, format);
 	r = exporter_scrape(e);
+	mw_finish(&e->w);
+	if (r >= 0)
+		r = mw_error(&e->w);
 	if (r >= 0)
 		r = body_fn(body_ctx, e->w.buf, e->w.len);
+	/* Only for this response: the status page's scrapes are text. */
+	mw_set_format(&e->w, MW_FORMAT_TEXT);
 	fair_unlock(&e->lock);
 	return r;
 }
@@ -102,11 +116,51 @@ static void holdoff(int us)
 		;
 }
 
+/* Each followed namespace holds a few sockets: 1024 fds would cap it near 150 of them. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open file limit", LF_ERR(-errno));
+	}
+}
+
 static int epoll_add(int ep, int fd, uint64_t tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* SIGHUP: a file that does not load leaves the running configuration as it is. */
+static void reload_web_config(struct http_server *http)
+{
+	struct webconfig wc;
+	char err[512];
+	int r;
+
+	if (!web_config_file) {
+		log_info("SIGHUP ignored: there is no --web.config.file",
+			 LF_STR("signal", "SIGHUP"));
+		return;
+	}
+	r = webconfig_load(web_config_file, &wc, err, sizeof(err));
+	if (r < 0) {
+		log_error("web config reload failed, keeping the running one",
+			  LF_STR("file", web_config_file), LF_STR("err", err));
+		return;
+	}
+	r = http_reload(http, &wc);
+	if (r < 0) {
+		webconfig_free(&wc);
+		log_error("web config reload failed, keeping the running one",
+			  LF_STR("file", web_config_file), LF_ERR(r));
+		return;
+	}
+	log_info("web config reloaded", LF_STR("file", web_config_file));
 }
 
 static int setup_signals(sigset_t *mask)
@@ -116,6 +170,7 @@ static int setup_signals(sigset_t *mask)
 	sigemptyset(mask);
 	sigaddset(mask, SIGTERM);
 	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -131,7 +186,7 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 
 	for (;;) {
 		struct epoll_event evs[16];
-		int n;
+		int n, hold = 0;
 
 		if (drain_deadline) {
 			if (http_in_flight(http) == 0)
@@ -158,26 +213,30 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 
 				if (read(sigfd, &si, sizeof(si)) != sizeof(si) || drain_deadline)
 					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reload_web_config(http);
+					continue;
+				}
 				log_info("shutting down",
 					 LF_STR("signal", strsignal((int)si.ssi_signo)));
 				http_quiesce(http);
 				drain_deadline = now_monotonic_us() + DRAIN_TIMEOUT_US;
-			} else if (tag < e->n_collectors) {
-				struct collector *c = &e->collectors[tag];
-				int r;
+			} else {
+				const char *name = "";
+				int r = exporter_on_event(e, tag, &name);
 
-				fair_lock(&e->lock);
-				r = c->ops->on_event(c);
-				fair_unlock(&e->lock);
 				if (r < 0 &&
 				    (n_rl = log_ratelimit_ok(&event_rl, now_monotonic_us())))
 					log_warn("collector event handling failed",
-						 LF_STR("collector", c->ops->name), LF_ERR(r),
+						 LF_STR("collector", name), LF_ERR(r),
 						 LF_INT("times", n_rl));
-				else if (r > 0)
-					holdoff(r);
+				else if (r > hold)
+					hold = r;
 			}
 		}
+		/* Once per round, however many namespaces' collectors asked for it. */
+		if (hold)
+			holdoff(hold);
 	}
 }
 
@@ -185,11 +244,12 @@ int main(int argc, char **argv)
 {
 	struct exporter e = { .cfg.procfs_fd = -1 };
 	struct http_server http = { .listen_fd = -1 };
+	struct webconfig wc = { 0 };
 	struct flags f;
 	char err[512], where[128];
 	sigset_t mask;
 	struct http_route routes[] = {
-		{ "/metrics", "text/plain; version=0.0.4; charset=utf-8", render_metrics },
+		{ "/metrics", MW_CONTENT_TYPE_TEXT, render_metrics },
 		{ "/", "text/html; charset=utf-8", render_page },
 		{ "/status.json", "application/json", render_json },
 	};
@@ -212,7 +272,17 @@ int main(int argc, char **argv)
 	if (f.doctor)
 		return doctor_run(&f);
 	log_set_level(f.log_level);
+	log_set_format(f.log_json ? LOG_FORMAT_JSON : LOG_FORMAT_LOGFMT);
+	/* Before privileges are dropped: the key may be readable by root only. */
+	web_config_file = f.web_config_file;
+	if (web_config_file && webconfig_load(web_config_file, &wc, err, sizeof(err)) < 0) {
+		log_error("cannot load the web config", LF_STR("file", web_config_file),
+			  LF_STR("err", err));
+		return 1;
+	}
 
+	if (f.netns_all || f.n_netns)
+		raise_fd_limit();
 	r = exporter_init(&e, &f);
 	if (r < 0) {
 		if (e.cfg.procfs_fd < 0) {
@@ -232,33 +302,36 @@ int main(int argc, char **argv)
 		log_error("cannot listen", LF_STR("address", f.listen_address), LF_ERR(r));
 		goto out;
 	}
-	telemetry_path = f.telemetry_path;
-	routes[0].path = f.telemetry_path;
-	r = http_start(&http, listen_fd, routes, ARRAY_SIZE(routes), &e);
-	if (r < 0) {
+	/*
+	 * Before libmicrohttpd's thread exists: capabilities are per thread, and scrapes run on
+	 * that thread, so it must start with the reduced set rather than keep root's.
+	 */
+	if (f.runas && privileges_drop(f.runas, f.netns_all || f.n_netns > 0) < 0) {
 		close(listen_fd);
-		log_error("cannot start the HTTP server", LF_STR("address", where), LF_ERR(r));
 		goto out;
 	}
+	/* Before the HTTP thread: a scrape may follow new namespaces and watch their fds. */
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &every, NULL) < 0 ||
 	    epoll_add(ep, sigfd, TAG_SIGNAL) < 0 || epoll_add(ep, tfd, TAG_STATUS) < 0) {
+		close(listen_fd);
 		log_error("cannot set up the event loop", LF_ERR(-errno));
 		goto out;
 	}
-	for (size_t i = 0; i < e.n_collectors; i++) {
-		struct collector *c = &e.collectors[i];
-		int fd;
-
-		if (!c->enabled || !c->ops->event_fd || !c->ops->on_event)
-			continue;
-		fd = c->ops->event_fd(c);
-		if (fd >= 0 && (r = epoll_add(ep, fd, i)) < 0) {
-			log_error("cannot watch collector events",
-				  LF_STR("collector", c->ops->name), LF_ERR(r));
-			goto out;
-		}
+	r = exporter_watch(&e, ep);
+	if (r < 0) {
+		close(listen_fd);
+		log_error("cannot watch collector events", LF_ERR(r));
+		goto out;
+	}
+	telemetry_path = f.telemetry_path;
+	routes[0].path = f.telemetry_path;
+	r = http_start(&http, listen_fd, routes, ARRAY_SIZE(routes), &wc, &e);
+	if (r < 0) {
+		close(listen_fd);
+		log_error("cannot start the HTTP server", LF_STR("address", where), LF_ERR(r));
+		goto out;
 	}
 
 	log_info("listening", LF_STR("address", where), LF_STR("telemetry_path", f.telemetry_path),
@@ -270,6 +343,7 @@ int main(int argc, char **argv)
 		status = 0;
 out:
 	http_stop(&http);
+	webconfig_free(&wc);
 	if (ep >= 0)
 		close(ep);
 	if (sigfd >= 0)

@@ -67,8 +67,9 @@ static int scan_run_dir(struct netns_scan *s, int run_fd)
 		return 0;
 	d = fdopendir(fd);
 	if (!d) {
+		r = -errno;
 		close(fd);
-		return -errno;
+		return r;
 	}
 	while (r == 0 && (de = readdir(d)))
 		if (de->d_name[0] != '.')
@@ -192,7 +193,7 @@ int netns_open(const struct netns_seen *seen, int procfs_fd, const char *run_dir
 		return -errno;
 	if (fstat(fd, &st) < 0 || st.st_dev != seen->dev || st.st_ino != seen->ino) {
 		close(fd);
-		return -ESTALE;
+		return -ESTALE; /* fstat() of an open fd fails for no reason worth telling apart */
 	}
 	return fd;
 }

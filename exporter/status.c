@@ -75,7 +75,10 @@ static const char *label(const struct sample_line *l, const char *key)
 	return "";
 }
 
-/* Keep the @STATUS_TOP biggest, biggest first. */
+/*
+ * Keep the @STATUS_TOP biggest, biggest first. With --netns the same state comes once per
+ * namespace: add it to its entry (approximate once one was pushed out of the top).
+ */
 static void top_insert(struct status_top *top, unsigned *n, const char *a, const char *b,
 		       double value)
 {
@@ -83,6 +86,16 @@ static void top_insert(struct status_top *top, unsigned *n, const char *a, const
 
 	if (value <= 0)
 		return;
+	for (i = 0; i < *n; i++)
+		if (strcmp(top[i].label[0], a) == 0 && strcmp(top[i].label[1], b) == 0) {
+			struct status_top t = top[i];
+
+			t.value += value;
+			for (; i > 0 && top[i - 1].value < t.value; i--)
+				top[i] = top[i - 1];
+			top[i] = t;
+			return;
+		}
 	for (i = *n; i > 0 && top[i - 1].value < value; i--)
 		if (i < STATUS_TOP)
 			top[i] = top[i - 1];
@@ -188,9 +201,10 @@ static struct derived derive(const struct status *st)
 	if (o && c->t - o->t >= 1) {
 		d.window = c->t - o->t;
 		d.growth = (c->entries - o->entries) / d.window;
-		d.drops = c->drop - o->drop;
-		d.early_drops = c->early_drop - o->early_drop;
-		d.insert_failed = c->insert_failed - o->insert_failed;
+		/* A namespace gone with its counters is no negative drop. */
+		d.drops = fmax(0, c->drop - o->drop);
+		d.early_drops = fmax(0, c->early_drop - o->early_drop);
+		d.insert_failed = fmax(0, c->insert_failed - o->insert_failed);
 		if (d.growth > 0 && c->limit > 0)
 			d.to_full = d.headroom / d.growth;
 	}

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-./scripts/deps.sh gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev
+./scripts/deps.sh gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libyaml-dev libgnutls28-dev libcrypt-dev
 [ -d build ] || meson setup build -Dtests=disabled >/dev/null
 ninja -C build exporter/nf_conntrack_exporter >/dev/null
 exec ./build/exporter/nf_conntrack_exporter "$@"

@@ -19,6 +19,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nfce  # noqa: E402
 
 FLOWS = {"a": (3, 7), "b": (0, 20), "c": (2, 5)}  # (tcp, udp) per namespace
+OM_ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+try:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+except ImportError:  # a Python of its own (pyenv, venv) without Debian's dist-packages
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    except ImportError:
+        text_string_to_metric_families = None
 
 
 def wait_count(ns, want):
@@ -72,6 +82,24 @@ def check_promtool(ck, exp):
     ck.eq("promtool check metrics with --netns (complaints)", "", r.stdout.decode() + r.stderr.decode())
 
 
+def check_openmetrics(ck, home, a):
+    """The regrouped namespaces' families in OpenMetrics too: a strict parser accepts it."""
+    r = home.run(["curl", "-sS", "-m", "10", "-H", f"Accept: {OM_ACCEPT}", f"http://127.0.0.1:{nfce.PORT}/metrics"])
+    ck.true("OpenMetrics body ends with # EOF", r.stdout.endswith("# EOF\n"), r.stdout[-200:])
+    if text_string_to_metric_families is None:
+        nfce.log("note: python3-prometheus-client missing, OpenMetrics not parsed strictly")
+        return
+    try:
+        fams = {f.name: f for f in text_string_to_metric_families(r.stdout)}
+    except Exception as e:  # the parser's own exceptions are plain ValueErrors and others
+        ck.fail("strict OpenMetrics parse with --netns", repr(e))
+        return
+    drops = fams.get("nf_conntrack_stat_drop")
+    ck.true("counter family nf_conntrack_stat_drop with a sample per namespace",
+            drops is not None and drops.type == "counter" and
+            any(s.labels.get("netns") == a.name for s in drops.samples), repr(drops))
+
+
 def named_phase(ck, home, a, b, c_name):
     args = [f"--netns={a.name}", f"--netns={b.name}", f"--netns={c_name}"]
     with nfce.Exporter(home, args) as exp:
@@ -91,6 +119,7 @@ def named_phase(ck, home, a, b, c_name):
         check_states(ck, b, exp)
         nfce.check_types(ck, m)
         check_promtool(ck, exp)
+        check_openmetrics(ck, home, a)
 
         # Appears: the third name comes into being while the exporter runs.
         with nfce.Netns("netns_c") as c:

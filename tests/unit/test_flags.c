@@ -151,6 +151,34 @@ START_TEST(missing_value)
 }
 END_TEST
 
+START_TEST(netns)
+{
+	struct flags f;
+
+	ck_assert_int_eq(PARSE(&f), 0);
+	ck_assert(!f.netns_all);
+	ck_assert_uint_eq(f.n_netns, 0);
+	ck_assert_uint_eq(f.netns_max, DEFAULT_NETNS_MAX);
+	ck_assert_int_eq(PARSE(&f, "--netns=all", "--netns.max", "7"), 0);
+	ck_assert(f.netns_all);
+	ck_assert_uint_eq(f.netns_max, 7);
+	ck_assert_int_eq(PARSE(&f, "--netns=cni-1", "--netns", "qrouter-2"), 0);
+	ck_assert_uint_eq(f.n_netns, 2);
+	ck_assert_str_eq(f.netns[0], "cni-1");
+	ck_assert_str_eq(f.netns[1], "qrouter-2");
+	/* Names as ip-netns(8) makes them: no path tricks. */
+	ck_assert_int_eq(PARSE(&f, "--netns=../../proc/1/ns/net"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "--netns"));
+	ck_assert_int_eq(PARSE(&f, "--netns=.."), -EINVAL);
+	ck_assert_int_eq(PARSE(&f, "--netns="), -EINVAL);
+	ck_assert_int_eq(PARSE(&f, "--netns=all", "--netns=x"), -EINVAL);
+	ck_assert_int_eq(PARSE(&f, "--netns.max=0"), -EINVAL);
+	ck_assert_int_eq(PARSE(&f, "--netns.max=16385"), -EINVAL);
+	ck_assert_int_eq(PARSE(&f, "--netns.max=1KiB"), -EINVAL);
+	ck_assert_int_eq(PARSE(&f, "--netns.max=16384"), 0);
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
 	struct flags f;
@@ -173,6 +201,7 @@ int main(void)
 	tcase_add_test(tc, collector_toggles);
 	tcase_add_test(tc, errors_name_the_flag);
 	tcase_add_test(tc, missing_value);
+	tcase_add_test(tc, netns);
 	tcase_add_test(tc, help_and_version);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

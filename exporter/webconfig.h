@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_WEBCONFIG_H
+#define NFCE_WEBCONFIG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * --web.config.file, in the Prometheus exporter-toolkit format (TLS and basic auth), so that
+ * the same file and the same Prometheus scrape_config work as for node_exporter.
+ */
+
+#define WEBCONFIG_MAX_USERS 64
+#define WEBCONFIG_MAX_FILE (1u << 20)
+#define WEBCONFIG_CACHE_SLOTS 16
+
+enum webconfig_client_auth {
+	WEBCONFIG_NO_CLIENT_CERT,
+	WEBCONFIG_REQUIRE_ANY_CLIENT_CERT,
+	WEBCONFIG_VERIFY_CLIENT_CERT_IF_GIVEN,
+	WEBCONFIG_REQUIRE_AND_VERIFY_CLIENT_CERT,
+};
+
+/* Values of min_version/max_version; 0 is "not set". */
+enum webconfig_tls_version {
+	WEBCONFIG_TLS10 = 10,
+	WEBCONFIG_TLS11 = 11,
+	WEBCONFIG_TLS12 = 12,
+	WEBCONFIG_TLS13 = 13,
+};
+
+struct webconfig_user {
+	char *name;
+	char *hash; /* bcrypt, "$2[aby]$CC$..." */
+};
+
+/* Successful (user, password) checks, so that a scrape does not pay a bcrypt every time. */
+struct webconfig_cache {
+	pthread_mutex_t lock;
+	uint8_t key[WEBCONFIG_CACHE_SLOTS][32]; /* SHA-256 of user, password and hash */
+	bool used[WEBCONFIG_CACHE_SLOTS];
+	unsigned next;
+};
+
+struct webconfig {
+	bool tls; /* cert_file and key_file given */
+	char *cert_file; /* resolved against the file's directory */
+	char *key_file;
+	char *client_ca_file;
+	enum webconfig_client_auth client_auth;
+	int min_version; /* enum webconfig_tls_version; TLS12 when not set, as exporter-toolkit */
+	int max_version; /* 0: no maximum */
+	struct webconfig_user *users;
+	size_t n_users;
+	char dummy_setting[32]; /* bcrypt salt of the users' highest cost, for unknown users */
+
+	/* Filled by webconfig_load(): the files' contents, NUL-terminated PEM. */
+	char *cert_pem;
+	char *key_pem;
+	char *ca_pem;
+	struct webconfig_cache *cache;
+};
+
+/*
+ * Parse the YAML in @buf (not NUL-terminated) into @ret; relative paths are resolved against
+ * @base_dir (NULL or "": left as they are). Unknown keys and bad values are errors: -EINVAL
+ * with a one-line message naming the key in @err. @ret is written only on success and then
+ * owns memory: webconfig_free().
+ */
+int webconfig_parse(const char *buf, size_t len, const char *base_dir, struct webconfig *ret,
+		    char *err, size_t err_size);
+
+/* Read and parse @path, then read and check the certificate, key and CA files it names. */
+int webconfig_load(const char *path, struct webconfig *ret, char *err, size_t err_size);
+
+/* NULL-safe; leaves @wc zeroed. */
+void webconfig_free(struct webconfig *wc);
+
+/* The GnuTLS priority string for min_version/max_version, e.g. "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2". */
+void webconfig_tls_priorities(const struct webconfig *wc, char *buf, size_t size);
+
+/*
+ * Basic auth: true when @user/@pass match a configured user. Runs bcrypt once whether or not
+ * the user exists (against a dummy salt of the same cost) and compares in constant time, so
+ * that the time taken tells nothing about which names exist. Thread-safe.
+ */
+bool webconfig_check_password(const struct webconfig *wc, const char *user, size_t user_len,
+			      const char *pass, size_t pass_len);
+
+/* Constant-time comparison: 0 when equal. */
+int webconfig_memcmp_ct(const void *a, const void *b, size_t len);
+
+#endif

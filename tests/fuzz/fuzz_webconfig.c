@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Input: a --web.config.file, parsed as from /etc/nfce; then one password check if it has users. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "webconfig.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct webconfig wc;
+	char err[256];
+
+	if (webconfig_parse((const char *)data, size, "/etc/nfce", &wc, err, sizeof(err)) < 0) {
+		/* Every error is one terminated line. */
+		if (!memchr(err, '\0', sizeof(err)) || strchr(err, '\n'))
+			__builtin_trap();
+		return 0;
+	}
+	if (wc.tls && (!wc.cert_file || !wc.key_file))
+		__builtin_trap();
+	/* Only for cheap hashes: bcrypt at cost 10 would take the fuzzer's time. */
+	if (wc.n_users && wc.users[0].hash[5] <= '4')
+		webconfig_check_password(&wc, wc.users[0].name, strlen(wc.users[0].name), "x", 1);
+	webconfig_free(&wc);
+	return 0;
+}

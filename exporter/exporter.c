@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 
@@ -147,6 +147,8 @@ static void ns_free(struct exporter *e, size_t slot)
 	close(n->fd);
 	free(n);
 	e->ns[slot] = NULL;
+	if (slot < e->ns_first_free)
+		e->ns_first_free = slot;
 }
 
 /* setns() refused a namespace we hold an fd of: forget it; the next look tries afresh. */
@@ -178,8 +180,9 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 	size_t slot;
 	int r;
 
-	for (slot = 0; slot < e->ns_slots && e->ns[slot]; slot++)
+	for (slot = e->ns_first_free; slot < e->ns_slots && e->ns[slot]; slot++)
 		;
+	e->ns_first_free = slot + 1;
 	if (slot == e->ns_slots) {
 		size_t k = e->ns_slots ? e->ns_slots * 2 : 16;
 		struct netns_inst **v;
@@ -230,15 +233,43 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 	return 0;
 }
 
+static int inst_cmp(const void *a, const void *b)
+{
+	const struct netns_inst *x = *(struct netns_inst *const *)a;
+	const struct netns_inst *y = *(struct netns_inst *const *)b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->dev > y->dev) - (x->dev < y->dev);
+}
+
+/* The followed namespaces sorted by inode, so that matching a scan costs N log N, not N². */
+static int ns_index(struct exporter *e)
+{
+	size_t k = 0;
+
+	if (e->idx_cap < e->ns_slots) {
+		struct netns_inst **v = realloc(e->idx, e->ns_slots * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		e->idx = v;
+		e->idx_cap = e->ns_slots;
+	}
+	for (size_t i = 0; i < e->ns_slots; i++)
+		if (e->ns[i])
+			e->idx[k++] = e->ns[i];
+	e->n_idx = k;
+	qsort(e->idx, k, sizeof(*e->idx), inst_cmp);
+	return 0;
+}
+
 static struct netns_inst *ns_find(struct exporter *e, const struct netns_seen *seen)
 {
-	for (size_t i = 0; i < e->ns_slots; i++) {
-		struct netns_inst *n = e->ns[i];
+	struct netns_inst key = { .dev = seen->dev, .ino = seen->ino }, *kp = &key, **hit;
 
-		if (n && n->ino == seen->ino && n->dev == seen->dev)
-			return n;
-	}
-	return NULL;
+	hit = e->n_idx ? bsearch(&kp, e->idx, e->n_idx, sizeof(*e->idx), inst_cmp) : NULL;
+	return hit ? *hit : NULL;
 }
 
 void exporter_netns_refresh(struct exporter *e)
@@ -258,12 +289,16 @@ void exporter_netns_refresh(struct exporter *e)
 			log_warn("cannot list network namespaces", LF_ERR(r), LF_INT("times", k));
 		return;
 	}
+	r = ns_index(e);
+	if (r < 0)
+		return;
 	for (size_t i = 0; i < e->ns_slots; i++)
 		if (e->ns[i])
 			e->ns[i]->seen = false;
 	for (size_t i = 0; i < e->scan.n; i++) {
 		struct netns_inst *n = ns_find(e, &e->scan.v[i]);
 
+		e->scan.v[i].followed = n != NULL;
 		if (!n)
 			continue;
 		n->seen = true;
@@ -280,7 +315,7 @@ void exporter_netns_refresh(struct exporter *e)
 	followed = ns_count(e);
 	e->ns_over_limit = e->ns_failed = 0;
 	for (size_t i = 0; i < e->scan.n; i++) {
-		if (ns_find(e, &e->scan.v[i]))
+		if (e->scan.v[i].followed)
 			continue;
 		if (followed >= e->netns_max || followed >= e->netns_fd_max) {
 			e->ns_over_limit++;
@@ -439,6 +474,7 @@ void exporter_fini(struct exporter *e)
 	mw_free(&e->nsw);
 	free(e->seg);
 	free(e->order);
+	free(e->idx);
 	e->seg = NULL;
 	e->order = NULL;
 }

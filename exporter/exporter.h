@@ -86,6 +86,9 @@ struct exporter {
 	struct netns_scan scan;
 	struct netns_inst **ns; /* slots; NULL when free */
 	size_t ns_slots;
+	size_t ns_first_free; /* no free slot below it */
+	struct netns_inst **idx; /* followed ones sorted by inode, rebuilt at each look */
+	size_t n_idx, idx_cap;
 	uint32_t next_gen;
 	unsigned ns_over_limit; /* namespaces seen but not followed: --netns.max */
 	unsigned ns_failed; /* namespaces that could not be entered */

@@ -34,6 +34,7 @@ static int push(struct netns_scan *s, const struct stat *st, pid_t pid, const ch
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;
 	n->pid = pid;
+	n->followed = false;
 	strcpy(n->name, name);
 	return 0;
 }

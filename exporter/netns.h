@@ -16,6 +16,7 @@ struct netns_seen {
 	ino_t ino;
 	pid_t pid; /* lowest process in it, 0 when none was looked for or found */
 	char name[NETNS_NAME_MAX + 1]; /* under /run/netns, smallest of several; "" for none */
+	bool followed; /* the caller's mark */
 };
 
 /* What one discovery found, reused from one to the next. */

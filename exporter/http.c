@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "log.h"
@@ -139,6 +140,9 @@ static mhd_result queue(struct http_daemon *d, struct MHD_Connection *conn, unsi
 	mhd_result ret;
 
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	/* The metrics' format follows the request's Accept: a cache must not mix them up. */
+	if (status == MHD_HTTP_OK)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	if (status == MHD_HTTP_UNAUTHORIZED)
@@ -253,6 +257,8 @@ static bool authorized(const struct webconfig *wc, struct MHD_Connection *conn)
  */
 static const char *client_cert_refused(const struct webconfig *wc, struct MHD_Connection *conn)
 {
+	gnutls_typed_vdata_st purpose = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
+					  .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT };
 	const union MHD_ConnectionInfo *ci;
 	gnutls_session_t session;
 	unsigned n = 0, status = 0;
@@ -271,7 +277,8 @@ static const char *client_cert_refused(const struct webconfig *wc, struct MHD_Co
 	}
 	if (wc->client_auth == WEBCONFIG_REQUIRE_ANY_CLIENT_CERT)
 		return NULL;
-	if (gnutls_certificate_verify_peers2(session, &status) < 0 || status)
+	/* A server's certificate from the same CA is no client's: check the key purpose too. */
+	if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) < 0 || status)
 		return "403 the client certificate is not trusted\n";
 	return NULL;
 }
@@ -379,9 +386,19 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 		*req_cls = d;
 		__atomic_add_fetch(&d->in_flight, 1, __ATOMIC_RELAXED);
 		hc = conn_of(conn);
-		if (hc)
+		if (hc) {
+			/*
+			 * The deadline restarts with the request: on a kept-alive connection the
+			 * time waited for it was the scraper's, not this request's.
+			 */
+			pthread_mutex_lock(&d->lock);
+			hc->since_us = now_monotonic_us();
 			__atomic_store_n(&hc->busy, true, __ATOMIC_RELAXED);
-		if (!route || strcmp(route->path, HEALTHY_PATH) != 0) {
+			pthread_mutex_unlock(&d->lock);
+		}
+		/* Probes (a kubelet has no client certificate) learn nothing but up and ready. */
+		if (!route || (strcmp(route->path, HEALTHY_PATH) != 0 &&
+			       strcmp(route->path, READY_PATH) != 0)) {
 			refused = client_cert_refused(&d->wc, conn);
 			if (refused)
 				return respond_text(d, conn, MHD_HTTP_FORBIDDEN, refused, false);

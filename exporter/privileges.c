@@ -237,10 +237,11 @@ int privileges_drop(const char *spec, bool keep_netns_caps)
 	r = resolve(spec, &uid, &gid);
 	if (r < 0)
 		return r;
-	if (uid == 0) {
-		/* uid 0 owns most of the system's files: no capability is needed to change them. */
-		log_error("--runas: refusing to run as uid 0; name an unprivileged user",
-			  LF_STR("runas", spec));
+	if (uid == 0 || gid == 0) {
+		/* uid and gid 0 own most of the system's files: no capability is needed to change them. */
+		log_error(
+			"--runas: refusing to run as uid or gid 0; name an unprivileged user and group",
+			LF_STR("runas", spec));
 		return -EINVAL;
 	}
 	n = count_threads();

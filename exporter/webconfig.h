@@ -78,13 +78,14 @@ int webconfig_load(const char *path, struct webconfig *ret, char *err, size_t er
 /* NULL-safe; leaves @wc zeroed. */
 void webconfig_free(struct webconfig *wc);
 
-/* The GnuTLS priority string for min_version/max_version, e.g. "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2". */
+/* The GnuTLS priority string for min_version/max_version, e.g. "NORMAL:-VERS-ALL:+VERS-TLS1.2". */
 void webconfig_tls_priorities(const struct webconfig *wc, char *buf, size_t size);
 
 /*
  * Basic auth: true when @user/@pass match a configured user. Runs bcrypt once whether or not
- * the user exists (against a dummy salt of the same cost) and compares in constant time, so
- * that the time taken tells nothing about which names exist. Thread-safe.
+ * the user exists (an unknown one against a dummy salt of the highest configured cost) and
+ * compares in constant time: with one cost for all users, the time taken tells nothing about
+ * which names exist. Thread-safe.
  */
 bool webconfig_check_password(const struct webconfig *wc, const char *user, size_t user_len,
 			      const char *pass, size_t pass_len);

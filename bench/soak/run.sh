@@ -117,12 +117,14 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 [[ $(cat "/proc/$EPID/comm") == nf_conntrack_ex ]] || { log "PID $EPID is not the exporter"; exit 1; }
+rm -f "$RAW/.probe"
 
 log "flowgen at $EV_RATE flows/s and $SCRAPE_HZ scrapes/s for ${DURATION}s"
 ip netns exec "$NS" "$FLOWGEN" --rate "$EV_RATE" --duration "$((DURATION + 5))" >"$RAW/flowgen.txt" &
 PIDS+=($!)
 # The scraper: one curl per scrape (a new TCP connection each time, as Prometheus after an idle
 # timeout), paced by sleep; failures are counted, not fatal.
+# shellcheck disable=SC2016 # expanded by the inner bash
 ip netns exec "$NS" bash -c '
 	ok=0 bad=0
 	trap "echo ok=\$ok failed=\$bad; exit 0" TERM
@@ -164,13 +166,15 @@ done
 kill -0 "$EPID" || { log "the exporter died"; exit 1; }
 kill -TERM "$SPID"
 wait "$SPID" || true
-printf 'loadavg_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.tsv"
-printf 'scraper\t%s\n' "$(cat "$RAW/scraper.txt")" >>"$OUT/env.tsv"
 for _ in $(seq 100); do [[ -s $RAW/flowgen.txt ]] && break; sleep 0.1; done
-printf 'flowgen\t%s\n' "$(cat "$RAW/flowgen.txt")" >>"$OUT/env.tsv"
-printf 'nf_conntrack_max_end\t%s\n' "$(cat /proc/sys/net/netfilter/nf_conntrack_max)" >>"$OUT/env.tsv"
-printf 'exporter_log_warn_error\t%s\n' "$(grep -cE 'level=(warn|error)' "$RAW/exporter.log" || true)" >>"$OUT/env.tsv"
-printf 'exporter_stderr_lines\t%s\n' "$(wc -l <"$RAW/exporter.log")" >>"$OUT/env.tsv"
+{
+	printf 'loadavg_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf 'scraper\t%s\n' "$(cat "$RAW/scraper.txt")"
+	printf 'flowgen\t%s\n' "$(cat "$RAW/flowgen.txt")"
+	printf 'nf_conntrack_max_end\t%s\n' "$(cat /proc/sys/net/netfilter/nf_conntrack_max)"
+	printf 'exporter_log_warn_error\t%s\n' "$(grep -cE 'level=(warn|error)' "$RAW/exporter.log" || true)"
+	printf 'exporter_stderr_lines\t%s\n' "$(wc -l <"$RAW/exporter.log")"
+} >>"$OUT/env.tsv"
 
 python3 - "$OUT" <<'EOF' | tee "$OUT/verdict.md"
 import sys, statistics

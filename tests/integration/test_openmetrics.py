@@ -176,6 +176,7 @@ def check_formats(ck, ns, ex):
     sub = nfce.Checker()
     text, hdrs, body, ctC = scrape_pair(sub, ns, ex)
     sub.eq("Content-Type with Prometheus's Accept", OM_CONTENT_TYPE, hdrs.get("content-type"))
+    sub.eq("Vary: Accept, for caches between scraper and exporter", "Accept", hdrs.get("vary"))
     sub.true("OpenMetrics body ends with # EOF", body.endswith(b"\n# EOF\n"), repr(body[-40:]))
     sub.true("no empty label set", b"{}" not in body)
     om = om_parse(sub, body)

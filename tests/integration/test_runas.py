@@ -8,7 +8,7 @@ Then the exporter must still do its job from netlink: nf_conntrack_entries equal
 `conntrack -C`, the events collector's per-state counts equal `conntrack -L` as flows are
 made and deleted, process_open_fds is exported (the process is dumpable again).
 With --netns=all, CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH are kept as well.
-Refusals (exit 1, level=error naming the cause, nothing listening): an unknown user, uid 0,
+Refusals (exit 1, level=error naming the cause, nothing listening): an unknown user, uid 0, gid 0,
 and --runas when not started as root. A numeric USER:GROUP without passwd entries works."""
 import contextlib
 import os
@@ -125,7 +125,8 @@ def test(ck):
             ck.eq("exit status on SIGTERM (--netns=all)", 0, exp.stop())
 
         check_refused(ck, ns, ["--runas=nfce-no-such-user-here"], r"cannot resolve the user")
-        check_refused(ck, ns, ["--runas=root"], r"uid 0")
+        check_refused(ck, ns, ["--runas=root"], r"uid or gid 0")
+        check_refused(ck, ns, ["--runas=65534:0"], r"uid or gid 0")
         check_refused(ck, ns, [f"--runas={user}"], r"needs the exporter to be started as root",
                       wrapper=["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
                                "--inh-caps=-all", "--"])

@@ -286,7 +286,8 @@ static int read_namespaces(const char *t, size_t len, struct facts *x)
 		}
 		p = e + 1;
 	}
-	qsort(x->ns, x->n_ns, sizeof(*x->ns), by_entries_desc);
+	if (x->n_ns) /* qsort(NULL, 0, ...) is undefined */
+		qsort(x->ns, x->n_ns, sizeof(*x->ns), by_entries_desc);
 	return 0;
 }
 

@@ -260,7 +260,8 @@ static int ns_index(struct exporter *e)
 		if (e->ns[i])
 			e->idx[k++] = e->ns[i];
 	e->n_idx = k;
-	qsort(e->idx, k, sizeof(*e->idx), inst_cmp);
+	if (k) /* qsort(NULL, 0, ...) is undefined */
+		qsort(e->idx, k, sizeof(*e->idx), inst_cmp);
 	return 0;
 }
 

@@ -127,7 +127,8 @@ static void dedup(struct netns_scan *s)
 {
 	size_t out = 0;
 
-	qsort(s->v, s->n, sizeof(s->v[0]), seen_cmp);
+	if (s->n) /* qsort(NULL, 0, ...) is undefined */
+		qsort(s->v, s->n, sizeof(s->v[0]), seen_cmp);
 	for (size_t i = 0; i < s->n; i++) {
 		struct netns_seen *a = &s->v[i], *o = out ? &s->v[out - 1] : NULL;
 

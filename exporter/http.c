@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -645,8 +646,15 @@ int http_start(struct http_server *s, int listen_fd, const struct http_route *ro
 		return -EIO;
 	}
 	r = -pthread_create(&s->watchdog, NULL, watchdog, s);
-	if (r < 0)
+	if (r < 0) {
+		/* Quiesced first, so that the socket stays the caller's to close. */
+		daemon_quiesce(s->cur);
+		daemon_stop(s->cur);
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+		*s = (struct http_server){ .listen_fd = -1 };
 		return r;
+	}
 	s->watchdog_running = true;
 	return 0;
 }
@@ -654,6 +662,7 @@ int http_start(struct http_server *s, int listen_fd, const struct http_route *ro
 int http_reload(struct http_server *s, struct webconfig *wc)
 {
 	struct http_daemon *d;
+	int fd, old_fd;
 
 	if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED) || !s->cur)
 		return -ESHUTDOWN;
@@ -663,13 +672,28 @@ int http_reload(struct http_server *s, struct webconfig *wc)
 		daemon_stop(s->old);
 		s->old = NULL;
 	}
-	/* Both poll the socket for a moment; whichever accepts a connection serves it. */
-	d = daemon_start(s, s->listen_fd, wc);
+	/*
+	 * The new daemon gets a copy of the socket: should it fail to start after taking it, it
+	 * may close what it was given, and the running one must keep listening whatever happens.
+	 * Both poll the socket for a moment; whichever accepts a connection serves it.
+	 */
+	fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		int r = -errno;
+
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	d = daemon_start(s, fd, wc);
 	if (!d) {
 		pthread_mutex_unlock(&s->lock);
-		return -EIO;
+		return -EIO; /* fd: maybe closed by libmicrohttpd, better leaked than closed twice */
 	}
-	daemon_quiesce(s->cur);
+	/* Quiesced, the old daemon hands its copy back: the new one listens on its own. */
+	old_fd = daemon_quiesce(s->cur);
+	if (old_fd >= 0)
+		close(old_fd);
+	s->listen_fd = fd;
 	__atomic_store_n(&s->cur->retiring, true, __ATOMIC_RELAXED);
 	s->cur->retired_us = now_monotonic_us();
 	s->old = s->cur;

@@ -47,6 +47,14 @@ typedef int mhd_result;
  * one that has not sent a complete request yet, so there is always room for a real one.
  */
 #define HTTP_EVICT_ABOVE 48
+/*
+ * A wrong password costs a bcrypt (70 ms at cost 10) of the one HTTP thread. An address past
+ * this many failures in the window gets 429 at once, unless its credentials are ones that
+ * passed before (cached: no bcrypt), so Prometheus behind the same address keeps scraping.
+ */
+#define AUTH_FAIL_BURST 5
+#define AUTH_FAIL_WINDOW_US (10 * 1000000ULL)
+#define AUTH_FAIL_SLOTS 64
 #define HTTP_RETIRE_DEADLINE_US (10 * 1000000ULL) /* the old daemon after a reload */
 #define HTTP_WATCHDOG_PERIOD_US 1000000ULL
 #define HTTP_WATCHDOG_RETIRE_PERIOD_US 100000ULL
@@ -65,7 +73,15 @@ struct http_conn {
 };
 
 /* One MHD daemon and the web config it was started with. */
+/* Recent authentication failures of one client address; only MHD's thread touches them. */
+struct auth_fails {
+	uint8_t addr[16]; /* IPv6, or IPv4-mapped */
+	uint64_t since_us; /* start of its window; 0: a free slot */
+	unsigned n;
+};
+
 struct http_daemon {
+	struct auth_fails fails[AUTH_FAIL_SLOTS];
 	struct MHD_Daemon *mhd;
 	struct http_server *s;
 	struct webconfig wc;
@@ -228,7 +244,45 @@ static int b64_decode(const char *in, size_t len, char *out, size_t size, size_t
 }
 
 /* "Authorization: Basic base64(user:password)" against basic_auth_users. */
-static bool authorized(const struct webconfig *wc, struct MHD_Connection *conn)
+static void client_addr(struct MHD_Connection *conn, uint8_t addr[16])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	memset(addr, 0, 16);
+	if (sa && sa->sa_family == AF_INET6) {
+		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	} else if (sa && sa->sa_family == AF_INET) {
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	}
+}
+
+/* The address's slot, its window restarted when over; the oldest slot for a new address. */
+static struct auth_fails *fails_of(struct http_daemon *d, const uint8_t addr[16], uint64_t now)
+{
+	struct auth_fails *f = NULL, *oldest = &d->fails[0];
+
+	for (size_t i = 0; i < AUTH_FAIL_SLOTS && !f; i++) {
+		if (d->fails[i].since_us && !memcmp(d->fails[i].addr, addr, 16))
+			f = &d->fails[i];
+		else if (d->fails[i].since_us < oldest->since_us)
+			oldest = &d->fails[i];
+	}
+	if (!f) {
+		f = oldest;
+		memcpy(f->addr, addr, 16);
+		f->since_us = 0;
+	}
+	if (!f->since_us || now - f->since_us > AUTH_FAIL_WINDOW_US) {
+		f->since_us = now;
+		f->n = 0;
+	}
+	return f;
+}
+
+static bool authorized(const struct webconfig *wc, struct MHD_Connection *conn, bool cached_only)
 {
 	const char *h =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -245,8 +299,14 @@ static bool authorized(const struct webconfig *wc, struct MHD_Connection *conn)
 	if (b64_decode(h, strlen(h), buf, sizeof(buf), &n) < 0)
 		return false;
 	colon = memchr(buf, ':', n);
-	ok = colon && webconfig_check_password(wc, buf, (size_t)(colon - buf), colon + 1,
-					       n - (size_t)(colon - buf) - 1);
+	if (!colon)
+		ok = false;
+	else if (cached_only)
+		ok = webconfig_check_cached(wc, buf, (size_t)(colon - buf), colon + 1,
+					    n - (size_t)(colon - buf) - 1);
+	else
+		ok = webconfig_check_password(wc, buf, (size_t)(colon - buf), colon + 1,
+					      n - (size_t)(colon - buf) - 1);
 	explicit_bzero(buf, sizeof(buf));
 	return ok;
 }
@@ -403,9 +463,24 @@ static mhd_result on_request(void *cls, struct MHD_Connection *conn, const char 
 			refused = client_cert_refused(&d->wc, conn);
 			if (refused)
 				return respond_text(d, conn, MHD_HTTP_FORBIDDEN, refused, false);
-			if (d->wc.n_users && !authorized(&d->wc, conn))
-				return respond_text(d, conn, MHD_HTTP_UNAUTHORIZED,
-						    "401 Unauthorized\n", false);
+			if (d->wc.n_users) {
+				uint64_t now = now_monotonic_us();
+				uint8_t addr[16];
+				struct auth_fails *f;
+				bool over;
+
+				client_addr(conn, addr);
+				f = fails_of(d, addr, now);
+				over = f->n >= AUTH_FAIL_BURST;
+				if (!authorized(&d->wc, conn, over)) {
+					f->n += !over;
+					return over ? respond_text(
+							      d, conn, MHD_HTTP_TOO_MANY_REQUESTS,
+							      "429 too many failed logins\n", false)
+						    : respond_text(d, conn, MHD_HTTP_UNAUTHORIZED,
+								   "401 Unauthorized\n", false);
+				}
+			}
 		}
 		if (route && (get || head) && !has_body(conn))
 			return MHD_YES;

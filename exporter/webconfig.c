@@ -643,6 +643,22 @@ static void cache_insert(struct webconfig_cache *c, const uint8_t key[32])
 	pthread_mutex_unlock(&c->lock);
 }
 
+bool webconfig_check_cached(const struct webconfig *wc, const char *user, size_t user_len,
+			    const char *pass, size_t pass_len)
+{
+	uint8_t key[32];
+
+	if (!wc->cache || user_len > 512 || pass_len > BCRYPT_MAX_PASSWORD)
+		return false;
+	for (size_t i = 0; i < wc->n_users; i++)
+		if (strlen(wc->users[i].name) == user_len &&
+		    !memcmp(wc->users[i].name, user, user_len)) {
+			cache_key(user, user_len, pass, pass_len, wc->users[i].hash, key);
+			return cache_lookup(wc->cache, key);
+		}
+	return false;
+}
+
 bool webconfig_check_password(const struct webconfig *wc, const char *user, size_t user_len,
 			      const char *pass, size_t pass_len)
 {

@@ -89,6 +89,9 @@ void webconfig_tls_priorities(const struct webconfig *wc, char *buf, size_t size
  */
 bool webconfig_check_password(const struct webconfig *wc, const char *user, size_t user_len,
 			      const char *pass, size_t pass_len);
+/* True only when these credentials passed before and are still cached: never runs bcrypt. */
+bool webconfig_check_cached(const struct webconfig *wc, const char *user, size_t user_len,
+			    const char *pass, size_t pass_len);
 
 /* Constant-time comparison: 0 when equal. */
 int webconfig_memcmp_ct(const void *a, const void *b, size_t len);

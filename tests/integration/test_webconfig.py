@@ -251,6 +251,28 @@ def test_mtls(ck, ns, d):
         ck.true("RequireAnyClientCert without a certificate: refused", r.status in (None, 403), repr(r))
 
 
+def test_failure_budget(ck, ns, d):
+    """Past 5 failed logins in 10 s an address gets 429 without a bcrypt; credentials that
+    passed before still work from it, ones never seen wait for the window."""
+    yml = os.path.join(d, "budget.yml")
+    alice, bob = ("alice", "correct horse"), ("bob", "bobs password")
+    write(yml, web_yml(users={"alice": bcrypt(alice[1]), "bob": bcrypt(bob[1])}))
+    with nfce.Exporter(ns, args=[f"--web.config.file={yml}"]) as exp:
+        check_metrics(ck, "budget: alice before any failure", curl(ns, "/metrics", scheme="http", auth=alice))
+        for i in range(5):
+            check_401(ck, f"budget: wrong password {i + 1} of 5", curl(ns, "/metrics", scheme="http", auth=("bob", "x")))
+        r = curl(ns, "/metrics", scheme="http", auth=("bob", "x"))
+        ck.eq("budget: the 6th wrong password within 10 s", 429, r.status)
+        nfce.log(f"429 answered in {r.seconds * 1000:.0f} ms (curl in the namespace, no bcrypt)")
+        check_metrics(ck, "budget: alice, whose password passed before, still scrapes",
+                      curl(ns, "/metrics", scheme="http", auth=alice))
+        r = curl(ns, "/metrics", scheme="http", auth=bob)
+        ck.eq("budget: bob's right but never seen password waits for the window", 429, r.status)
+        r = curl(ns, "/-/healthy", scheme="http")
+        ck.eq("budget: /-/healthy unaffected", 200, r.status)
+        ck.eq("exporter exit status on SIGTERM (budget)", 0, exp.stop())
+
+
 def test_startup_errors(ck, ns, d):
     cases = [
         ("no such config file", os.path.join(d, "absent.yml"), None, "absent.yml: No such file or directory"),
@@ -290,6 +312,7 @@ def test(ck):
         with nfce.Netns("webconfig") as ns:
             test_tls_and_auth(ck, ns, d)
             test_mtls(ck, ns, d)
+            test_failure_budget(ck, ns, d)
             test_startup_errors(ck, ns, d)
     finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -213,9 +213,13 @@ START_TEST(load_names_the_file)
 	fclose(f);
 	ck_assert_int_eq(webconfig_load(path, &wc, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(wc.cache);
+	ck_assert(!webconfig_check_cached(&wc, "alice", 5, "secret", 6)); /* never passed yet */
 	ck_assert(webconfig_check_password(&wc, "alice", 5, "secret", 6));
 	ck_assert(webconfig_check_password(&wc, "alice", 5, "secret", 6)); /* from the cache */
+	ck_assert(webconfig_check_cached(&wc, "alice", 5, "secret", 6));
 	ck_assert(!webconfig_check_password(&wc, "alice", 5, "secret2", 7));
+	ck_assert(!webconfig_check_cached(&wc, "alice", 5, "secret2", 7));
+	ck_assert(!webconfig_check_cached(&wc, "carol", 5, "secret", 6));
 	webconfig_free(&wc);
 	unlink(path);
 	ck_assert_int_eq(webconfig_load(path, &wc, err, sizeof(err)), -ENOENT);

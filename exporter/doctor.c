@@ -62,24 +62,48 @@ static void add(struct report *r, enum severity sev, const char *fix, const char
 	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
 }
 
+/* A walk over the samples of one metric in our own exposition. */
+struct samples {
+	const char *p, *end, *name;
+	size_t name_len;
+	const char *line, *value; /* the current sample: its start, and its value after ' ' */
+};
+
+static struct samples samples_of(const char *text, size_t len, const char *name)
+{
+	return (struct samples){
+		.p = text, .end = text + len, .name = name, .name_len = strlen(name)
+	};
+}
+
+/* The next sample of the metric, labelled or not; false at the end. */
+static bool next_sample(struct samples *it)
+{
+	while (it->p < it->end) {
+		const char *l = it->p, *e = memchr(l, '\n', (size_t)(it->end - l));
+		const char *sp;
+
+		e = e ? e : it->end;
+		it->p = e + 1;
+		if ((size_t)(e - l) > it->name_len && memcmp(l, it->name, it->name_len) == 0 &&
+		    (l[it->name_len] == ' ' || l[it->name_len] == '{') &&
+		    (sp = memrchr(l, ' ', (size_t)(e - l)))) {
+			it->line = l;
+			it->value = sp + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The value of the sample @name{...@label...} in our own exposition, NAN if absent. */
 static double value(const char *text, size_t len, const char *name, const char *label)
 {
-	size_t nl = strlen(name);
+	struct samples it = samples_of(text, len, name);
 
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *e = memchr(p, '\n', (size_t)(end - p));
-		const char *sp;
-
-		e = e ? e : end;
-		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 &&
-		    (p[nl] == ' ' || p[nl] == '{')) {
-			sp = memrchr(p, ' ', (size_t)(e - p));
-			if (sp && (!label || (memmem(p, (size_t)(sp - p), label, strlen(label)))))
-				return strtod(sp + 1, NULL);
-		}
-		p = e + 1;
-	}
+	while (next_sample(&it))
+		if (!label || memmem(it.line, (size_t)(it.value - it.line), label, strlen(label)))
+			return strtod(it.value, NULL);
 	return NAN;
 }
 
@@ -166,19 +190,11 @@ struct facts {
 /* The sum of every sample of @name: one namespace's value, or all of them with --netns. */
 static double sum_values(const char *text, size_t len, const char *name)
 {
-	size_t nl = strlen(name);
+	struct samples it = samples_of(text, len, name);
 	double sum = NAN;
 
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *e = memchr(p, '\n', (size_t)(end - p));
-		const char *sp;
-
-		e = e ? e : end;
-		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 &&
-		    (p[nl] == ' ' || p[nl] == '{') && (sp = memrchr(p, ' ', (size_t)(e - p))))
-			sum = (isnan(sum) ? 0 : sum) + strtod(sp + 1, NULL);
-		p = e + 1;
-	}
+	while (next_sample(&it))
+		sum = (isnan(sum) ? 0 : sum) + strtod(it.value, NULL);
 	return sum;
 }
 
@@ -203,20 +219,12 @@ static bool netns_label(const char *p, const char *e, char *out, size_t size)
 /* The sample @name{netns="@netns"} (compared unescaped), NAN if absent. */
 static double netns_value(const char *text, size_t len, const char *name, const char *netns)
 {
-	size_t nl = strlen(name);
+	struct samples it = samples_of(text, len, name);
 	char got[NETNS_NAME_MAX + 1];
 
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *e = memchr(p, '\n', (size_t)(end - p));
-		const char *sp;
-
-		e = e ? e : end;
-		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '{' &&
-		    (sp = memrchr(p, ' ', (size_t)(e - p))) &&
-		    netns_label(p, sp, got, sizeof(got)) && strcmp(got, netns) == 0)
-			return strtod(sp + 1, NULL);
-		p = e + 1;
-	}
+	while (next_sample(&it))
+		if (netns_label(it.line, it.value, got, sizeof(got)) && strcmp(got, netns) == 0)
+			return strtod(it.value, NULL);
 	return NAN;
 }
 
@@ -226,23 +234,19 @@ static double netns_value(const char *text, size_t len, const char *name, const 
  */
 static double drop_growth(const char *t, size_t len, const char *t0, size_t len0)
 {
-	static const char name[] = "nf_conntrack_stat_drop_total{";
+	static const char name[] = "nf_conntrack_stat_drop_total";
+	struct samples it = samples_of(t, len, name);
 	char ns[NETNS_NAME_MAX + 1];
 	double sum = 0;
 
-	for (const char *p = t, *end = t + len; p < end;) {
-		const char *e = memchr(p, '\n', (size_t)(end - p));
-		const char *sp;
-		double before;
+	while (next_sample(&it)) {
+		double now = strtod(it.value, NULL), before;
 
-		e = e ? e : end;
-		if ((size_t)(e - p) > sizeof(name) && memcmp(p, name, sizeof(name) - 1) == 0 &&
-		    (sp = memrchr(p, ' ', (size_t)(e - p))) && netns_label(p, sp, ns, sizeof(ns))) {
-			before = netns_value(t0, len0, "nf_conntrack_stat_drop_total", ns);
-			if (!isnan(before) && strtod(sp + 1, NULL) > before)
-				sum += strtod(sp + 1, NULL) - before;
-		}
-		p = e + 1;
+		if (!netns_label(it.line, it.value, ns, sizeof(ns)))
+			continue;
+		before = netns_value(t0, len0, name, ns);
+		if (!isnan(before) && now > before)
+			sum += now - before;
 	}
 	return sum;
 }
@@ -257,34 +261,26 @@ static int by_entries_desc(const void *a, const void *b)
 /* nf_conntrack_entries{netns=...} of every namespace, fullest first; 0 without --netns. */
 static int read_namespaces(const char *t, size_t len, struct facts *x)
 {
-	static const char name[] = "nf_conntrack_entries{";
+	struct samples it = samples_of(t, len, "nf_conntrack_entries");
 	size_t cap = 0;
 
-	for (const char *p = t, *end = t + len; p < end;) {
-		const char *e = memchr(p, '\n', (size_t)(end - p));
-		const char *sp;
+	while (next_sample(&it)) {
+		struct ns_fill *n;
 
-		e = e ? e : end;
-		if ((size_t)(e - p) > sizeof(name) && memcmp(p, name, sizeof(name) - 1) == 0 &&
-		    (sp = memrchr(p, ' ', (size_t)(e - p)))) {
-			struct ns_fill *n;
+		if (x->n_ns == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct ns_fill *v = realloc(x->ns, c * sizeof(*v));
 
-			if (x->n_ns == cap) {
-				size_t c = cap ? cap * 2 : 64;
-				struct ns_fill *v = realloc(x->ns, c * sizeof(*v));
-
-				if (!v)
-					return -ENOMEM;
-				x->ns = v;
-				cap = c;
-			}
-			n = &x->ns[x->n_ns];
-			if (netns_label(p, sp, n->netns, sizeof(n->netns))) {
-				n->entries = strtod(sp + 1, NULL);
-				x->n_ns++;
-			}
+			if (!v)
+				return -ENOMEM;
+			x->ns = v;
+			cap = c;
 		}
-		p = e + 1;
+		n = &x->ns[x->n_ns];
+		if (netns_label(it.line, it.value, n->netns, sizeof(n->netns))) {
+			n->entries = strtod(it.value, NULL);
+			x->n_ns++;
+		}
 	}
 	if (x->n_ns) /* qsort(NULL, 0, ...) is undefined */
 		qsort(x->ns, x->n_ns, sizeof(*x->ns), by_entries_desc);

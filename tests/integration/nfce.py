@@ -728,6 +728,21 @@ def restore_stale_max():
         os.unlink(path)
 
 
+def lower_max(limit, state_file):
+    """Save nf_conntrack_max to state_file (restore_stale_max() puts it back should this run be
+    SIGKILLed), then set it to limit; returns the original."""
+    orig = read_max()
+    with open(state_file, "w") as f:
+        f.write(f"{orig}\n")
+    write_max(limit)
+    return orig
+
+
+def restore_max(orig, state_file):
+    write_max(orig)
+    os.unlink(state_file)
+
+
 def netns_counts():
     """nf_conntrack_count of every network namespace reachable through /run/netns or a process."""
     seen = {}

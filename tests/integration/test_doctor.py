@@ -50,10 +50,8 @@ def test(ck):
                 ours = ns.conntrack_count()
                 limit = math.floor(ours / 0.95)  # at least 95 % full
                 nfce.log(f"nf_conntrack_max {orig} -> {limit} ({ours} entries here)")
-                with open(STATE_FILE, "w") as f:
-                    f.write(f"{orig}\n")
+                nfce.lower_max(limit, STATE_FILE)
                 try:
-                    nfce.write_max(limit)
                     rc, out, err = doctor(ns)
                     ck.eq("doctor exit status at 95 % full", 1, rc)
                     ck.true("the text names the fill", f"table {100 * ours / limit:.1f} % full" in out, out)
@@ -75,8 +73,7 @@ def test(ck):
                                 any(f"in network namespace {ns.name}" in f["title"] for f in j["findings"]),
                                 repr(j["findings"]))
                 finally:
-                    nfce.write_max(orig)
-                    os.unlink(STATE_FILE)
+                    nfce.restore_max(orig, STATE_FILE)
                 ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
                 rc, out, err = doctor(ns, "--format=yaml")
                 ck.eq("doctor exit status on a bad flag", 2, rc)

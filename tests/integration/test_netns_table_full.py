@@ -41,11 +41,9 @@ def test(ck):
                 m0 = exp.scrape()
                 drop = nfce.stat_metric("drop")
                 quiet0 = quiet.conntrack_stats()
-                with open(STATE_FILE, "w") as f:
-                    f.write(f"{orig}\n")
                 fill = None
+                nfce.lower_max(limit, STATE_FILE)
                 try:
-                    nfce.write_max(limit)
                     t0 = time.monotonic()
                     fill = nfce.Flows(full, ["fill", "--max", limit, "--udp", N_UDP])
                     info = fill.info
@@ -72,8 +70,7 @@ def test(ck):
                     ck.true("entries of the quiet namespace stay far below the limit",
                             e_quiet is not None and e_quiet < limit - HEADROOM // 2, f"{e_quiet}")
                 finally:
-                    nfce.write_max(orig)
-                    os.unlink(STATE_FILE)
+                    nfce.restore_max(orig, STATE_FILE)
                     if fill is not None:
                         fill.close()
                     flows.close()

@@ -349,13 +349,11 @@ def run(ck, ns, exp, prom):
         nfce.skip(f"nf_conntrack_max is already as low as {orig}")
 
     nfce.log(f"nf_conntrack_max {orig} -> {limit} ({total} entries in {len(counts)} namespaces)")
-    with open(STATE_FILE, "w") as f:
-        f.write(f"{orig}\n")
     fill = dropper = None
     seen_firing = {}
     t_full = None
+    nfce.lower_max(limit, STATE_FILE)
     try:
-        nfce.write_max(limit)
         fill = nfce.Flows(ns, ["fill", "--max", limit, "--udp", N_UDP])
         t_full = time.monotonic()
         nfce.log(f"table full: {fill.info}")
@@ -412,8 +410,7 @@ def run(ck, ns, exp, prom):
         if ck.true("ConntrackPacketsDropped still active", a is not None, repr(sorted(active))):
             ck.true("ConntrackPacketsDropped value > 0", float(a["value"]) > 0, a["value"])
     finally:
-        nfce.write_max(orig)
-        os.unlink(STATE_FILE)
+        nfce.restore_max(orig, STATE_FILE)
         t_lowered = time.monotonic() - t_full if t_full else 0
         if dropper is not None:
             try:  # closing its stdin stops it

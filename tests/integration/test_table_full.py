@@ -62,11 +62,9 @@ def test(ck):
                 ck.eq("drop before filling (exporter vs conntrack -S)", s0["drop"], m0.get(nfce.stat_metric("drop")))
 
                 nfce.log(f"nf_conntrack_max {orig} -> {limit} ({total} entries in {len(counts)} namespaces)")
-                with open(STATE_FILE, "w") as f:
-                    f.write(f"{orig}\n")
                 fill = None
+                nfce.lower_max(limit, STATE_FILE)
                 try:
-                    nfce.write_max(limit)
                     t0 = time.monotonic()
                     fill = nfce.Flows(ns, ["fill", "--max", limit, "--udp", N_UDP])
                     info = fill.info
@@ -93,8 +91,7 @@ def test(ck):
                     ck.eq("drop delta: exporter vs conntrack -S", a["S"]["drop"] - s0["drop"], d_drop)
                     nfce.check_collectors(ck, m, nfce.expected_success())
                 finally:
-                    nfce.write_max(orig)
-                    os.unlink(STATE_FILE)
+                    nfce.restore_max(orig, STATE_FILE)
                     if fill is not None:
                         fill.close()
                 ck.eq("nf_conntrack_max restored", orig, nfce.read_max())

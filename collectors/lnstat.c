@@ -98,10 +98,14 @@ static struct lnstat_table *table_get(struct lnstat_priv *p, const char *name)
  * nf_conntrack and synproxy count per network namespace; rt_cache's statistics are the
  * host's whatever the namespace, and the neighbour tables show only in the initial one.
  */
+static const char *const per_netns_tables[] = { "nf_conntrack", "synproxy" };
+
 static bool in_scope(const struct collector *c, const char *table)
 {
-	bool per_netns = strcmp(table, "nf_conntrack") == 0 || strcmp(table, "synproxy") == 0;
+	bool per_netns = false;
 
+	for (size_t i = 0; i < ARRAY_SIZE(per_netns_tables); i++)
+		per_netns |= strcmp(table, per_netns_tables[i]) == 0;
 	return c->cfg->scope & (per_netns ? SCOPE_NETNS : SCOPE_HOST);
 }
 
@@ -129,7 +133,6 @@ static int read_table(struct collector *c, int dfd, const char *file, const char
 
 static int read_tables(struct collector *c)
 {
-	static const char *const per_netns[] = { "nf_conntrack", "synproxy" };
 	struct lnstat_priv *p = c->priv;
 	int r, skipped = 0;
 	struct dirent *de;
@@ -140,10 +143,10 @@ static int read_tables(struct collector *c)
 		p->tables[i]->ok = false;
 	/* One of many namespaces: its two tables by name, no directory listing per scrape. */
 	if (c->cfg->scope == SCOPE_NETNS) {
-		for (size_t i = 0; i < ARRAY_SIZE(per_netns); i++) {
+		for (size_t i = 0; i < ARRAY_SIZE(per_netns_tables); i++) {
 			snprintf(path, sizeof(path), "%s" LNSTAT_DIR "/%s", c->cfg->net_dir,
-				 per_netns[i]);
-			r = read_table(c, c->cfg->procfs_fd, path, per_netns[i]);
+				 per_netns_tables[i]);
+			r = read_table(c, c->cfg->procfs_fd, path, per_netns_tables[i]);
 			if (r < 0 && r != -ENOENT)
 				skipped = r;
 		}

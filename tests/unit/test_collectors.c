@@ -237,6 +237,46 @@ START_TEST(lnstat_tables)
 }
 END_TEST
 
+/*
+ * With --netns, one instance writes the host's facts and one per namespace the rest: each
+ * series in exactly one of them.
+ */
+START_TEST(scopes_split_the_series)
+{
+	struct run r;
+
+	run_start(&r, &table_collector, "linux-6.18-2cpu");
+	r.cfg.scope = SCOPE_HOST;
+	ck_assert_int_eq(run_collect(&r), 0);
+	assert_no(&r, "nf_conntrack_entries ");
+	assert_line(&r, "nf_conntrack_entries_limit 262144");
+	assert_line(&r, "nf_conntrack_buckets 262144");
+	r.cfg.scope = SCOPE_NETNS;
+	ck_assert_int_eq(run_collect(&r), 0);
+	assert_line(&r, "nf_conntrack_entries 78");
+	assert_no(&r, "nf_conntrack_entries_limit");
+	assert_no(&r, "nf_conntrack_buckets");
+	ck_assert(r.c.has_entries);
+	ck_assert_uint_eq(r.c.entries, 78);
+	run_end(&r);
+
+	run_start(&r, &lnstat_collector, "linux-6.18-2cpu");
+	r.cfg.scope = SCOPE_HOST;
+	ck_assert_int_eq(run_collect(&r), 0);
+	assert_no(&r, "table=\"nf_conntrack\"");
+	assert_no(&r, "table=\"synproxy\"");
+	ck_assert_msg(strstr(r.out, "table=\"rt_cache\""), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "table=\"arp_cache\""), "%s", r.out);
+	r.cfg.scope = SCOPE_NETNS;
+	ck_assert_int_eq(run_collect(&r), 0);
+	ck_assert_msg(strstr(r.out, "table=\"nf_conntrack\""), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "table=\"synproxy\""), "%s", r.out);
+	assert_no(&r, "table=\"rt_cache\"");
+	assert_no(&r, "table=\"arp_cache\"");
+	run_end(&r);
+}
+END_TEST
+
 /* Every family declared once and its samples contiguous, the way promtool demands. */
 START_TEST(lnstat_families_unique)
 {
@@ -319,6 +359,7 @@ int main(void)
 	tcase_add_test(tc, timeout_names);
 	tcase_add_test(tc, lnstat_tables);
 	tcase_add_test(tc, lnstat_families_unique);
+	tcase_add_test(tc, scopes_split_the_series);
 	tcase_add_test(tc, lnstat_wrap_and_64bit_columns);
 	tcase_add_test(tc, kernel_memory_and_settings);
 	suite_add_tcase(s, tc);

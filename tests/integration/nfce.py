@@ -28,6 +28,7 @@ import glob
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -726,6 +727,25 @@ def restore_stale_max():
         log(f"restoring nf_conntrack_max={saved} left by an interrupted run ({path}; now {read_max()})")
         write_max(saved)
         os.unlink(path)
+
+
+def fill_limit(headroom, max_others):
+    """(original, lowered) nf_conntrack_max for a test that fills its own table: the entries of
+    every namespace plus headroom, so that only its fill reaches the limit. Skips the test when
+    the other namespaces hold too much, or filling would need more fds than allowed."""
+    orig = read_max()
+    counts = netns_counts()
+    total = sum(counts.values())
+    if total > max_others:
+        skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
+    limit = total + headroom
+    fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if fds != resource.RLIM_INFINITY and 2 * limit + 100 > fds:
+        skip(f"filling {limit} entries needs {2 * limit + 100} file descriptors, RLIMIT_NOFILE allows {fds}")
+    if limit >= orig:
+        skip(f"nf_conntrack_max is already as low as {orig}")
+    log(f"nf_conntrack_max {orig} -> {limit} ({total} entries in {len(counts)} namespaces)")
+    return orig, limit
 
 
 def lower_max(limit, state_file):

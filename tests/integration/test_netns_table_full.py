@@ -31,13 +31,7 @@ def test(ck):
             args = [f"--netns={full.name}", f"--netns={quiet.name}"]
             with nfce.Exporter(quiet, args) as exp:
                 flows = quiet.flows(udp=5)
-                orig = nfce.read_max()
-                fullest = max(nfce.netns_counts().values())
-                if fullest > MAX_OTHERS:
-                    nfce.skip(f"a namespace holds {fullest} conntrack entries: too many to fill up to")
-                limit = fullest + HEADROOM
-                if limit >= orig:
-                    nfce.skip(f"nf_conntrack_max is already as low as {orig}")
+                orig, limit = nfce.fill_limit(HEADROOM, MAX_OTHERS)
                 m0 = exp.scrape()
                 drop = nfce.stat_metric("drop")
                 quiet0 = quiet.conntrack_stats()

@@ -29,7 +29,6 @@ import glob
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -336,19 +335,8 @@ def run(ck, ns, exp, prom):
     check_quiet(ck, prom, names, buckets)
     ck.raise_if_failed("before filling the table")
 
-    orig = nfce.read_max()
-    counts = nfce.netns_counts()
-    total = sum(counts.values())
-    if total > MAX_OTHERS:
-        nfce.skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
-    limit = total + HEADROOM
-    fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    if fds != resource.RLIM_INFINITY and 2 * limit + 100 > fds:
-        nfce.skip(f"filling {limit} entries needs {2 * limit + 100} file descriptors, RLIMIT_NOFILE allows {fds}")
-    if limit >= orig:
-        nfce.skip(f"nf_conntrack_max is already as low as {orig}")
+    orig, limit = nfce.fill_limit(HEADROOM, MAX_OTHERS)
 
-    nfce.log(f"nf_conntrack_max {orig} -> {limit} ({total} entries in {len(counts)} namespaces)")
     fill = dropper = None
     seen_firing = {}
     t_full = None

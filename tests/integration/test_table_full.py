@@ -11,7 +11,6 @@ value in STATE_FILE is written back by the next run. Every other test's namespac
 nfce.MAX_LOCK_FILE shared, this test holds it exclusively: runs from other checkouts on the
 same machine don't overlap with it either."""
 import os
-import resource
 import shutil
 import sys
 import time
@@ -46,22 +45,11 @@ def test(ck):
     with nfce.exclusive_max():
         with nfce.Netns("table_full") as ns:
             with nfce.Exporter(ns) as exp:
-                orig = nfce.read_max()
-                counts = nfce.netns_counts()
-                total = sum(counts.values())
-                if total > MAX_OTHERS:
-                    nfce.skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
-                limit = total + HEADROOM
-                fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-                if fds != resource.RLIM_INFINITY and 2 * limit + 100 > fds:
-                    nfce.skip(f"filling {limit} entries needs {2 * limit + 100} file descriptors, RLIMIT_NOFILE allows {fds}")
-                if limit >= orig:
-                    nfce.skip(f"nf_conntrack_max is already as low as {orig}")
+                orig, limit = nfce.fill_limit(HEADROOM, MAX_OTHERS)
                 m0 = exp.scrape()
                 s0 = ns.conntrack_stats()
                 ck.eq("drop before filling (exporter vs conntrack -S)", s0["drop"], m0.get(nfce.stat_metric("drop")))
 
-                nfce.log(f"nf_conntrack_max {orig} -> {limit} ({total} entries in {len(counts)} namespaces)")
                 fill = None
                 nfce.lower_max(limit, STATE_FILE)
                 try:

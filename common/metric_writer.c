@@ -488,3 +488,66 @@ enum mw_format mw_negotiate(const char *accept, size_t len)
 		return MW_FORMAT_OPENMETRICS;
 	return MW_FORMAT_TEXT;
 }
+
+/* TEMPORARY: the old text-parsing regroup, to write the golden files. */
+struct seg { size_t name, name_len, head, body, end; unsigned family; };
+static int feq(const char *buf, const struct seg *a, const struct seg *b)
+{
+	return a->name_len == b->name_len && memcmp(buf + a->name, buf + b->name, a->name_len) == 0;
+}
+int mw_regroup(struct metric_writer *dst, const struct metric_writer *src)
+{
+	const char *buf = src->buf, *end = buf + src->len, *p = buf;
+	unsigned n_fam = 0;
+	size_t n_seg = 0;
+	struct seg *seg = calloc(100000, sizeof(*seg));
+	size_t *order = calloc(200001, sizeof(size_t)), *first, *count;
+
+	while (p < end) {
+		struct seg *s;
+		const char *nl;
+		if ((size_t)(end - p) < 8 || memcmp(p, "# HELP ", 7) != 0)
+			return -EBADMSG;
+		s = &seg[n_seg++];
+		s->head = (size_t)(p - buf);
+		s->name = s->head + 7;
+		s->name_len = strcspn(buf + s->name, " \n");
+		for (int k = 0; k < 2 && p < end; k++) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl + 1 : end;
+		}
+		s->body = (size_t)(p - buf);
+		while (p < end && *p != '#') {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl + 1 : end;
+		}
+		s->end = (size_t)(p - buf);
+	}
+	first = count = order + n_seg;
+	for (size_t i = 0; i < n_seg; i++) {
+		struct seg *s = &seg[i];
+		unsigned f = i ? seg[i - 1].family + 1 : 0;
+		if (f >= n_fam || !feq(buf, s, &seg[first[f]]))
+			for (f = 0; f < n_fam; f++)
+				if (feq(buf, s, &seg[first[f]]))
+					break;
+		if (f == n_fam)
+			first[n_fam++] = i;
+		s->family = f;
+	}
+	memset(count, 0, (n_fam + 1) * sizeof(*count));
+	for (size_t i = 0; i < n_seg; i++)
+		count[seg[i].family + 1]++;
+	for (unsigned f = 0; f < n_fam; f++)
+		count[f + 1] += count[f];
+	for (size_t i = 0; i < n_seg; i++)
+		order[count[seg[i].family]++] = i;
+	for (size_t i = 0; i < n_seg; i++) {
+		const struct seg *s = &seg[order[i]];
+		if (i == 0 || seg[order[i - 1]].family != s->family)
+			mw_append(dst, buf + s->head, s->body - s->head);
+		mw_append(dst, buf + s->body, s->end - s->body);
+	}
+	free(seg); free(order);
+	return mw_error(dst);
+}

@@ -70,6 +70,12 @@ static inline void mw_set_format(struct metric_writer *w, enum mw_format format)
 {
 	w->format = format;
 }
+static inline void mw_set_const_label(struct metric_writer *w, const char *name, const char *value)
+{
+	w->const_label_name = name;
+	w->const_label_value = value;
+}
+int mw_regroup(struct metric_writer *dst, const struct metric_writer *src);
 /* After the last family: OpenMetrics's "# EOF" line; nothing for the text format. */
 void mw_finish(struct metric_writer *w);
 /*

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "metric_writer.h"
 
+#include "text.h"
+#include "util.h"
+
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -22,6 +25,8 @@ void mw_free(struct metric_writer *w)
 	if (!w)
 		return;
 	free(w->buf);
+	free(w->marks);
+	free(w->scratch);
 	*w = (struct metric_writer){ .max = w->max };
 }
 
@@ -29,12 +34,15 @@ void mw_reset(struct metric_writer *w)
 {
 	w->len = 0;
 	w->error = 0;
+	w->n_marks = 0;
 }
 
 void mw_truncate(struct metric_writer *w, size_t len)
 {
 	if (len < w->len)
 		w->len = len;
+	while (w->n_marks && w->marks[w->n_marks - 1].head >= w->len)
+		w->n_marks--;
 	w->error = 0;
 }
 
@@ -74,27 +82,24 @@ static void mw_puts(struct metric_writer *w, const char *s)
 	mw_append(w, s, strlen(s));
 }
 
-/* HELP text escapes backslash and newline; label values also escape the double quote. */
-static void mw_escaped(struct metric_writer *w, const char *s, int quote)
+static void mw_sink(void *w, const char *s, size_t n)
 {
-	const char *run = s;
+	mw_append(w, s, n);
+}
 
-	for (; *s; s++) {
-		const char *esc = NULL;
+void mw_escape(struct metric_writer *w, int kind, const char *s)
+{
+	text_escape((enum text_kind)kind, s, strlen(s), mw_sink, w);
+}
 
-		if (*s == '\\')
-			esc = "\\\\";
-		else if (*s == '\n')
-			esc = "\\n";
-		else if (*s == '"' && quote)
-			esc = "\\\"";
-		if (!esc)
-			continue;
-		mw_append(w, run, s - run);
-		mw_append(w, esc, 2);
-		run = s + 1;
-	}
-	mw_append(w, run, s - run);
+/* FNV-1a: tells families apart before their names are compared. */
+static uint32_t name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
 }
 
 void mw_family(struct metric_writer *w, const char *name, enum metric_type type, const char *help)
@@ -109,6 +114,10 @@ void mw_family(struct metric_writer *w, const char *name, enum metric_type type,
 	size_t n = strlen(name);
 	const char *t = types[type];
 
+	size_t head = w->len;
+
+	snprintf(w->family, sizeof(w->family), "%s", name);
+	w->family_type = type;
 	if (om && type == METRIC_UNTYPED)
 		t = "unknown";
 	/* OpenMetrics names a counter's family without the _total of its samples. */
@@ -121,12 +130,21 @@ void mw_family(struct metric_writer *w, const char *name, enum metric_type type,
 	mw_puts(w, "# HELP ");
 	mw_append(w, name, n);
 	mw_append(w, " ", 1);
-	mw_escaped(w, help, om);
+	mw_escape(w, om ? TEXT_HELP_OM : TEXT_HELP, help);
 	mw_puts(w, "\n# TYPE ");
 	mw_append(w, name, n);
 	mw_append(w, " ", 1);
 	mw_puts(w, t);
 	mw_append(w, "\n", 1);
+	if (w->track_families && !w->error) {
+		if (GROW_ARRAY(w->marks, w->marks_cap, w->n_marks + 1, 64) < 0) {
+			w->error = -ENOMEM;
+			return;
+		}
+		w->marks[w->n_marks++] = (struct mw_mark){
+			.head = head, .body = w->len, .name_len = n, .hash = name_hash(name, n)
+		};
+	}
 }
 
 void mw_finish(struct metric_writer *w)
@@ -197,7 +215,7 @@ static void mw_label_value(struct metric_writer *w, const struct mw_label *l)
 			return;
 		}
 	}
-	mw_escaped(w, v, 1);
+	mw_escape(w, TEXT_LABEL, v);
 }
 
 static void mw_head(struct metric_writer *w, const char *name, const struct mw_label *labels,
@@ -210,7 +228,7 @@ static void mw_head(struct metric_writer *w, const char *name, const struct mw_l
 		mw_append(w, "{", 1);
 		mw_puts(w, w->const_label_name);
 		mw_append(w, "=\"", 2);
-		mw_escaped(w, w->const_label_value, 1);
+		mw_escape(w, TEXT_LABEL, w->const_label_value ? w->const_label_value : "");
 		mw_append(w, "\"", 1);
 	}
 	if (n_labels || cl) {
@@ -263,11 +281,32 @@ size_t fmt_double(char *dst, size_t n, double v)
 	return r < 0 ? 0 : (size_t)r < n ? (size_t)r : n - 1;
 }
 
+static void mw_tap(struct metric_writer *w, const char *name, const struct mw_label *labels,
+		   size_t n_labels, bool is_u64, uint64_t u, double d)
+{
+	struct mw_sample s = {
+		.family = w->family,
+		.type = w->family_type,
+		.name = name,
+		.const_label = w->const_label_name ? w->const_label_value : NULL,
+		.labels = labels,
+		.n_labels = n_labels,
+		.is_u64 = is_u64,
+		.u64 = u,
+		.value = d,
+	};
+
+	w->tap(w->tap_ctx, &s);
+}
+
 void mw_u64(struct metric_writer *w, const char *name, const struct mw_label *labels,
 	    size_t n_labels, uint64_t value)
 {
 	char num[24];
 	size_t n;
+
+	if (w->tap)
+		mw_tap(w, name, labels, n_labels, true, value, (double)value);
 
 	mw_head(w, name, labels, n_labels);
 	n = fmt_u64(num, value);
@@ -281,6 +320,8 @@ void mw_double(struct metric_writer *w, const char *name, const struct mw_label 
 	char num[40];
 	size_t n;
 
+	if (w->tap)
+		mw_tap(w, name, labels, n_labels, false, 0, value);
 	mw_head(w, name, labels, n_labels);
 	n = fmt_double(num, sizeof(num) - 1, value);
 	num[n++] = '\n';
@@ -489,65 +530,60 @@ enum mw_format mw_negotiate(const char *accept, size_t len)
 	return MW_FORMAT_TEXT;
 }
 
-/* TEMPORARY: the old text-parsing regroup, to write the golden files. */
-struct seg { size_t name, name_len, head, body, end; unsigned family; };
-static int feq(const char *buf, const struct seg *a, const struct seg *b)
-{
-	return a->name_len == b->name_len && memcmp(buf + a->name, buf + b->name, a->name_len) == 0;
-}
-int mw_regroup(struct metric_writer *dst, const struct metric_writer *src)
-{
-	const char *buf = src->buf, *end = buf + src->len, *p = buf;
-	unsigned n_fam = 0;
-	size_t n_seg = 0;
-	struct seg *seg = calloc(100000, sizeof(*seg));
-	size_t *order = calloc(200001, sizeof(size_t)), *first, *count;
 
-	while (p < end) {
-		struct seg *s;
-		const char *nl;
-		if ((size_t)(end - p) < 8 || memcmp(p, "# HELP ", 7) != 0)
-			return -EBADMSG;
-		s = &seg[n_seg++];
-		s->head = (size_t)(p - buf);
-		s->name = s->head + 7;
-		s->name_len = strcspn(buf + s->name, " \n");
-		for (int k = 0; k < 2 && p < end; k++) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl ? nl + 1 : end;
-		}
-		s->body = (size_t)(p - buf);
-		while (p < end && *p != '#') {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl ? nl + 1 : end;
-		}
-		s->end = (size_t)(p - buf);
-	}
-	first = count = order + n_seg;
-	for (size_t i = 0; i < n_seg; i++) {
-		struct seg *s = &seg[i];
-		unsigned f = i ? seg[i - 1].family + 1 : 0;
-		if (f >= n_fam || !feq(buf, s, &seg[first[f]]))
+/* --- Regrouping families ------------------------------------------------------------------ */
+
+static bool same_family(const struct metric_writer *src, const struct mw_mark *a,
+			const struct mw_mark *b)
+{
+	return a->hash == b->hash && a->name_len == b->name_len &&
+	       memcmp(src->buf + a->head + 7, src->buf + b->head + 7, a->name_len) == 0;
+}
+
+int mw_regroup(struct metric_writer *dst, struct metric_writer *src)
+{
+	const struct mw_mark *m = src->marks;
+	size_t n = src->n_marks, n_fam = 0, *first, *count, *order, *fam;
+
+	if (src->error)
+		return src->error;
+	if (!n)
+		return src->len ? -EINVAL : mw_error(dst);
+	if (m[0].head != 0)
+		return -EINVAL; /* samples before the first family: not tracked */
+	/* Scratch kept with @src across scrapes: first, family of each, order, counts. */
+	if (GROW_ARRAY(src->scratch, src->scratch_cap, 4 * n + 1, 256) < 0)
+		return -ENOMEM;
+	first = src->scratch;
+	fam = first + n;
+	order = fam + n;
+	count = order + n;
+	memset(count, 0, (n + 1) * sizeof(*count));
+	for (size_t i = 0; i < n; i++) {
+		/* Namespaces write their families in the same order: try the one after the last. */
+		size_t f = i ? fam[i - 1] + 1 : 0;
+
+		if (f >= n_fam || !same_family(src, &m[i], &m[first[f]]))
 			for (f = 0; f < n_fam; f++)
-				if (feq(buf, s, &seg[first[f]]))
+				if (same_family(src, &m[i], &m[first[f]]))
 					break;
 		if (f == n_fam)
 			first[n_fam++] = i;
-		s->family = f;
+		fam[i] = f;
 	}
-	memset(count, 0, (n_fam + 1) * sizeof(*count));
-	for (size_t i = 0; i < n_seg; i++)
-		count[seg[i].family + 1]++;
-	for (unsigned f = 0; f < n_fam; f++)
+	/* Counting sort by family, keeping the parts' order within each. */
+	for (size_t i = 0; i < n; i++)
+		count[fam[i] + 1]++;
+	for (size_t f = 0; f < n_fam; f++)
 		count[f + 1] += count[f];
-	for (size_t i = 0; i < n_seg; i++)
-		order[count[seg[i].family]++] = i;
-	for (size_t i = 0; i < n_seg; i++) {
-		const struct seg *s = &seg[order[i]];
-		if (i == 0 || seg[order[i - 1]].family != s->family)
-			mw_append(dst, buf + s->head, s->body - s->head);
-		mw_append(dst, buf + s->body, s->end - s->body);
+	for (size_t i = 0; i < n; i++)
+		order[count[fam[i]]++] = i;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k], end = i + 1 < n ? m[i + 1].head : src->len;
+
+		if (k == 0 || fam[order[k - 1]] != fam[i])
+			mw_append(dst, src->buf + m[i].head, m[i].body - m[i].head);
+		mw_append(dst, src->buf + m[i].body, end - m[i].body);
 	}
-	free(seg); free(order);
 	return mw_error(dst);
 }

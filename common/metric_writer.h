@@ -38,6 +38,33 @@ struct mw_label {
 	const char *value;
 };
 
+/*
+ * One sample as the writer renders it, for whoever needs the value typed (the status page,
+ * doctor): nobody parses the exposition text back. Valid during the tap call only.
+ */
+struct mw_sample {
+	const char *family; /* as given to mw_family() */
+	enum metric_type type;
+	const char *name; /* the sample's own: the family's, or <family>_bucket, ... */
+	const char *const_label; /* the constant label's value (netns), NULL when unset */
+	const struct mw_label *labels;
+	size_t n_labels;
+	bool is_u64;
+	uint64_t u64; /* exact when is_u64 */
+	double value; /* always set */
+};
+
+typedef void (*mw_tap_fn)(void *ctx, const struct mw_sample *s);
+
+/* Where a family starts in the buffer: its HELP line at @head, its samples from @body. */
+struct mw_mark {
+	size_t head, body;
+	size_t name_len; /* the name follows "# HELP " */
+	uint32_t hash;
+};
+
+#define MW_FAMILY_NAME_MAX 128
+
 struct metric_writer {
 	char *buf;
 	size_t len;
@@ -48,6 +75,15 @@ struct metric_writer {
 	const char *const_label_name;
 	const char *const_label_value;
 	enum mw_format format; /* kept by mw_reset(): the renderer picks it per scrape */
+	mw_tap_fn tap; /* kept by mw_reset() */
+	void *tap_ctx;
+	char family[MW_FAMILY_NAME_MAX]; /* the current family, for the tap */
+	enum metric_type family_type;
+	bool track_families; /* record a mark per family, for mw_regroup() */
+	struct mw_mark *marks;
+	size_t n_marks, marks_cap;
+	size_t *scratch; /* mw_regroup()'s, kept across scrapes */
+	size_t scratch_cap;
 };
 
 /* Labels for one sample: MW_LABELS({ "table", t }, { "cpu", c }) */
@@ -70,12 +106,37 @@ static inline void mw_set_format(struct metric_writer *w, enum mw_format format)
 {
 	w->format = format;
 }
-static inline void mw_set_const_label(struct metric_writer *w, const char *name, const char *value)
+/* Put @name="@value" first on every sample from now on; NULL @name: no more. */
+static inline void mw_set_const_label(struct metric_writer *w, const char *name,
+				      const char *value)
 {
 	w->const_label_name = name;
-	w->const_label_value = value;
+	w->const_label_value = name ? value : NULL;
 }
-int mw_regroup(struct metric_writer *dst, const struct metric_writer *src);
+
+/* Call @fn with every sample written from now on; NULL: stop. */
+static inline void mw_set_tap(struct metric_writer *w, mw_tap_fn fn, void *ctx)
+{
+	w->tap = fn;
+	w->tap_ctx = ctx;
+}
+
+/* Record where each family starts (kept until mw_reset()), so mw_regroup() can cut them. */
+static inline void mw_track_families(struct metric_writer *w, bool on)
+{
+	w->track_families = on;
+}
+
+/*
+ * Append @src's families to @dst, each family's parts brought together under its first
+ * HELP and TYPE, families in order of first appearance, parts in their order: the text format
+ * wants a family's samples in one group, and --netns writes each namespace's families in turn.
+ * @src must have tracked its families. Returns @dst's sticky error.
+ */
+int mw_regroup(struct metric_writer *dst, struct metric_writer *src);
+
+/* @s escaped for @kind (text.h) and appended; invalid UTF-8 becomes U+FFFD. */
+void mw_escape(struct metric_writer *w, int kind, const char *s);
 /* After the last family: OpenMetrics's "# EOF" line; nothing for the text format. */
 void mw_finish(struct metric_writer *w);
 /*

@@ -15,6 +15,28 @@ void rbuf_free(struct rbuf *b)
 	*b = (struct rbuf){ 0 };
 }
 
+int grow_array(void **v, size_t *cap, size_t need, size_t size, size_t min)
+{
+	size_t k = *cap ? *cap : min ? min : 1;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (k < need) {
+		if (k > SIZE_MAX / 2)
+			return -E2BIG;
+		k *= 2;
+	}
+	if (k > SIZE_MAX / size)
+		return -E2BIG;
+	p = realloc(*v, k * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = k;
+	return 0;
+}
+
 static int rbuf_grow(struct rbuf *b, size_t max)
 {
 	size_t cap = b->cap ? b->cap * 2 : 4096;

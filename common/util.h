@@ -11,6 +11,16 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The netfilter sysctls, relative to --path.procfs. */
+#define NF_SYSCTL_DIR "sys/net/netfilter"
+
+/*
+ * Room for @need items in the array *@v of *@cap items of @size bytes, doubling from @min.
+ * *@v and *@cap change only on success; -ENOMEM or -E2BIG (size overflow) otherwise.
+ */
+int grow_array(void **v, size_t *cap, size_t need, size_t size, size_t min);
+#define GROW_ARRAY(v, cap, need, min) grow_array((void **)&(v), &(cap), (need), sizeof(*(v)), (min))
+
 static inline void freep(void *p)
 {
 	free(*(void **)p);

@@ -8,7 +8,6 @@
 #include "fuzz.h"
 #include "process_metrics.h"
 #include "slabinfo.h"
-#include "status.h"
 #include "timeouts.h"
 #include "util.h"
 
@@ -27,10 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t v;
 	char *name;
 
-	static struct status status;
-
 	parse_u64(s, size, &v);
-	status_update(&status, s, size, 1.0); /* reads our own exposition text */
 	slabinfo_parse(s, size, slab_ignore, NULL);
 	proc_self_stat_parse(s, size, &st);
 	proc_stat_btime_parse(s, size, &v);

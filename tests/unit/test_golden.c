@@ -109,6 +109,7 @@ START_TEST(golden_netns)
 		char name[128];
 
 		mw_init(&ns, 1 << 22);
+		mw_track_families(&ns, true);
 		mw_init(&out, 1 << 22);
 		mw_set_format(&ns, fmt ? MW_FORMAT_OPENMETRICS : MW_FORMAT_TEXT);
 		mw_set_format(&out, fmt ? MW_FORMAT_OPENMETRICS : MW_FORMAT_TEXT);

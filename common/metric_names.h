@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_METRIC_NAMES_H
+#define NFCE_METRIC_NAMES_H
+
+/*
+ * Names of the metrics and labels that more than one place uses: the collector that writes
+ * one, and the status page, doctor or the rules' tests that read it. Renaming one here renames
+ * it everywhere; removing one is a compile error in whoever still reads it.
+ */
+
+/* table */
+#define MN_ENTRIES "nf_conntrack_entries"
+#define MN_ENTRIES_LIMIT "nf_conntrack_entries_limit"
+#define MN_BUCKETS "nf_conntrack_buckets"
+
+/* stat: nf_conntrack_stat_<kernel statistic>_total */
+#define MN_STAT_PREFIX "nf_conntrack_stat_"
+#define MN_STAT_SUFFIX "_total"
+#define MN_STAT(name) MN_STAT_PREFIX name MN_STAT_SUFFIX
+#define MN_STAT_DROP MN_STAT("drop")
+#define MN_STAT_EARLY_DROP MN_STAT("early_drop")
+#define MN_STAT_INSERT_FAILED MN_STAT("insert_failed")
+#define MN_STAT_CHAINTOOLONG MN_STAT("chaintoolong")
+
+/* timeouts */
+#define MN_TIMEOUT_SECONDS "nf_conntrack_timeout_seconds"
+
+/* kernel */
+#define MN_KERNEL_MEMORY_BYTES "nf_conntrack_kernel_memory_bytes"
+#define MN_KERNEL_MEMORY_LIMIT_BYTES "nf_conntrack_kernel_memory_limit_bytes"
+
+/* lnstat: lnstat_<column>_total{table} */
+#define MN_LNSTAT_PREFIX "lnstat_"
+#define MN_LNSTAT(name) MN_LNSTAT_PREFIX name "_total"
+#define MN_LNSTAT_TABLE_FULLS MN_LNSTAT("table_fulls")
+#define MN_LNSTAT_FORCED_GC_RUNS MN_LNSTAT("forced_gc_runs")
+
+/* events */
+#define MN_STATE_ENTRIES "nf_conntrack_state_entries"
+#define MN_ZONE_ENTRIES "nf_conntrack_zone_entries"
+
+/* the exporter itself */
+#define MN_COLLECTOR_SUCCESS "nf_conntrack_exporter_collector_success"
+#define MN_COLLECTOR_DURATION "nf_conntrack_exporter_collector_duration_seconds"
+
+/* labels */
+#define ML_NETNS "netns"
+#define ML_PROTOCOL "protocol"
+#define ML_STATE "state"
+#define ML_ZONE "zone"
+#define ML_TABLE "table"
+#define ML_COLLECTOR "collector"
+
+#endif

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "text.h"
+
+#include <string.h>
+
+#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
+
+size_t text_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned min, cp;
+	size_t len;
+
+	if (!n)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, min = 0x80, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, min = 0x800, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, min = 0x10000, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not text. */
+	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+bool text_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (n) {
+		size_t len = text_utf8_len(p, n);
+
+		if (!len)
+			return false;
+		p += len;
+		n -= len;
+	}
+	return true;
+}
+
+bool text_logfmt_bare(const char *s, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '"' || c == '=' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+void text_sink_file(void *file, const char *s, size_t n)
+{
+	fwrite(s, 1, n, file);
+}
+
+/* The escape of ASCII byte @c for @kind into @buf, or 0 if it stands for itself. */
+static size_t escape_ascii(enum text_kind kind, unsigned char c, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	switch (kind) {
+	case TEXT_LABEL:
+	case TEXT_HELP:
+	case TEXT_HELP_OM:
+		if (c == '\\' || (c == '"' && kind != TEXT_HELP)) {
+			buf[0] = '\\';
+			buf[1] = (char)c;
+			return 2;
+		}
+		if (c == '\n') {
+			memcpy(buf, "\\n", 2);
+			return 2;
+		}
+		return 0;
+	case TEXT_JSON:
+	case TEXT_LOGFMT:
+		if (c == '\\' || c == '"') {
+			buf[0] = '\\';
+			buf[1] = (char)c;
+			return 2;
+		}
+		if (c == '\n' || c == '\t' || (c == '\r' && kind == TEXT_JSON)) {
+			buf[0] = '\\';
+			buf[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			return 2;
+		}
+		if (c >= ' ' && c != 0x7f)
+			return 0;
+		if (kind == TEXT_JSON) {
+			memcpy(buf, "\\u00", 4);
+			buf[4] = hex[c >> 4];
+			buf[5] = hex[c & 15];
+			return 6;
+		}
+		buf[0] = '\\';
+		buf[1] = 'x';
+		buf[2] = hex[c >> 4];
+		buf[3] = hex[c & 15];
+		return 4;
+	case TEXT_HTML:
+		switch (c) {
+		case '&':
+			memcpy(buf, "&amp;", 5);
+			return 5;
+		case '<':
+			memcpy(buf, "&lt;", 4);
+			return 4;
+		case '>':
+			memcpy(buf, "&gt;", 4);
+			return 4;
+		case '"':
+			memcpy(buf, "&quot;", 6);
+			return 6;
+		case '\'':
+			memcpy(buf, "&#39;", 5);
+			return 5;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+void text_escape(enum text_kind kind, const char *s, size_t n, text_sink_fn out, void *sink)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
+
+	while (p < end) {
+		char buf[8];
+		size_t len, k;
+
+		if (*p < 0x80) {
+			k = escape_ascii(kind, *p, buf);
+			len = 1;
+		} else {
+			len = text_utf8_len(p, (size_t)(end - p));
+			if (len) {
+				p += len; /* well-formed: itself */
+				continue;
+			}
+			len = 1;
+			k = kind == TEXT_JSON ? 6 : 3;
+			memcpy(buf, kind == TEXT_JSON ? "\\ufffd" : REPLACEMENT, k);
+		}
+		if (!k) {
+			p++;
+			continue;
+		}
+		if (p > run)
+			out(sink, (const char *)run, (size_t)(p - run));
+		out(sink, buf, k);
+		p += len;
+		run = p;
+	}
+	if (p > run)
+		out(sink, (const char *)run, (size_t)(p - run));
+}

@@ -87,6 +87,14 @@ static size_t escape_ascii(enum text_kind kind, unsigned char c, char *buf)
 			return 2;
 		}
 		return 0;
+	case TEXT_PLAIN:
+		if (c >= ' ' && c != 0x7f)
+			return 0;
+		buf[0] = '\\';
+		buf[1] = 'x';
+		buf[2] = hex[c >> 4];
+		buf[3] = hex[c & 15];
+		return 4;
 	case TEXT_JSON:
 	case TEXT_LOGFMT:
 		if (c == '\\' || c == '"') {

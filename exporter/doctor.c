@@ -13,6 +13,9 @@
 
 #include "collector.h"
 #include "exporter.h"
+#include "metric_names.h"
+#include "netns.h"
+#include "text.h"
 #include "util.h"
 
 #define SAMPLE_GAP_S 3
@@ -62,64 +65,154 @@ static void add(struct report *r, enum severity sev, const char *fix, const char
 	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
 }
 
-/* A walk over the samples of one metric in our own exposition. */
-struct samples {
-	const char *p, *end, *name;
-	size_t name_len;
-	const char *line, *value; /* the current sample: its start, and its value after ' ' */
+/* One namespace's figures, with --netns. */
+struct ns_fill {
+	char netns[NETNS_NAME_MAX + 1];
+	double entries, drop;
 };
 
-static struct samples samples_of(const char *text, size_t len, const char *name)
+/* Long timeouts worth a word, and the events collector's state their entries are in. */
+static const struct {
+	const char *protocol, *state, *sysctl;
+	const char *ev_protocol, *ev_state; /* NULL: no state to count */
+	double above, suggest;
+} long_ones[] = {
+	{ "tcp", "established", "nf_conntrack_tcp_timeout_established", "tcp", "established",
+	  86400, 86400 },
+	{ "udp", "stream", "nf_conntrack_udp_timeout_stream", "udp", "assured", 300, 120 },
+	{ "generic", "default", "nf_conntrack_generic_timeout", NULL, NULL, 600, 600 },
+};
+
+static const char *const neigh_tables[] = { "arp_cache", "ndisc_cache" };
+
+/* What one scrape showed, taken typed from the metric writer's tap. NAN: not seen. */
+struct snapshot {
+	double entries; /* the first nf_conntrack_entries sample */
+	double limit, buckets, drop, early_drop, insert_failed, chaintoolong;
+	double mem_now, mem_full;
+	double timeout[ARRAY_SIZE(long_ones)], in_state[ARRAY_SIZE(long_ones)];
+	double table_fulls[ARRAY_SIZE(neigh_tables)], forced_gc[ARRAY_SIZE(neigh_tables)];
+	/* With --netns: every namespace, in the order they were written. */
+	struct ns_fill *ns;
+	size_t n_ns, ns_cap;
+	int error;
+};
+
+static void snapshot_begin(void *ctx)
 {
-	return (struct samples){
-		.p = text, .end = text + len, .name = name, .name_len = strlen(name)
-	};
+	struct snapshot *x = ctx;
+	struct ns_fill *ns = x->ns;
+	size_t cap = x->ns_cap;
+
+	*x = (struct snapshot){ .ns = ns, .ns_cap = cap };
+	x->entries = x->limit = x->buckets = x->drop = x->early_drop = NAN;
+	x->insert_failed = x->chaintoolong = x->mem_now = x->mem_full = NAN;
+	for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++)
+		x->timeout[i] = x->in_state[i] = NAN;
+	for (size_t i = 0; i < ARRAY_SIZE(neigh_tables); i++)
+		x->table_fulls[i] = x->forced_gc[i] = NAN;
 }
 
-/* The next sample of the metric, labelled or not; false at the end. */
-static bool next_sample(struct samples *it)
+static const char *label(const struct mw_sample *s, const char *key)
 {
-	while (it->p < it->end) {
-		const char *l = it->p, *e = memchr(l, '\n', (size_t)(it->end - l));
-		const char *sp;
+	for (size_t i = 0; i < s->n_labels; i++)
+		if (strcmp(s->labels[i].name, key) == 0)
+			return s->labels[i].value ? s->labels[i].value : "";
+	return "";
+}
 
-		e = e ? e : it->end;
-		it->p = e + 1;
-		if ((size_t)(e - l) > it->name_len && memcmp(l, it->name, it->name_len) == 0 &&
-		    (l[it->name_len] == ' ' || l[it->name_len] == '{') &&
-		    (sp = memrchr(l, ' ', (size_t)(e - l)))) {
-			it->line = l;
-			it->value = sp + 1;
-			return true;
-		}
+static void add_to(double *sum, double v)
+{
+	*sum = (isnan(*sum) ? 0 : *sum) + v;
+}
+
+static void set_first(double *slot, double v)
+{
+	if (isnan(*slot))
+		*slot = v;
+}
+
+/* The namespace @netns, added when it is new: namespaces write their families in turn. */
+static struct ns_fill *ns_of(struct snapshot *x, const char *netns)
+{
+	struct ns_fill *n;
+
+	for (size_t i = x->n_ns; i > 0; i--)
+		if (strcmp(x->ns[i - 1].netns, netns) == 0)
+			return &x->ns[i - 1];
+	if (GROW_ARRAY(x->ns, x->ns_cap, x->n_ns + 1, 64) < 0) {
+		x->error = -ENOMEM;
+		return NULL;
 	}
-	return false;
+	n = &x->ns[x->n_ns++];
+	snprintf(n->netns, sizeof(n->netns), "%s", netns);
+	n->entries = n->drop = NAN;
+	return n;
 }
 
-/* The value of the sample @name{...@label...} in our own exposition, NAN if absent. */
-static double value(const char *text, size_t len, const char *name, const char *label)
+static void snapshot_sample(void *ctx, const struct mw_sample *s)
 {
-	struct samples it = samples_of(text, len, name);
+	struct snapshot *x = ctx;
+	const char *f = s->family;
+	struct ns_fill *n;
 
-	while (next_sample(&it))
-		if (!label || memmem(it.line, (size_t)(it.value - it.line), label, strlen(label)))
-			return strtod(it.value, NULL);
-	return NAN;
+	if (strcmp(f, MN_ENTRIES) == 0) {
+		set_first(&x->entries, s->value);
+		if (s->const_label && (n = ns_of(x, s->const_label)))
+			n->entries = s->value;
+	} else if (strcmp(f, MN_ENTRIES_LIMIT) == 0) {
+		set_first(&x->limit, s->value);
+	} else if (strcmp(f, MN_BUCKETS) == 0) {
+		set_first(&x->buckets, s->value);
+	} else if (strcmp(f, MN_STAT_DROP) == 0) {
+		add_to(&x->drop, s->value);
+		if (s->const_label && (n = ns_of(x, s->const_label)))
+			n->drop = s->value;
+	} else if (strcmp(f, MN_STAT_EARLY_DROP) == 0) {
+		add_to(&x->early_drop, s->value);
+	} else if (strcmp(f, MN_STAT_INSERT_FAILED) == 0) {
+		add_to(&x->insert_failed, s->value);
+	} else if (strcmp(f, MN_STAT_CHAINTOOLONG) == 0) {
+		add_to(&x->chaintoolong, s->value);
+	} else if (strcmp(f, MN_KERNEL_MEMORY_BYTES) == 0) {
+		set_first(&x->mem_now, s->value);
+	} else if (strcmp(f, MN_KERNEL_MEMORY_LIMIT_BYTES) == 0) {
+		set_first(&x->mem_full, s->value);
+	} else if (strcmp(f, MN_TIMEOUT_SECONDS) == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++)
+			if (strcmp(label(s, ML_PROTOCOL), long_ones[i].protocol) == 0 &&
+			    strcmp(label(s, ML_STATE), long_ones[i].state) == 0)
+				set_first(&x->timeout[i], s->value);
+	} else if (strcmp(f, MN_STATE_ENTRIES) == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++)
+			if (long_ones[i].ev_state &&
+			    strcmp(label(s, ML_PROTOCOL), long_ones[i].ev_protocol) == 0 &&
+			    strcmp(label(s, ML_STATE), long_ones[i].ev_state) == 0)
+				set_first(&x->in_state[i], s->value);
+	} else if (strcmp(f, MN_LNSTAT_TABLE_FULLS) == 0 ||
+		   strcmp(f, MN_LNSTAT_FORCED_GC_RUNS) == 0) {
+		bool fulls = strcmp(f, MN_LNSTAT_TABLE_FULLS) == 0;
+
+		for (size_t i = 0; i < ARRAY_SIZE(neigh_tables); i++)
+			if (strcmp(label(s, ML_TABLE), neigh_tables[i]) == 0)
+				set_first(fulls ? &x->table_fulls[i] : &x->forced_gc[i], s->value);
+	}
 }
 
-static char *scrape(struct exporter *e, size_t *len)
+static int scrape(struct exporter *e, struct snapshot *x)
 {
-	char *copy;
+	const struct scrape_observer obs = {
+		.begin = snapshot_begin,
+		.sample = snapshot_sample,
+		.ctx = x,
+	};
+	struct metric_writer *w;
+	int r;
 
-	if (exporter_scrape(e) < 0)
-		return NULL;
-	copy = malloc(e->w.len + 1);
-	if (!copy)
-		return NULL;
-	memcpy(copy, e->w.buf, e->w.len);
-	copy[e->w.len] = '\0';
-	*len = e->w.len;
-	return copy;
+	exporter_observe(e, &obs);
+	r = exporter_scrape(e, MW_FORMAT_TEXT, &w);
+	exporter_observe(e, NULL);
+	return r < 0 ? r : x->error;
 }
 
 static double mem_total_bytes(int procfs_fd)
@@ -172,12 +265,6 @@ static void human_seconds(char *buf, size_t size, double s)
 		snprintf(buf, size, "%.1f days", s / 86400);
 }
 
-/* One namespace's entries, with --netns. */
-struct ns_fill {
-	char netns[NETNS_NAME_MAX + 1];
-	double entries;
-};
-
 struct facts {
 	double entries, entries0, limit, buckets, dt, growth, to_full;
 	double drop, drop0, early_drop, insert_failed, chaintoolong;
@@ -187,70 +274,6 @@ struct facts {
 	size_t n_ns;
 };
 
-/* The sum of every sample of @name: one namespace's value, or all of them with --netns. */
-static double sum_values(const char *text, size_t len, const char *name)
-{
-	struct samples it = samples_of(text, len, name);
-	double sum = NAN;
-
-	while (next_sample(&it))
-		sum = (isnan(sum) ? 0 : sum) + strtod(it.value, NULL);
-	return sum;
-}
-
-/* The netns="..." value of a sample line [p, e), unescaped; false if it has none. */
-static bool netns_label(const char *p, const char *e, char *out, size_t size)
-{
-	const char *q = memmem(p, (size_t)(e - p), "netns=\"", 7);
-	size_t n = 0;
-
-	if (!q)
-		return false;
-	for (q += 7; q < e && *q != '"' && n + 1 < size; q++) {
-		bool esc = *q == '\\' && q + 1 < e;
-
-		q += esc;
-		out[n++] = esc && *q == 'n' ? '\n' : *q;
-	}
-	out[n] = '\0';
-	return true;
-}
-
-/* The sample @name{netns="@netns"} (compared unescaped), NAN if absent. */
-static double netns_value(const char *text, size_t len, const char *name, const char *netns)
-{
-	struct samples it = samples_of(text, len, name);
-	char got[NETNS_NAME_MAX + 1];
-
-	while (next_sample(&it))
-		if (netns_label(it.line, it.value, got, sizeof(got)) && strcmp(got, netns) == 0)
-			return strtod(it.value, NULL);
-	return NAN;
-}
-
-/*
- * Drops between the samples, namespace by namespace: one that came or went in between must
- * not count its whole history as drops of the last seconds.
- */
-static double drop_growth(const char *t, size_t len, const char *t0, size_t len0)
-{
-	static const char name[] = "nf_conntrack_stat_drop_total";
-	struct samples it = samples_of(t, len, name);
-	char ns[NETNS_NAME_MAX + 1];
-	double sum = 0;
-
-	while (next_sample(&it)) {
-		double now = strtod(it.value, NULL), before;
-
-		if (!netns_label(it.line, it.value, ns, sizeof(ns)))
-			continue;
-		before = netns_value(t0, len0, name, ns);
-		if (!isnan(before) && now > before)
-			sum += now - before;
-	}
-	return sum;
-}
-
 static int by_entries_desc(const void *a, const void *b)
 {
 	const struct ns_fill *x = a, *y = b;
@@ -258,36 +281,32 @@ static int by_entries_desc(const void *a, const void *b)
 	return (x->entries < y->entries) - (x->entries > y->entries);
 }
 
-/* nf_conntrack_entries{netns=...} of every namespace, fullest first; 0 without --netns. */
-static int read_namespaces(const char *t, size_t len, struct facts *x)
+static const struct ns_fill *ns_find(const struct snapshot *x, const char *netns)
 {
-	struct samples it = samples_of(t, len, "nf_conntrack_entries");
-	size_t cap = 0;
-
-	while (next_sample(&it)) {
-		struct ns_fill *n;
-
-		if (x->n_ns == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			struct ns_fill *v = realloc(x->ns, c * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			x->ns = v;
-			cap = c;
-		}
-		n = &x->ns[x->n_ns];
-		if (netns_label(it.line, it.value, n->netns, sizeof(n->netns))) {
-			n->entries = strtod(it.value, NULL);
-			x->n_ns++;
-		}
-	}
-	if (x->n_ns) /* qsort(NULL, 0, ...) is undefined */
-		qsort(x->ns, x->n_ns, sizeof(*x->ns), by_entries_desc);
-	return 0;
+	for (size_t i = 0; i < x->n_ns; i++)
+		if (strcmp(x->ns[i].netns, netns) == 0)
+			return &x->ns[i];
+	return NULL;
 }
 
-static void examine(const char *t, size_t len, const char *t0, size_t len0, struct facts *x,
+/*
+ * Drops between the samples, namespace by namespace: one that came or went in between must
+ * not count its whole history as drops of the last seconds.
+ */
+static double drop_growth(const struct snapshot *t, const struct snapshot *t0)
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < t->n_ns; i++) {
+		const struct ns_fill *before = ns_find(t0, t->ns[i].netns);
+
+		if (before && !isnan(before->drop) && t->ns[i].drop > before->drop)
+			sum += t->ns[i].drop - before->drop;
+	}
+	return sum;
+}
+
+static void examine(struct snapshot *t, const struct snapshot *t0, struct facts *x,
 		    struct report *r)
 {
 	char fix[200], a[32], b[32];
@@ -295,24 +314,30 @@ static void examine(const char *t, size_t len, const char *t0, size_t len0, stru
 
 	char where[NETNS_NAME_MAX + 40] = "";
 
-	x->entries = value(t, len, "nf_conntrack_entries", NULL);
-	x->entries0 = value(t0, len0, "nf_conntrack_entries", NULL);
-	if (read_namespaces(t, len, x) == 0 && x->n_ns) {
+	x->entries = t->entries;
+	x->entries0 = t0->entries;
+	x->drop = t->drop;
+	x->drop0 = t->n_ns ? t->drop - drop_growth(t, t0) : t0->drop;
+	x->ns = t->ns;
+	x->n_ns = t->n_ns;
+	if (x->n_ns) {
+		const struct ns_fill *before;
+
+		/* qsort(NULL, 0, ...) is undefined: hence inside the if. */
+		qsort(x->ns, x->n_ns, sizeof(*x->ns), by_entries_desc);
 		/* Each namespace counts against the one limit: the fullest is the one at risk. */
+		before = ns_find(t0, x->ns[0].netns);
 		x->entries = x->ns[0].entries;
-		x->entries0 = netns_value(t0, len0, "nf_conntrack_entries", x->ns[0].netns);
+		x->entries0 = before ? before->entries : NAN;
 		snprintf(where, sizeof(where), " in network namespace %s", x->ns[0].netns);
 	}
-	x->limit = value(t, len, "nf_conntrack_entries_limit", NULL);
-	x->buckets = value(t, len, "nf_conntrack_buckets", NULL);
-	x->drop = sum_values(t, len, "nf_conntrack_stat_drop_total");
-	x->drop0 = x->n_ns ? x->drop - drop_growth(t, len, t0, len0)
-			   : sum_values(t0, len0, "nf_conntrack_stat_drop_total");
-	x->early_drop = sum_values(t, len, "nf_conntrack_stat_early_drop_total");
-	x->insert_failed = sum_values(t, len, "nf_conntrack_stat_insert_failed_total");
-	x->chaintoolong = sum_values(t, len, "nf_conntrack_stat_chaintoolong_total");
-	x->mem_now = value(t, len, "nf_conntrack_kernel_memory_bytes", NULL);
-	x->mem_full = value(t, len, "nf_conntrack_kernel_memory_limit_bytes", NULL);
+	x->limit = t->limit;
+	x->buckets = t->buckets;
+	x->early_drop = t->early_drop;
+	x->insert_failed = t->insert_failed;
+	x->chaintoolong = t->chaintoolong;
+	x->mem_now = t->mem_now;
+	x->mem_full = t->mem_full;
 	x->growth = (x->entries - x->entries0) / x->dt;
 	x->to_full =
 		x->growth > 0 && x->limit > x->entries ? (x->limit - x->entries) / x->growth : NAN;
@@ -398,26 +423,10 @@ static void examine(const char *t, size_t len, const char *t0, size_t len0, stru
 			 "kernel memory (/proc/slabinfo needs root)");
 }
 
-static void examine_timeouts(const char *t, size_t len, struct report *r)
+static void examine_timeouts(const struct snapshot *t, struct report *r)
 {
-	/* state: the events collector's label for the entries that timeout applies to. */
-	static const struct {
-		const char *label, *sysctl, *state;
-		double above, suggest;
-	} long_ones[] = {
-		{ "protocol=\"tcp\",state=\"established\"", "nf_conntrack_tcp_timeout_established",
-		  "protocol=\"tcp\",state=\"established\"", 86400, 86400 },
-		{ "protocol=\"udp\",state=\"stream\"", "nf_conntrack_udp_timeout_stream",
-		  "protocol=\"udp\",state=\"assured\"", 300, 120 },
-		{ "protocol=\"generic\",state=\"default\"", "nf_conntrack_generic_timeout", NULL,
-		  600, 600 },
-	};
-
 	for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++) {
-		double v = value(t, len, "nf_conntrack_timeout_seconds", long_ones[i].label);
-		double n = long_ones[i].state
-				   ? value(t, len, "nf_conntrack_state_entries", long_ones[i].state)
-				   : NAN;
+		double v = t->timeout[i], n = t->in_state[i];
 		char fix[160], h[32], now[64] = "";
 
 		if (isnan(v) || v <= long_ones[i].above)
@@ -433,43 +442,32 @@ static void examine_timeouts(const char *t, size_t len, struct report *r)
 	}
 }
 
-static void examine_caches(const char *t, size_t len, struct report *r)
+static void examine_caches(const struct snapshot *t, struct report *r)
 {
-	static const char *const tables[] = { "arp_cache", "ndisc_cache" };
+	for (size_t i = 0; i < ARRAY_SIZE(neigh_tables); i++) {
+		double v = t->table_fulls[i];
 
-	for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
-		char label[48];
-		double v;
-
-		snprintf(label, sizeof(label), "table=\"%s\"", tables[i]);
-		v = value(t, len, "lnstat_table_fulls_total", label);
 		if (!isnan(v) && v > 0)
 			add(r, SEV_WARN,
 			    i ? "sysctl -w net.ipv6.neigh.default.gc_thresh3=8192"
 			      : "sysctl -w net.ipv4.neigh.default.gc_thresh3=8192",
 			    "The neighbour table overflowed: new neighbours could not be resolved.",
-			    "%s full %.0f times since boot", tables[i], v);
-		v = value(t, len, "lnstat_forced_gc_runs_total", label);
+			    "%s full %.0f times since boot", neigh_tables[i], v);
+		v = t->forced_gc[i];
 		if (!isnan(v) && v > 0)
 			add(r, SEV_INFO,
 			    i ? "sysctl -w net.ipv6.neigh.default.gc_thresh2=4096"
 			      : "sysctl -w net.ipv4.neigh.default.gc_thresh2=4096",
 			    "The neighbour table grew past gc_thresh2 and was pruned at once; past gc_thresh3 it overflows.",
-			    "%s forced garbage collection %.0f times since boot", tables[i], v);
+			    "%s forced garbage collection %.0f times since boot", neigh_tables[i], v);
 	}
 }
 
+/* Strings from outside (a namespace's name) through the one UTF-8-safe formatter. */
 static void put_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, out);
-	}
+	text_fputs(TEXT_JSON, s, out);
 	fputc('"', out);
 }
 
@@ -548,9 +546,12 @@ static void print_text(const struct facts *x, const struct report *r, bool risk)
 		}
 	}
 	for (size_t i = 0; i < x->n_ns && i < NS_SHOWN; i++)
-		printf("%s %5.1f %%  %.0f entries  %s\n", i ? "         " : "netns:   ",
-		       x->limit > 0 ? 100 * x->ns[i].entries / x->limit : NAN, x->ns[i].entries,
-		       x->ns[i].netns);
+	{
+		printf("%s %5.1f %%  %.0f entries  ", i ? "         " : "netns:   ",
+		       x->limit > 0 ? 100 * x->ns[i].entries / x->limit : NAN, x->ns[i].entries);
+		text_fputs(TEXT_PLAIN, x->ns[i].netns, stdout);
+		putchar('\n');
+	}
 	if (x->n_ns > NS_SHOWN)
 		printf("          ... and %zu more namespaces\n", x->n_ns - NS_SHOWN);
 	if (!isnan(x->ram) && x->ram > 0)
@@ -569,8 +570,9 @@ static void print_text(const struct facts *x, const struct report *r, bool risk)
 	}
 	printf("\n");
 	for (unsigned i = 0; i < r->n; i++) {
-		printf("[%s] %s\n    why: %s\n", sev_names[r->f[i].sev], r->f[i].title,
-		       r->f[i].why);
+		printf("[%s] ", sev_names[r->f[i].sev]);
+		text_fputs(TEXT_PLAIN, r->f[i].title, stdout);
+		printf("\n    why: %s\n", r->f[i].why);
 		if (r->f[i].fix[0])
 			printf("    fix: %s\n", r->f[i].fix);
 	}
@@ -601,23 +603,21 @@ static void pump_events(struct exporter *e, uint64_t us)
 	struct timespec ms = { .tv_nsec = 1000000 };
 
 	while (now_monotonic_us() < end) {
-		for (size_t i = 0; i < e->host.n; i++)
-			if (e->host.c[i].enabled && e->host.c[i].ops->on_event)
-				(void)e->host.c[i].ops->on_event(&e->host.c[i]);
+		exporter_poll_events(e);
 		nanosleep(&ms, NULL);
 	}
 }
 
 int doctor_run(const struct flags *f)
 {
-	struct exporter e;
+	struct exporter *e = NULL;
 	struct flags df = *f;
 	struct facts x = { .dt = SAMPLE_GAP_S };
+	struct snapshot t0 = { 0 }, t = { 0 };
 	struct report r = { 0 };
-	char *t0 = NULL, *t = NULL;
-	size_t len0 = 0, len = 0;
+	const char *name;
+	int status = 2, procfs_fd, err;
 	bool risk = false, events;
-	int status = 2;
 
 	/*
 	 * The events collector's per-state counts need a dump of the table: fine for a small one
@@ -627,27 +627,27 @@ int doctor_run(const struct flags *f)
 	for (size_t i = 0; i < collector_registry_size; i++)
 		df.collector_enabled[i] = collector_registry[i] != &events_collector || events;
 	log_set_level(LOG_LEVEL_ERROR);
-	if (exporter_init(&e, &df) < 0) {
+	if (exporter_new(&df, &e) < 0) {
 		fprintf(stderr, "nf_conntrack_exporter doctor: cannot read %s\n", f->procfs);
 		goto out;
 	}
-	t0 = scrape(&e, &len0);
-	if (t0)
-		pump_events(&e, SAMPLE_GAP_S * 1000000ULL);
-	t = t0 ? scrape(&e, &len) : NULL;
-	if (!t) {
+	if (scrape(e, &t0) == 0)
+		pump_events(e, SAMPLE_GAP_S * 1000000ULL);
+	if (t0.error || scrape(e, &t) < 0) {
 		fprintf(stderr, "nf_conntrack_exporter doctor: cannot collect\n");
 		goto out;
 	}
-	for (size_t i = 0; i < e.host.n; i++)
-		if (!e.host.c[i].last_success && r.n_unseen < ARRAY_SIZE(r.unseen))
+	for (size_t i = 0; exporter_failed_collector(e, i, &name, &err); i++)
+		if (r.n_unseen < ARRAY_SIZE(r.unseen))
 			snprintf(r.unseen[r.n_unseen++], sizeof(r.unseen[0]),
-				 "collector %s failed: %s", e.host.c[i].ops->name,
-				 strerror(-e.host.c[i].last_error));
-	x.ram = mem_total_bytes(e.cfg.procfs_fd);
-	examine(t, len, t0, len0, &x, &r);
-	examine_timeouts(t, len, &r);
-	examine_caches(t, len, &r);
+				 "collector %s failed: %s", name, strerror(-err));
+	procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	x.ram = procfs_fd >= 0 ? mem_total_bytes(procfs_fd) : NAN;
+	if (procfs_fd >= 0)
+		close(procfs_fd);
+	examine(&t, &t0, &x, &r);
+	examine_timeouts(&t, &r);
+	examine_caches(&t, &r);
 	for (unsigned i = 0; i < r.n; i++)
 		risk |= r.f[i].sev == SEV_RISK;
 	if (f->format_json)
@@ -656,9 +656,8 @@ int doctor_run(const struct flags *f)
 		print_text(&x, &r, risk);
 	status = risk ? 1 : 0;
 out:
-	free(t0);
-	free(t);
-	free(x.ns);
-	exporter_fini(&e);
+	free(t0.ns);
+	free(t.ns);
+	exporter_free(e);
 	return status;
 }

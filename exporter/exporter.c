@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "exporter.h"
+#include "core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,22 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 
+#include "metric_names.h"
 #include "util.h"
 
 #ifndef NFCE_VERSION
 #define NFCE_VERSION "unknown"
 #endif
 
-void fair_lock_init(struct fair_lock *l)
+static void fair_lock_init(struct fair_lock *l)
 {
 	pthread_mutex_init(&l->mutex, NULL);
 	pthread_cond_init(&l->cond, NULL);
 	l->next = l->serving = 0;
 }
 
-void fair_lock(struct fair_lock *l)
+static void fair_lock(struct fair_lock *l)
 {
 	unsigned long ticket;
 
@@ -35,7 +35,7 @@ void fair_lock(struct fair_lock *l)
 	pthread_mutex_unlock(&l->mutex);
 }
 
-void fair_unlock(struct fair_lock *l)
+static void fair_unlock(struct fair_lock *l)
 {
 	pthread_mutex_lock(&l->mutex);
 	l->serving++;
@@ -43,21 +43,7 @@ void fair_unlock(struct fair_lock *l)
 	pthread_mutex_unlock(&l->mutex);
 }
 
-/* Per followed namespace: its fd, table's and stat's sockets, events' three and two more. */
-#define NETNS_FDS_EACH 8
-/* Kept for the HTTP server's connections, /proc reads and the rest. */
-#define NETNS_FD_RESERVE 160
-
-#define TAG_SET_SHIFT 8
-#define TAG_GEN_SHIFT 24
-#define TAG_HOST_SET 0xffff
-
-static uint64_t make_tag(size_t set, uint32_t gen, size_t i)
-{
-	return (uint64_t)gen << TAG_GEN_SHIFT | (uint64_t)set << TAG_SET_SHIFT | i;
-}
-
-static int set_init(struct collector_set *s, const struct config *cfg, const bool *enabled,
+int set_init(struct collector_set *s, const struct config *cfg, const bool *enabled,
 		    const char *netns)
 {
 	s->cfg = *cfg;
@@ -94,7 +80,7 @@ static int set_init(struct collector_set *s, const struct config *cfg, const boo
 	return 0;
 }
 
-static void set_fini(struct collector_set *s)
+void set_fini(struct collector_set *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct collector *c = &s->c[i];
@@ -106,7 +92,7 @@ static void set_fini(struct collector_set *s)
 	s->n = 0;
 }
 
-static int set_watch(struct collector_set *s, int epfd, size_t set, uint32_t gen, int op)
+int set_watch(struct collector_set *s, int epfd, size_t set, uint32_t gen, int op)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct collector *c = &s->c[i];
@@ -122,227 +108,13 @@ static int set_watch(struct collector_set *s, int epfd, size_t set, uint32_t gen
 	return 0;
 }
 
-/* Into the namespace and back, on this thread only: setns() moves the calling thread. */
-static int ns_enter(const struct netns_inst *n)
+int exporter_new(const struct flags *f, struct exporter **ret)
 {
-	return setns(n->fd, CLONE_NEWNET) < 0 ? -errno : 0;
-}
-
-static void ns_leave(struct exporter *e)
-{
-	if (setns(e->self_ns_fd, CLONE_NEWNET) < 0 && !e->fatal) {
-		e->fatal = -errno;
-		log_error("cannot return to the exporter's own network namespace, serving errors",
-			  LF_ERR(e->fatal));
-	}
-}
-
-static void ns_free(struct exporter *e, size_t slot)
-{
-	struct netns_inst *n = e->ns[slot];
-
-	if (e->epfd >= 0)
-		set_watch(&n->set, e->epfd, slot, n->gen, EPOLL_CTL_DEL);
-	set_fini(&n->set);
-	close(n->fd);
-	free(n);
-	e->ns[slot] = NULL;
-	if (slot < e->ns_first_free)
-		e->ns_first_free = slot;
-}
-
-/* setns() refused a namespace we hold an fd of: forget it; the next look tries afresh. */
-static void drop_unenterable(struct exporter *e, size_t slot, int err)
-{
-	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
-	unsigned k = log_ratelimit_ok(&rl, now_monotonic_us());
-
-	if (k)
-		log_warn("cannot enter network namespace, dropped",
-			 LF_STR("netns", e->ns[slot]->label), LF_ERR(err), LF_INT("times", k));
-	ns_free(e, slot);
-	e->ns_failed++;
-}
-
-static size_t ns_count(const struct exporter *e)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < e->ns_slots; i++)
-		k += e->ns[i] != NULL;
-	return k;
-}
-
-static int ns_follow(struct exporter *e, const struct netns_seen *seen)
-{
-	struct config cfg = e->cfg;
-	struct netns_inst *n;
-	size_t slot;
+	struct exporter *e = calloc(1, sizeof(*e));
 	int r;
 
-	for (slot = e->ns_first_free; slot < e->ns_slots && e->ns[slot]; slot++)
-		;
-	e->ns_first_free = slot + 1;
-	if (slot == e->ns_slots) {
-		size_t k = e->ns_slots ? e->ns_slots * 2 : 16;
-		struct netns_inst **v;
-
-		if (k >= TAG_HOST_SET)
-			return -E2BIG;
-		v = realloc(e->ns, k * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		memset(v + e->ns_slots, 0, (k - e->ns_slots) * sizeof(*v));
-		e->ns = v;
-		e->ns_slots = k;
-	}
-	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (!e)
 		return -ENOMEM;
-	n->dev = seen->dev;
-	n->ino = seen->ino;
-	n->pid = seen->pid;
-	n->gen = ++e->next_gen & 0xffffffffu;
-	n->seen = true;
-	if (seen->name[0])
-		snprintf(n->label, sizeof(n->label), "%s", seen->name);
-	else
-		snprintf(n->label, sizeof(n->label), "inode:%llu", (unsigned long long)seen->ino);
-	n->fd = netns_open(seen, e->cfg.procfs_fd, NETNS_RUN_DIR);
-	if (n->fd < 0) {
-		r = n->fd;
-		free(n);
-		return r;
-	}
-	cfg.scope = SCOPE_NETNS;
-	cfg.net_dir = "thread-self/net";
-	/* Sockets the collectors open in there stay in there, whichever thread uses them. */
-	r = ns_enter(n);
-	if (r == 0) {
-		r = set_init(&n->set, &cfg, e->enabled, n->label);
-		ns_leave(e);
-	}
-	e->ns[slot] = n;
-	if (r == 0 && e->epfd >= 0)
-		r = set_watch(&n->set, e->epfd, slot, n->gen, EPOLL_CTL_ADD);
-	if (r < 0) {
-		ns_free(e, slot);
-		return r;
-	}
-	log_info("following network namespace", LF_STR("netns", n->label), LF_INT("pid", n->pid));
-	return 0;
-}
-
-static int inst_cmp(const void *a, const void *b)
-{
-	const struct netns_inst *x = *(struct netns_inst *const *)a;
-	const struct netns_inst *y = *(struct netns_inst *const *)b;
-
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return (x->dev > y->dev) - (x->dev < y->dev);
-}
-
-/* The followed namespaces sorted by inode, so that matching a scan costs N log N, not N². */
-static int ns_index(struct exporter *e)
-{
-	size_t k = 0;
-
-	if (e->idx_cap < e->ns_slots) {
-		struct netns_inst **v = realloc(e->idx, e->ns_slots * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		e->idx = v;
-		e->idx_cap = e->ns_slots;
-	}
-	for (size_t i = 0; i < e->ns_slots; i++)
-		if (e->ns[i])
-			e->idx[k++] = e->ns[i];
-	e->n_idx = k;
-	if (k) /* qsort(NULL, 0, ...) is undefined */
-		qsort(e->idx, k, sizeof(*e->idx), inst_cmp);
-	return 0;
-}
-
-static struct netns_inst *ns_find(struct exporter *e, const struct netns_seen *seen)
-{
-	struct netns_inst key = { .dev = seen->dev, .ino = seen->ino }, *kp = &key, **hit;
-
-	hit = e->n_idx ? bsearch(&kp, e->idx, e->n_idx, sizeof(*e->idx), inst_cmp) : NULL;
-	return hit ? *hit : NULL;
-}
-
-void exporter_netns_refresh(struct exporter *e)
-{
-	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
-	size_t followed;
-	unsigned k;
-	int r;
-
-	if (!e->netns_mode)
-		return;
-	r = netns_scan(&e->scan, e->cfg.procfs_fd, NETNS_RUN_DIR,
-		       e->netns_all ? NULL : e->netns_names, e->n_netns_names);
-	if (r < 0) {
-		/* Keep following what was followed: a failed look is no proof they are gone. */
-		if ((k = log_ratelimit_ok(&rl, now_monotonic_us())))
-			log_warn("cannot list network namespaces", LF_ERR(r), LF_INT("times", k));
-		return;
-	}
-	r = ns_index(e);
-	if (r < 0)
-		return;
-	for (size_t i = 0; i < e->ns_slots; i++)
-		if (e->ns[i])
-			e->ns[i]->seen = false;
-	for (size_t i = 0; i < e->scan.n; i++) {
-		struct netns_inst *n = ns_find(e, &e->scan.v[i]);
-
-		e->scan.v[i].followed = n != NULL;
-		if (!n)
-			continue;
-		n->seen = true;
-		n->pid = e->scan.v[i].pid;
-		/* A name given later (ip netns attach) becomes the label. */
-		if (e->scan.v[i].name[0] && strcmp(n->label, e->scan.v[i].name) != 0)
-			snprintf(n->label, sizeof(n->label), "%s", e->scan.v[i].name);
-	}
-	for (size_t i = 0; i < e->ns_slots; i++)
-		if (e->ns[i] && !e->ns[i]->seen) {
-			log_info("network namespace gone", LF_STR("netns", e->ns[i]->label));
-			ns_free(e, i);
-		}
-	followed = ns_count(e);
-	e->ns_over_limit = e->ns_failed = 0;
-	for (size_t i = 0; i < e->scan.n; i++) {
-		if (e->scan.v[i].followed)
-			continue;
-		if (followed >= e->netns_max || followed >= e->netns_fd_max) {
-			e->ns_over_limit++;
-			continue;
-		}
-		r = ns_follow(e, &e->scan.v[i]);
-		if (r < 0) {
-			/* Gone since the scan (-ENOENT, -ESTALE) is not worth a word. */
-			if (r != -ENOENT && r != -ESTALE && r != -ESRCH) {
-				e->ns_failed++;
-				if ((k = log_ratelimit_ok(&rl, now_monotonic_us())))
-					log_warn("cannot follow network namespace", LF_ERR(r),
-						 LF_INT("pid", e->scan.v[i].pid),
-						 LF_STR("name", e->scan.v[i].name),
-						 LF_INT("times", k));
-			}
-			continue;
-		}
-		followed++;
-	}
-}
-
-int exporter_init(struct exporter *e, const struct flags *f)
-{
-	int r;
-
 	*e = (struct exporter){
 		.cfg = {
 			.scope = SCOPE_HOST | SCOPE_NETNS,
@@ -366,43 +138,30 @@ int exporter_init(struct exporter *e, const struct flags *f)
 	mw_init(&e->w, SCRAPE_MAX_BYTES);
 	mw_init(&e->nsw, SCRAPE_MAX_BYTES);
 	e->cfg.procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (e->cfg.procfs_fd < 0)
-		return -errno;
+	if (e->cfg.procfs_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
 	/* Only the hashsize module parameter lives there: without it, that metric is left out. */
 	e->cfg.sysfs_fd = open(f->sysfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	r = process_metrics_init(&e->pm);
 	if (r < 0)
 		log_warn("cannot read the process start time", LF_ERR(r));
-
 	if (e->netns_mode) {
-		struct rlimit rl;
-
 		e->cfg.scope = SCOPE_HOST;
-		/* Running out of fds would fail scrapes and sockets alike: stop following first. */
-		e->netns_fd_max = UINT_MAX;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-			e->netns_fd_max = rl.rlim_cur > NETNS_FD_RESERVE
-						  ? (unsigned)((rl.rlim_cur - NETNS_FD_RESERVE) /
-							       NETNS_FDS_EACH)
-						  : 0;
-			if (e->netns_fd_max < e->netns_max)
-				log_warn("the open file limit caps the namespaces followed",
-					 LF_INT("namespaces", e->netns_fd_max),
-					 LF_INT("open_files", rl.rlim_cur));
-		}
-		e->self_ns_fd =
-			openat(e->cfg.procfs_fd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (e->self_ns_fd < 0) {
-			r = -errno;
-			log_error("cannot open the exporter's own network namespace", LF_ERR(r));
-			return r;
-		}
+		r = netns_follow_init(e);
+		if (r < 0)
+			goto fail;
 	}
 	r = set_init(&e->host, &e->cfg, f->collector_enabled, NULL);
 	if (r < 0)
-		return r;
+		goto fail;
 	exporter_netns_refresh(e);
+	*ret = e;
 	return 0;
+fail:
+	exporter_free(e);
+	return r;
 }
 
 int exporter_watch(struct exporter *e, int epfd)
@@ -454,30 +213,57 @@ int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name)
 	return r;
 }
 
-void exporter_fini(struct exporter *e)
+void exporter_free(struct exporter *e)
 {
-	for (size_t i = 0; i < e->ns_slots; i++)
-		if (e->ns[i])
-			ns_free(e, i);
-	free(e->ns);
-	e->ns = NULL;
-	e->ns_slots = 0;
+	if (!e)
+		return;
+	if (e->netns_mode)
+		netns_follow_fini(e);
 	set_fini(&e->host);
-	netns_scan_free(&e->scan);
 	if (e->cfg.procfs_fd >= 0)
 		close(e->cfg.procfs_fd);
 	if (e->cfg.sysfs_fd >= 0)
 		close(e->cfg.sysfs_fd);
-	if (e->self_ns_fd >= 0)
-		close(e->self_ns_fd);
-	e->cfg.procfs_fd = e->cfg.sysfs_fd = e->self_ns_fd = -1;
 	mw_free(&e->w);
 	mw_free(&e->nsw);
-	free(e->seg);
-	free(e->order);
-	free(e->idx);
-	e->seg = NULL;
-	e->order = NULL;
+	free(e);
+}
+
+void exporter_lock(struct exporter *e)
+{
+	fair_lock(&e->lock);
+}
+
+void exporter_unlock(struct exporter *e)
+{
+	fair_unlock(&e->lock);
+}
+
+void exporter_observe(struct exporter *e, const struct scrape_observer *o)
+{
+	e->obs = o ? *o : (struct scrape_observer){ 0 };
+}
+
+void exporter_poll_events(struct exporter *e)
+{
+	for (size_t i = 0; i < e->host.n; i++)
+		if (e->host.c[i].enabled && e->host.c[i].ops->on_event)
+			(void)e->host.c[i].ops->on_event(&e->host.c[i]);
+}
+
+bool exporter_failed_collector(const struct exporter *e, size_t i, const char **ret_name,
+			       int *ret_error)
+{
+	for (size_t k = 0; k < e->host.n; k++) {
+		const struct collector *c = &e->host.c[k];
+
+		if (!c->enabled || c->last_success || i--)
+			continue;
+		*ret_name = c->ops->name;
+		*ret_error = c->last_error;
+		return true;
+	}
+	return false;
 }
 
 static void log_note_change(struct collector_set *s, size_t i, const char *netns)
@@ -522,130 +308,13 @@ static void collect_one(struct collector_set *s, size_t i, struct metric_writer 
 	log_note_change(s, i, netns);
 }
 
-static void collect_set(struct collector_set *s, struct metric_writer *w, const char *netns)
+void collect_set(struct collector_set *s, struct metric_writer *w, const char *netns)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->c[i].enabled)
 			collect_one(s, i, w, netns);
 }
 
-/* The host set, then each namespace's collectors with the netns label, into e->nsw. */
-static void collect_namespaces(struct exporter *e)
-{
-	struct metric_writer *w = &e->nsw;
-
-	mw_reset(w);
-	/* Counter family names and bucket bounds differ in OpenMetrics: write them alike. */
-	mw_set_format(w, e->w.format);
-	collect_set(&e->host, w, NULL);
-	w->const_label_name = "netns";
-	for (size_t i = 0; i < e->ns_slots; i++) {
-		struct netns_inst *n = e->ns[i];
-		int r;
-
-		if (!n)
-			continue;
-		r = ns_enter(n);
-		if (r < 0) {
-			drop_unenterable(e, i, r);
-			continue;
-		}
-		w->const_label_value = n->label;
-		collect_set(&n->set, w, n->label);
-		ns_leave(e);
-	}
-	w->const_label_name = w->const_label_value = NULL;
-}
-
-static bool family_eq(const char *buf, const struct ns_segment *a, const struct ns_segment *b)
-{
-	return a->name_len == b->name_len && memcmp(buf + a->name, buf + b->name, a->name_len) == 0;
-}
-
-/*
- * The text format wants each family's samples together under one HELP and TYPE, but each
- * namespace wrote its own, and the host set may have written some (lnstat's) too: cut e->nsw
- * into families and append them to e->w regrouped, in order of first appearance.
- */
-static int merge_namespaces(struct exporter *e)
-{
-	const char *buf = e->nsw.buf, *end = buf + e->nsw.len, *p = buf;
-	unsigned n_fam = 0;
-	size_t *first, *count;
-
-	e->n_seg = 0;
-	while (p < end) {
-		struct ns_segment *s;
-		const char *nl;
-
-		if (e->n_seg == e->seg_cap) {
-			size_t cap = e->seg_cap ? e->seg_cap * 2 : 256;
-			struct ns_segment *v = realloc(e->seg, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			e->seg = v;
-			e->seg_cap = cap;
-		}
-		/* Every family starts with "# HELP name": mw_family() writes it. */
-		if ((size_t)(end - p) < 8 || memcmp(p, "# HELP ", 7) != 0)
-			return -EBADMSG;
-		s = &e->seg[e->n_seg++];
-		s->head = (size_t)(p - buf);
-		s->name = s->head + 7;
-		s->name_len = strcspn(buf + s->name, " \n");
-		/* Skip the HELP and TYPE lines, then samples up to the next family. */
-		for (int k = 0; k < 2 && p < end; k++) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl ? nl + 1 : end;
-		}
-		s->body = (size_t)(p - buf);
-		while (p < end && *p != '#') {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl ? nl + 1 : end;
-		}
-		s->end = (size_t)(p - buf);
-	}
-	if (e->order_cap < 2 * e->n_seg + 1) {
-		size_t *v = realloc(e->order, (2 * e->n_seg + 1) * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		e->order = v;
-		e->order_cap = 2 * e->n_seg + 1;
-	}
-	/* first[f]: the first segment of family f; the same room then counts for the sort. */
-	first = count = e->order + e->n_seg;
-	for (size_t i = 0; i < e->n_seg; i++) {
-		struct ns_segment *s = &e->seg[i];
-		unsigned f = i ? e->seg[i - 1].family + 1 : 0;
-
-		/* Namespaces write their families in the same order: try the previous one's next. */
-		if (f >= n_fam || !family_eq(buf, s, &e->seg[first[f]]))
-			for (f = 0; f < n_fam; f++)
-				if (family_eq(buf, s, &e->seg[first[f]]))
-					break;
-		if (f == n_fam)
-			first[n_fam++] = i;
-		s->family = f;
-	}
-	/* Counting sort by family, keeping namespace order within each. */
-	memset(count, 0, (n_fam + 1) * sizeof(*count));
-	for (size_t i = 0; i < e->n_seg; i++)
-		count[e->seg[i].family + 1]++;
-	for (unsigned f = 0; f < n_fam; f++)
-		count[f + 1] += count[f];
-	for (size_t i = 0; i < e->n_seg; i++)
-		e->order[count[e->seg[i].family]++] = i;
-	for (size_t i = 0; i < e->n_seg; i++) {
-		const struct ns_segment *s = &e->seg[e->order[i]];
-
-		if (i == 0 || e->seg[e->order[i - 1]].family != s->family)
-			mw_append(&e->w, buf + s->head, s->body - s->head);
-		mw_append(&e->w, buf + s->body, s->end - s->body);
-	}
-	return mw_error(&e->w);
-}
 /* One sample per enabled collector: unlabelled for the host set, netns-labelled after. */
 static void write_per_collector(struct exporter *e, const char *name, bool duration)
 {
@@ -657,10 +326,10 @@ static void write_per_collector(struct exporter *e, const char *name, bool durat
 		if (!c->enabled)
 			continue;
 		if (duration)
-			mw_double(w, name, MW_LABELS({ "collector", c->ops->name }),
+			mw_double(w, name, MW_LABELS({ ML_COLLECTOR, c->ops->name }),
 				  c->last_duration);
 		else
-			mw_u64(w, name, MW_LABELS({ "collector", c->ops->name }), c->last_success);
+			mw_u64(w, name, MW_LABELS({ ML_COLLECTOR, c->ops->name }), c->last_success);
 	}
 	for (size_t k = 0; k < e->ns_slots; k++) {
 		const struct netns_inst *n = e->ns[k];
@@ -672,13 +341,13 @@ static void write_per_collector(struct exporter *e, const char *name, bool durat
 				continue;
 			if (duration)
 				mw_double(w, name,
-					  MW_LABELS({ "collector", c->ops->name },
-						    { "netns", n->label }),
+					  MW_LABELS({ ML_COLLECTOR, c->ops->name },
+						    { ML_NETNS, n->label }),
 					  c->last_duration);
 			else
 				mw_u64(w, name,
-				       MW_LABELS({ "collector", c->ops->name },
-						 { "netns", n->label }),
+				       MW_LABELS({ ML_COLLECTOR, c->ops->name },
+						 { ML_NETNS, n->label }),
 				       c->last_success);
 		}
 	}
@@ -692,12 +361,12 @@ static void write_self_metrics(struct exporter *e)
 		  "A metric with a constant '1' value labeled by the exporter's version.");
 	mw_u64(w, "nf_conntrack_exporter_build_info", MW_LABELS({ "version", NFCE_VERSION }), 1);
 
-	mw_family(w, "nf_conntrack_exporter_collector_success", METRIC_GAUGE,
+	mw_family(w, MN_COLLECTOR_SUCCESS, METRIC_GAUGE,
 		  "Whether the collector succeeded at this scrape (1) or not (0).");
-	write_per_collector(e, "nf_conntrack_exporter_collector_success", false);
-	mw_family(w, "nf_conntrack_exporter_collector_duration_seconds", METRIC_GAUGE,
+	write_per_collector(e, MN_COLLECTOR_SUCCESS, false);
+	mw_family(w, MN_COLLECTOR_DURATION, METRIC_GAUGE,
 		  "Time the collector took at this scrape.");
-	write_per_collector(e, "nf_conntrack_exporter_collector_duration_seconds", true);
+	write_per_collector(e, MN_COLLECTOR_DURATION, true);
 	if (e->netns_mode) {
 		mw_family(w, "nf_conntrack_exporter_netns_followed", METRIC_GAUGE,
 			  "Network namespaces the exporter collects in.");
@@ -716,67 +385,41 @@ static void write_self_metrics(struct exporter *e)
 	process_metrics_write(&e->pm, w);
 }
 
-/* What ties a netns label to a process, and the entries of all namespaces together. */
-static void write_netns_facts(struct exporter *e)
-{
-	struct metric_writer *w = &e->w;
-	uint64_t host = 0;
-	bool have = false;
-
-	if (!ns_count(e))
-		return;
-	mw_family(w, "nf_conntrack_netns_info", METRIC_GAUGE,
-		  "A followed network namespace: its netns label, nsfs inode and lowest pid.");
-	for (size_t k = 0; k < e->ns_slots; k++) {
-		const struct netns_inst *n = e->ns[k];
-		char ino[24], pid[16];
-
-		if (!n)
-			continue;
-		snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
-		snprintf(pid, sizeof(pid), "%d", (int)n->pid);
-		mw_u64(w, "nf_conntrack_netns_info",
-		       MW_LABELS({ "netns", n->label }, { "inode", ino },
-				 { "pid", n->pid ? pid : "" }),
-		       1);
-		for (size_t i = 0; i < n->set.n; i++)
-			if (n->set.c[i].enabled && n->set.c[i].last_success &&
-			    n->set.c[i].has_entries) {
-				host += n->set.c[i].entries;
-				have = true;
-			}
-	}
-	/* Only --netns=all, with none left out, sees every namespace sharing the hash table. */
-	if (e->netns_all && have && !e->ns_over_limit && !e->ns_failed) {
-		mw_family(
-			w, "nf_conntrack_host_entries", METRIC_GAUGE,
-			"Conntrack entries of all network namespaces: what fills the shared hash table.");
-		mw_u64(w, "nf_conntrack_host_entries", MW_NO_LABELS, host);
-	}
-}
-
-int exporter_scrape(struct exporter *e)
+static int scrape(struct exporter *e)
 {
 	int r;
 
-	mw_reset(&e->w);
 	if (e->fatal)
 		return e->fatal;
 	if (!e->netns_mode) {
 		collect_set(&e->host, &e->w, NULL);
 	} else {
 		exporter_netns_refresh(e);
-		collect_namespaces(e);
-		r = mw_error(&e->nsw);
-		if (r == 0)
-			r = merge_namespaces(e);
+		r = collect_namespaces(e);
 		if (r < 0)
 			return r;
 		write_netns_facts(e);
 	}
 	write_self_metrics(e);
-	if (mw_error(&e->w))
-		return mw_error(&e->w);
-	status_update(&e->status, e->w.buf, e->w.len, now_realtime());
-	return 0;
+	return mw_error(&e->w);
+}
+
+int exporter_scrape(struct exporter *e, enum mw_format format, struct metric_writer **ret_w)
+{
+	int r;
+
+	mw_reset(&e->w);
+	mw_set_format(&e->w, format);
+	mw_set_tap(&e->w, e->obs.sample, e->obs.ctx);
+	if (e->obs.begin)
+		e->obs.begin(e->obs.ctx);
+	r = scrape(e);
+	mw_finish(&e->w);
+	if (r == 0)
+		r = mw_error(&e->w);
+	if (e->obs.end)
+		e->obs.end(e->obs.ctx, r);
+	mw_set_tap(&e->w, NULL, NULL);
+	*ret_w = &e->w;
+	return r;
 }

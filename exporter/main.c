@@ -5,6 +5,7 @@
  * kernel events take turns under the exporter's lock, so collectors never see two at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "privileges.h"
+#include "status.h"
 #include "util.h"
 #include "webconfig.h"
 
@@ -35,47 +37,61 @@
 static const char *telemetry_path;
 static const char *web_config_file;
 
+static struct status status_page;
+
+/* The status page takes every scrape's samples typed, Prometheus's own scrapes included. */
+static void status_begin_cb(void *ctx)
+{
+	status_begin(ctx);
+}
+
+static void status_sample_cb(void *ctx, const struct mw_sample *s)
+{
+	status_sample(ctx, s);
+}
+
+static void status_end_cb(void *ctx, int result)
+{
+	status_end(ctx, result == 0, now_realtime());
+}
+
 /* The renderers run on the HTTP thread; each body is copied out before the lock is let go. */
 static int render_metrics(void *userdata, http_body_fn body_fn, void *body_ctx)
 {
 	struct exporter *e = userdata;
 	const char *accept = http_request_header(body_ctx, "Accept");
 	enum mw_format format = accept ? mw_negotiate(accept, strlen(accept)) : MW_FORMAT_TEXT;
+	struct metric_writer *w;
 	int r;
 
 	if (format == MW_FORMAT_OPENMETRICS)
 		http_set_content_type(body_ctx, MW_CONTENT_TYPE_OPENMETRICS);
-	fair_lock(&e->lock);
-	mw_set_format(&e->w, format);
-	r = exporter_scrape(e);
-	mw_finish(&e->w);
+	exporter_lock(e);
+	r = exporter_scrape(e, format, &w);
 	if (r >= 0)
-		r = mw_error(&e->w);
-	if (r >= 0)
-		r = body_fn(body_ctx, e->w.buf, e->w.len);
-	/* Only for this response: the status page's scrapes are text. */
-	mw_set_format(&e->w, MW_FORMAT_TEXT);
-	fair_unlock(&e->lock);
+		r = body_fn(body_ctx, w->buf, w->len);
+	exporter_unlock(e);
 	return r;
 }
 
 static int render_status(struct exporter *e, bool html, http_body_fn body_fn, void *body_ctx)
 {
+	struct metric_writer *w;
 	int r;
 
-	fair_lock(&e->lock);
-	r = exporter_scrape(e);
+	exporter_lock(e);
+	r = exporter_scrape(e, MW_FORMAT_TEXT, &w);
 	if (r >= 0) {
-		mw_reset(&e->w);
+		mw_reset(w);
 		if (html)
-			status_html(&e->status, &e->w, telemetry_path);
+			status_html(&status_page, w, telemetry_path);
 		else
-			status_json(&e->status, &e->w);
-		r = mw_error(&e->w);
+			status_json(&status_page, w);
+		r = mw_error(w);
 	}
 	if (r >= 0)
-		r = body_fn(body_ctx, e->w.buf, e->w.len);
-	fair_unlock(&e->lock);
+		r = body_fn(body_ctx, w->buf, w->len);
+	exporter_unlock(e);
 	return r;
 }
 
@@ -92,15 +108,16 @@ static int render_json(void *userdata, http_body_fn body_fn, void *body_ctx)
 /* Every few seconds, so the status page has rates and a time to full when someone opens it. */
 static void status_tick(struct exporter *e, int tfd)
 {
+	struct metric_writer *w;
 	uint64_t n;
 
 	if (read(tfd, &n, sizeof(n)) != sizeof(n))
 		return;
-	fair_lock(&e->lock);
+	exporter_lock(e);
 	/* Prometheus's own scrapes feed the samples too: only fill the gaps between them. */
-	if (now_realtime() - e->status.now.t >= STATUS_SAMPLE_EVERY_S - 0.5)
-		(void)exporter_scrape(e);
-	fair_unlock(&e->lock);
+	if (now_realtime() - status_page.v.now.t >= STATUS_SAMPLE_EVERY_S - 0.5)
+		(void)exporter_scrape(e, MW_FORMAT_TEXT, &w);
+	exporter_unlock(e);
 }
 
 /*
@@ -126,6 +143,16 @@ static void raise_fd_limit(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("cannot raise the open file limit", LF_ERR(-errno));
 	}
+}
+
+static int check_dir(const char *path)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
 }
 
 static int epoll_add(int ep, int fd, uint64_t tag)
@@ -242,7 +269,13 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 
 int main(int argc, char **argv)
 {
-	struct exporter e = { .cfg.procfs_fd = -1 };
+	struct exporter *e = NULL;
+	const struct scrape_observer obs = {
+		.begin = status_begin_cb,
+		.sample = status_sample_cb,
+		.end = status_end_cb,
+		.ctx = &status_page,
+	};
 	struct http_server http = { .listen_fd = -1 };
 	struct webconfig wc = { 0 };
 	struct flags f;
@@ -283,15 +316,17 @@ int main(int argc, char **argv)
 
 	if (f.netns_all || f.n_netns)
 		raise_fd_limit();
-	r = exporter_init(&e, &f);
+	r = check_dir(f.procfs);
 	if (r < 0) {
-		if (e.cfg.procfs_fd < 0) {
-			fprintf(stderr, "nf_conntrack_exporter: error: --path.procfs=%s: %s\n",
-				f.procfs, strerror(-r));
-			status = 2;
-		}
+		fprintf(stderr, "nf_conntrack_exporter: error: --path.procfs=%s: %s\n", f.procfs,
+			strerror(-r));
+		status = 2;
 		goto out;
 	}
+	r = exporter_new(&f, &e);
+	if (r < 0)
+		goto out;
+	exporter_observe(e, &obs);
 	sigfd = setup_signals(&mask);
 	if (sigfd < 0) {
 		log_error("cannot set up signal handling", LF_ERR(sigfd));
@@ -319,7 +354,7 @@ int main(int argc, char **argv)
 		log_error("cannot set up the event loop", LF_ERR(-errno));
 		goto out;
 	}
-	r = exporter_watch(&e, ep);
+	r = exporter_watch(e, ep);
 	if (r < 0) {
 		close(listen_fd);
 		log_error("cannot watch collector events", LF_ERR(r));
@@ -327,7 +362,7 @@ int main(int argc, char **argv)
 	}
 	telemetry_path = f.telemetry_path;
 	routes[0].path = f.telemetry_path;
-	r = http_start(&http, listen_fd, routes, ARRAY_SIZE(routes), &wc, &e);
+	r = http_start(&http, listen_fd, routes, ARRAY_SIZE(routes), &wc, e);
 	if (r < 0) {
 		close(listen_fd);
 		log_error("cannot start the HTTP server", LF_STR("address", where), LF_ERR(r));
@@ -336,7 +371,7 @@ int main(int argc, char **argv)
 
 	log_info("listening", LF_STR("address", where), LF_STR("telemetry_path", f.telemetry_path),
 		 LF_STR("version", NFCE_VERSION));
-	r = run_loop(&e, &http, ep, sigfd, tfd);
+	r = run_loop(e, &http, ep, sigfd, tfd);
 	if (r < 0)
 		log_error("event loop failed", LF_ERR(r));
 	else
@@ -350,6 +385,6 @@ out:
 		close(sigfd);
 	if (tfd >= 0)
 		close(tfd);
-	exporter_fini(&e);
+	exporter_free(e);
 	return status;
 }

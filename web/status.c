@@ -1,77 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "status.h"
 
+#include "metric_names.h"
+#include "text.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LABELS_MAX 4
-
-struct sample_line {
-	char name[96];
-	unsigned n_labels;
-	char key[LABELS_MAX][32];
-	char val[LABELS_MAX][64];
-	double value;
-};
-
-/* One sample line of our own exposition; 0 on success. Not a general parser: no timestamps. */
-static int parse_line(const char *p, const char *end, struct sample_line *out)
+static const char *label(const struct mw_sample *m, const char *key)
 {
-	size_t n = 0;
-	char num[64];
-
-	out->n_labels = 0;
-	while (p < end && *p != '{' && *p != ' ' && n < sizeof(out->name) - 1)
-		out->name[n++] = *p++;
-	out->name[n] = '\0';
-	if (p < end && *p == '{') {
-		p++;
-		while (p < end && *p != '}') {
-			unsigned i = out->n_labels;
-			size_t k = 0, v = 0;
-
-			if (i == LABELS_MAX)
-				return -1;
-			while (p < end && *p != '=' && k < sizeof(out->key[i]) - 1)
-				out->key[i][k++] = *p++;
-			out->key[i][k] = '\0';
-			if (end - p < 2 || p[0] != '=' || p[1] != '"')
-				return -1;
-			for (p += 2; p < end && *p != '"'; p++) {
-				if (*p == '\\' && p + 1 < end)
-					p++;
-				if (v < sizeof(out->val[i]) - 1)
-					out->val[i][v++] = *p;
-			}
-			out->val[i][v] = '\0';
-			if (p == end)
-				return -1;
-			p++;
-			if (p < end && *p == ',')
-				p++;
-			out->n_labels++;
-		}
-		if (p == end)
-			return -1; /* no closing brace */
-		p++;
-	}
-	while (p < end && *p == ' ')
-		p++;
-	n = (size_t)(end - p) < sizeof(num) - 1 ? (size_t)(end - p) : sizeof(num) - 1;
-	memcpy(num, p, n);
-	num[n] = '\0';
-	out->value = strtod(num, NULL);
-	return 0;
-}
-
-static const char *label(const struct sample_line *l, const char *key)
-{
-	for (unsigned i = 0; i < l->n_labels; i++)
-		if (strcmp(l->key[i], key) == 0)
-			return l->val[i];
+	for (size_t i = 0; i < m->n_labels; i++)
+		if (strcmp(m->labels[i].name, key) == 0)
+			return m->labels[i].value ? m->labels[i].value : "";
 	return "";
 }
 
@@ -108,56 +51,57 @@ static void top_insert(struct status_top *top, unsigned *n, const char *a, const
 		(*n)++;
 }
 
-void status_update(struct status *st, const char *text, size_t len, double now)
+void status_begin(struct status *st)
 {
-	const char *p = text, *end = text + len;
-	struct status_sample s = { .t = now };
+	st->next = (struct status_view){ 0 };
+}
+
+void status_sample(struct status *st, const struct mw_sample *m)
+{
+	struct status_view *v = &st->next;
+	struct status_sample *s = &v->now;
+	const char *f = m->family;
+
+	/* With --netns, the fullest namespace is the one at risk. */
+	if (strcmp(f, MN_ENTRIES) == 0) {
+		if (!v->have_table || m->value > s->entries)
+			s->entries = m->value;
+		v->have_table = true;
+	} else if (strcmp(f, MN_ENTRIES_LIMIT) == 0) {
+		s->limit = m->value;
+	} else if (strcmp(f, MN_BUCKETS) == 0) {
+		v->buckets = m->value;
+	} else if (strcmp(f, MN_STAT_DROP) == 0) {
+		s->drop += m->value;
+		v->have_stat = true;
+	} else if (strcmp(f, MN_STAT_EARLY_DROP) == 0) {
+		s->early_drop += m->value;
+	} else if (strcmp(f, MN_STAT_INSERT_FAILED) == 0) {
+		s->insert_failed += m->value;
+	} else if (strcmp(f, MN_STATE_ENTRIES) == 0) {
+		v->have_states = true;
+		top_insert(v->states, &v->n_states, label(m, ML_PROTOCOL), label(m, ML_STATE),
+			   m->value);
+	} else if (strcmp(f, MN_ZONE_ENTRIES) == 0) {
+		v->have_zones = true;
+		top_insert(v->zones, &v->n_zones, label(m, ML_ZONE), "", m->value);
+	} else if (strcmp(f, MN_COLLECTOR_SUCCESS) == 0) {
+		v->collectors++;
+		v->collectors_ok += m->value == 1;
+	}
+}
+
+void status_end(struct status *st, bool ok, double now)
+{
 	const struct status_sample *last;
 
-	st->have_table = st->have_stat = st->have_states = st->have_zones = false;
-	st->n_states = st->n_zones = 0;
-	st->collectors = st->collectors_ok = 0;
-	st->buckets = 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl ? nl : end;
-		struct sample_line l;
-
-		if (*p != '#' && e > p && parse_line(p, e, &l) == 0) {
-			/* With --netns, the fullest namespace is the one at risk. */
-			if (strcmp(l.name, "nf_conntrack_entries") == 0) {
-				if (!st->have_table || l.value > s.entries)
-					s.entries = l.value;
-				st->have_table = true;
-			} else if (strcmp(l.name, "nf_conntrack_entries_limit") == 0) {
-				s.limit = l.value;
-			} else if (strcmp(l.name, "nf_conntrack_buckets") == 0) {
-				st->buckets = l.value;
-			} else if (strcmp(l.name, "nf_conntrack_stat_drop_total") == 0) {
-				s.drop += l.value;
-				st->have_stat = true;
-			} else if (strcmp(l.name, "nf_conntrack_stat_early_drop_total") == 0) {
-				s.early_drop += l.value;
-			} else if (strcmp(l.name, "nf_conntrack_stat_insert_failed_total") == 0) {
-				s.insert_failed += l.value;
-			} else if (strcmp(l.name, "nf_conntrack_state_entries") == 0) {
-				st->have_states = true;
-				top_insert(st->states, &st->n_states, label(&l, "protocol"),
-					   label(&l, "state"), l.value);
-			} else if (strcmp(l.name, "nf_conntrack_zone_entries") == 0) {
-				st->have_zones = true;
-				top_insert(st->zones, &st->n_zones, label(&l, "zone"), "", l.value);
-			} else if (strcmp(l.name, "nf_conntrack_exporter_collector_success") == 0) {
-				st->collectors++;
-				st->collectors_ok += l.value == 1;
-			}
-		}
-		p = e + 1;
-	}
-	st->now = s;
+	if (!ok)
+		return;
+	st->next.now.t = now;
+	st->v = st->next;
 	last = st->n ? &st->ring[(st->head + STATUS_SAMPLES - 1) % STATUS_SAMPLES] : NULL;
 	if (!last || now - last->t >= STATUS_SAMPLE_EVERY_S) {
-		st->ring[st->head] = s;
+		st->ring[st->head] = st->v.now;
 		st->head = (st->head + 1) % STATUS_SAMPLES;
 		if (st->n < STATUS_SAMPLES)
 			st->n++;
@@ -173,7 +117,7 @@ static const struct status_sample *window_start(const struct status *st)
 		const struct status_sample *s =
 			&st->ring[(st->head + STATUS_SAMPLES - st->n + i) % STATUS_SAMPLES];
 
-		if (st->now.t - s->t <= STATUS_WINDOW_S) {
+		if (st->v.now.t - s->t <= STATUS_WINDOW_S) {
 			best = s;
 			break;
 		}
@@ -192,7 +136,7 @@ struct derived {
 
 static struct derived derive(const struct status *st)
 {
-	const struct status_sample *o = window_start(st), *c = &st->now;
+	const struct status_sample *o = window_start(st), *c = &st->v.now;
 	struct derived d = { .fill = NAN, .to_full = NAN };
 
 	if (c->limit > 0)
@@ -243,21 +187,9 @@ static void put_num(struct metric_writer *w, double v)
 	mw_append(w, buf, fmt_double(buf, sizeof(buf), v));
 }
 
-/* Strings here are label values from our own output: escape what JSON and HTML need. */
 static void put_escaped(struct metric_writer *w, const char *s, bool html)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (html && (c == '<' || c == '>' || c == '&' || c == '"'))
-			putf(w, "&#%u;", c);
-		else if (!html && (c == '"' || c == '\\'))
-			putf(w, "\\%c", c);
-		else if (!html && c < 0x20)
-			putf(w, "\\u%04x", c);
-		else
-			mw_append(w, s, 1);
-	}
+	mw_escape(w, html ? TEXT_HTML : TEXT_JSON, s);
 }
 
 void status_json(const struct status *st, struct metric_writer *w)
@@ -265,15 +197,15 @@ void status_json(const struct status *st, struct metric_writer *w)
 	struct derived d = derive(st);
 
 	put(w, "{\"entries\":");
-	put_num(w, st->have_table ? st->now.entries : NAN);
+	put_num(w, st->v.have_table ? st->v.now.entries : NAN);
 	put(w, ",\"limit\":");
-	put_num(w, st->have_table ? st->now.limit : NAN);
+	put_num(w, st->v.have_table ? st->v.now.limit : NAN);
 	put(w, ",\"buckets\":");
-	put_num(w, st->buckets > 0 ? st->buckets : NAN);
+	put_num(w, st->v.buckets > 0 ? st->v.buckets : NAN);
 	put(w, ",\"fill_ratio\":");
 	put_num(w, d.fill);
 	put(w, ",\"headroom\":");
-	put_num(w, st->have_table ? d.headroom : NAN);
+	put_num(w, st->v.have_table ? d.headroom : NAN);
 	put(w, ",\"window_seconds\":");
 	put_num(w, round(d.window));
 	put(w, ",\"growth_per_second\":");
@@ -281,30 +213,30 @@ void status_json(const struct status *st, struct metric_writer *w)
 	put(w, ",\"seconds_to_full\":");
 	put_num(w, d.to_full);
 	put(w, ",\"drops\":");
-	put_num(w, st->have_stat && d.window > 0 ? d.drops : NAN);
+	put_num(w, st->v.have_stat && d.window > 0 ? d.drops : NAN);
 	put(w, ",\"early_drops\":");
-	put_num(w, st->have_stat && d.window > 0 ? d.early_drops : NAN);
+	put_num(w, st->v.have_stat && d.window > 0 ? d.early_drops : NAN);
 	put(w, ",\"insert_failed\":");
-	put_num(w, st->have_stat && d.window > 0 ? d.insert_failed : NAN);
+	put_num(w, st->v.have_stat && d.window > 0 ? d.insert_failed : NAN);
 	put(w, ",\"top_states\":[");
-	for (unsigned i = 0; i < st->n_states; i++) {
+	for (unsigned i = 0; i < st->v.n_states; i++) {
 		put(w, i ? ",{\"protocol\":\"" : "{\"protocol\":\"");
-		put_escaped(w, st->states[i].label[0], false);
+		put_escaped(w, st->v.states[i].label[0], false);
 		put(w, "\",\"state\":\"");
-		put_escaped(w, st->states[i].label[1], false);
+		put_escaped(w, st->v.states[i].label[1], false);
 		put(w, "\",\"entries\":");
-		put_num(w, st->states[i].value);
+		put_num(w, st->v.states[i].value);
 		put(w, "}");
 	}
 	put(w, "],\"top_zones\":[");
-	for (unsigned i = 0; i < st->n_zones; i++) {
+	for (unsigned i = 0; i < st->v.n_zones; i++) {
 		put(w, i ? ",{\"zone\":\"" : "{\"zone\":\"");
-		put_escaped(w, st->zones[i].label[0], false);
+		put_escaped(w, st->v.zones[i].label[0], false);
 		put(w, "\",\"entries\":");
-		put_num(w, st->zones[i].value);
+		put_num(w, st->v.zones[i].value);
 		put(w, "}");
 	}
-	putf(w, "],\"collectors\":%u,\"collectors_ok\":%u}\n", st->collectors, st->collectors_ok);
+	putf(w, "],\"collectors\":%u,\"collectors_ok\":%u}\n", st->v.collectors, st->v.collectors_ok);
 }
 
 static void html_duration(struct metric_writer *w, double s)
@@ -360,7 +292,7 @@ static void html_value(struct metric_writer *w, const char *id, double v)
 void status_html(const struct status *st, struct metric_writer *w, const char *telemetry_path)
 {
 	struct derived d = derive(st);
-	bool win = d.window > 0 && st->have_stat;
+	bool win = d.window > 0 && st->v.have_stat;
 
 	put(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	       "<title>nf_conntrack exporter</title>\n"
@@ -378,13 +310,13 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 	else
 		putf(w, "%.1f %%", 100 * d.fill);
 	put(w, "</span></p>\n<table>\n<tr><th>entries</th><td>");
-	html_value(w, "entries", st->have_table ? st->now.entries : NAN);
+	html_value(w, "entries", st->v.have_table ? st->v.now.entries : NAN);
 	put(w, "</td></tr>\n<tr><th>limit (nf_conntrack_max)</th><td>");
-	html_value(w, "limit", st->have_table ? st->now.limit : NAN);
+	html_value(w, "limit", st->v.have_table ? st->v.now.limit : NAN);
 	put(w, "</td></tr>\n<tr><th>headroom</th><td>");
-	html_value(w, "headroom", st->have_table ? d.headroom : NAN);
+	html_value(w, "headroom", st->v.have_table ? d.headroom : NAN);
 	put(w, "</td></tr>\n<tr><th>hash buckets</th><td>");
-	html_value(w, "buckets", st->buckets > 0 ? st->buckets : NAN);
+	html_value(w, "buckets", st->v.buckets > 0 ? st->v.buckets : NAN);
 	put(w, "</td></tr>\n<tr><th>time to full</th><td><span id=\"to_full\">");
 	html_duration(w, d.to_full);
 	put(w, "</span></td></tr>\n</table>\n");
@@ -404,28 +336,28 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 
 	put(w, "<h2>Top states</h2>\n<table id=\"states\">\n"
 	       "<tr><th>protocol</th><th>state</th><th>entries</th></tr>\n");
-	for (unsigned i = 0; i < st->n_states; i++) {
+	for (unsigned i = 0; i < st->v.n_states; i++) {
 		put(w, "<tr><td>");
-		put_escaped(w, st->states[i].label[0], true);
+		put_escaped(w, st->v.states[i].label[0], true);
 		put(w, "</td><td>");
-		put_escaped(w, st->states[i].label[1], true);
+		put_escaped(w, st->v.states[i].label[1], true);
 		put(w, "</td><td>");
-		put_num(w, st->states[i].value);
+		put_num(w, st->v.states[i].value);
 		put(w, "</td></tr>\n");
 	}
 	put(w, "</table>\n<h2>Top zones</h2>\n<table id=\"zones\">\n"
 	       "<tr><th>zone</th><th>entries</th></tr>\n");
-	for (unsigned i = 0; i < st->n_zones; i++) {
+	for (unsigned i = 0; i < st->v.n_zones; i++) {
 		put(w, "<tr><td>");
-		put_escaped(w, st->zones[i].label[0], true);
+		put_escaped(w, st->v.zones[i].label[0], true);
 		put(w, "</td><td>");
-		put_num(w, st->zones[i].value);
+		put_num(w, st->v.zones[i].value);
 		put(w, "</td></tr>\n");
 	}
 	putf(w,
 	     "</table>\n<p><span id=\"collectors\">%u of %u collectors ok</span>; "
 	     "updated <span id=\"updated\">at page load</span></p>\n",
-	     st->collectors_ok, st->collectors);
+	     st->v.collectors_ok, st->v.collectors);
 	put(w, page_script);
 	put(w, "</body></html>\n");
 }

@@ -9,10 +9,11 @@
 #include "metric_writer.h"
 
 /*
- * The status page: a human summary of this host for people without Grafana. It reads what
- * Prometheus reads (our own /metrics text), keeps five minutes of samples for rates and the
- * time to full, and renders HTML (numbers filled in server-side, so text browsers see them)
- * and the JSON that the page's script polls.
+ * The status page: a human summary of this host for people without Grafana. It takes the
+ * samples of every scrape typed from the metric writer's tap (the same values Prometheus
+ * reads), keeps five minutes of them for rates and the time to full, and renders HTML
+ * (numbers filled in server-side, so text browsers see them) and the JSON that the page's
+ * script polls.
  */
 
 #define STATUS_SAMPLES 64
@@ -30,9 +31,8 @@ struct status_top {
 	double value;
 };
 
-struct status {
-	struct status_sample ring[STATUS_SAMPLES];
-	unsigned head, n;
+/* What one scrape showed. */
+struct status_view {
 	struct status_sample now;
 	bool have_table, have_stat, have_states, have_zones;
 	double buckets;
@@ -43,8 +43,20 @@ struct status {
 	unsigned collectors_ok, collectors;
 };
 
-/* Read the figures out of an exposition in @text and keep a sample every few seconds. */
-void status_update(struct status *st, const char *text, size_t len, double now);
+struct status {
+	struct status_sample ring[STATUS_SAMPLES];
+	unsigned head, n;
+	struct status_view v; /* the last complete scrape's */
+	struct status_view next; /* being filled by the scrape under way */
+};
+
+/*
+ * One scrape: begin, every sample from the writer's tap, end. A failed scrape (@ok false)
+ * leaves the last view as it was; a good one replaces it, and is kept every few seconds.
+ */
+void status_begin(struct status *st);
+void status_sample(struct status *st, const struct mw_sample *s);
+void status_end(struct status *st, bool ok, double now);
 void status_json(const struct status *st, struct metric_writer *w);
 void status_html(const struct status *st, struct metric_writer *w, const char *telemetry_path);
 

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_CORE_H
+#define NFCE_CORE_H
+
+/* Inside exporter/ only: what exporter.c and nsfollow.c share. */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "collector.h"
+#include "config.h"
+#include "exporter.h"
+#include "flags.h"
+#include "log.h"
+#include "metric_writer.h"
+#include "netns.h"
+#include "process_metrics.h"
+
+/*
+ * A ticket lock: first come, first served. A plain mutex let the main thread, busy with a
+ * million-entry dump, take it back again and again while a scrape waited for a second.
+ */
+struct fair_lock {
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	unsigned long next;
+	unsigned long serving;
+};
+
+/* The collectors of one namespace (or of the host-wide facts) and their log state. */
+struct collector_set {
+	struct config cfg;
+	struct collector c[FLAGS_MAX_COLLECTORS];
+	size_t n;
+	struct log_ratelimit fail_rl[FLAGS_MAX_COLLECTORS];
+	const char *logged_note[FLAGS_MAX_COLLECTORS];
+	int logged_note_error[FLAGS_MAX_COLLECTORS];
+};
+
+/* A followed network namespace (--netns): its fd for setns() and its collectors. */
+struct netns_inst {
+	struct collector_set set;
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+	int fd;
+	uint32_t gen; /* tells a freed and reused slot from the one an epoll event was for */
+	bool seen;
+	char label[NETNS_NAME_MAX + 1]; /* the netns label: its name, or inode:NNN */
+};
+
+struct exporter {
+	/* Scrapes run on the HTTP thread, events on the main one: this keeps them apart. */
+	struct fair_lock lock;
+	struct config cfg;
+	/* Alone: everything. With --netns: the host-wide facts, unlabelled. */
+	struct collector_set host;
+	struct metric_writer w;
+	struct process_metrics pm;
+	struct scrape_observer obs;
+	int epfd; /* the main loop's, for collectors' event fds; -1 before it exists */
+
+	/* --netns */
+	bool netns_mode;
+	bool netns_all;
+	const char *const *netns_names;
+	size_t n_netns_names;
+	unsigned netns_max;
+	unsigned netns_fd_max; /* what RLIMIT_NOFILE leaves room for */
+	const bool *enabled; /* per registry entry */
+	int self_ns_fd;
+	struct netns_scan scan;
+	struct netns_inst **ns; /* slots; NULL when free */
+	size_t ns_slots;
+	size_t ns_first_free; /* no free slot below it */
+	struct netns_inst **idx; /* followed ones sorted by inode, rebuilt at each look */
+	size_t n_idx, idx_cap;
+	uint32_t next_gen;
+	unsigned ns_over_limit; /* namespaces seen but not followed: --netns.max */
+	unsigned ns_failed; /* namespaces that could not be entered */
+	int fatal; /* a thread could not get back to its own namespace */
+	struct metric_writer nsw; /* every namespace's families in turn, before mw_regroup() */
+};
+
+/* Event fd tags: generation, set (a namespace slot, or the host set), collector. */
+#define TAG_SET_SHIFT 8
+#define TAG_GEN_SHIFT 24
+#define TAG_HOST_SET 0xffff
+
+static inline uint64_t make_tag(size_t set, uint32_t gen, size_t i)
+{
+	return (uint64_t)gen << TAG_GEN_SHIFT | (uint64_t)set << TAG_SET_SHIFT | i;
+}
+
+/* exporter.c */
+int set_init(struct collector_set *s, const struct config *cfg, const bool *enabled,
+	     const char *netns);
+void set_fini(struct collector_set *s);
+int set_watch(struct collector_set *s, int epfd, size_t set, uint32_t gen, int op);
+void collect_set(struct collector_set *s, struct metric_writer *w, const char *netns);
+
+/* nsfollow.c */
+int netns_follow_init(struct exporter *e);
+void netns_follow_fini(struct exporter *e);
+int ns_enter(const struct netns_inst *n);
+void ns_leave(struct exporter *e);
+void drop_unenterable(struct exporter *e, size_t slot, int err);
+size_t ns_count(const struct exporter *e);
+/* Follow namespaces that appeared, drop those gone; the caller holds the lock. */
+void exporter_netns_refresh(struct exporter *e);
+/* The host set, then each namespace's collectors with the netns label, regrouped into e->w. */
+int collect_namespaces(struct exporter *e);
+/* nf_conntrack_netns_info and, when every namespace is followed, nf_conntrack_host_entries. */
+void write_netns_facts(struct exporter *e);
+
+#endif

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * --netns: following network namespaces. Each followed namespace gets its own instance of the
+ * per-namespace collectors, opened inside it with setns() so their sockets stay there; a
+ * scrape enters each namespace once and collects with a constant netns label.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+
+#include "core.h"
+#include "metric_names.h"
+#include "util.h"
+
+/* Per followed namespace: its fd, table's and stat's sockets, events' three and two more. */
+#define NETNS_FDS_EACH 8
+/* Kept for the HTTP server's connections, /proc reads and the rest. */
+#define NETNS_FD_RESERVE 160
+
+/* Into the namespace and back, on this thread only: setns() moves the calling thread. */
+int ns_enter(const struct netns_inst *n)
+{
+	return setns(n->fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+void ns_leave(struct exporter *e)
+{
+	if (setns(e->self_ns_fd, CLONE_NEWNET) < 0 && !e->fatal) {
+		e->fatal = -errno;
+		log_error("cannot return to the exporter's own network namespace, serving errors",
+			  LF_ERR(e->fatal));
+	}
+}
+
+static void ns_free(struct exporter *e, size_t slot)
+{
+	struct netns_inst *n = e->ns[slot];
+
+	if (e->epfd >= 0)
+		set_watch(&n->set, e->epfd, slot, n->gen, EPOLL_CTL_DEL);
+	set_fini(&n->set);
+	close(n->fd);
+	free(n);
+	e->ns[slot] = NULL;
+	if (slot < e->ns_first_free)
+		e->ns_first_free = slot;
+}
+
+/* setns() refused a namespace we hold an fd of: forget it; the next look tries afresh. */
+void drop_unenterable(struct exporter *e, size_t slot, int err)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
+	unsigned k = log_ratelimit_ok(&rl, now_monotonic_us());
+
+	if (k)
+		log_warn("cannot enter network namespace, dropped",
+			 LF_STR("netns", e->ns[slot]->label), LF_ERR(err), LF_INT("times", k));
+	ns_free(e, slot);
+	e->ns_failed++;
+}
+
+size_t ns_count(const struct exporter *e)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < e->ns_slots; i++)
+		k += e->ns[i] != NULL;
+	return k;
+}
+
+static int ns_follow(struct exporter *e, const struct netns_seen *seen)
+{
+	struct config cfg = e->cfg;
+	struct netns_inst *n;
+	size_t slot;
+	int r;
+
+	for (slot = e->ns_first_free; slot < e->ns_slots && e->ns[slot]; slot++)
+		;
+	e->ns_first_free = slot + 1;
+	if (slot == e->ns_slots) {
+		size_t old = e->ns_slots;
+
+		if (slot + 1 >= TAG_HOST_SET)
+			return -E2BIG;
+		r = GROW_ARRAY(e->ns, e->ns_slots, slot + 1, 16);
+		if (r < 0)
+			return r;
+		memset(e->ns + old, 0, (e->ns_slots - old) * sizeof(*e->ns));
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->dev = seen->dev;
+	n->ino = seen->ino;
+	n->pid = seen->pid;
+	n->gen = ++e->next_gen & 0xffffffffu;
+	n->seen = true;
+	if (seen->name[0])
+		snprintf(n->label, sizeof(n->label), "%s", seen->name);
+	else
+		snprintf(n->label, sizeof(n->label), "inode:%llu", (unsigned long long)seen->ino);
+	n->fd = netns_open(seen, e->cfg.procfs_fd, NETNS_RUN_DIR);
+	if (n->fd < 0) {
+		r = n->fd;
+		free(n);
+		return r;
+	}
+	cfg.scope = SCOPE_NETNS;
+	cfg.net_dir = "thread-self/net";
+	/* Sockets the collectors open in there stay in there, whichever thread uses them. */
+	r = ns_enter(n);
+	if (r == 0) {
+		r = set_init(&n->set, &cfg, e->enabled, n->label);
+		ns_leave(e);
+	}
+	e->ns[slot] = n;
+	if (r == 0 && e->epfd >= 0)
+		r = set_watch(&n->set, e->epfd, slot, n->gen, EPOLL_CTL_ADD);
+	if (r < 0) {
+		ns_free(e, slot);
+		return r;
+	}
+	log_info("following network namespace", LF_STR("netns", n->label), LF_INT("pid", n->pid));
+	return 0;
+}
+
+static int inst_cmp(const void *a, const void *b)
+{
+	const struct netns_inst *x = *(struct netns_inst *const *)a;
+	const struct netns_inst *y = *(struct netns_inst *const *)b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->dev > y->dev) - (x->dev < y->dev);
+}
+
+/* The followed namespaces sorted by inode, so that matching a scan costs N log N, not N². */
+static int ns_index(struct exporter *e)
+{
+	size_t k = 0;
+	int r = GROW_ARRAY(e->idx, e->idx_cap, e->ns_slots, 16);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < e->ns_slots; i++)
+		if (e->ns[i])
+			e->idx[k++] = e->ns[i];
+	e->n_idx = k;
+	if (k) /* qsort(NULL, 0, ...) is undefined */
+		qsort(e->idx, k, sizeof(*e->idx), inst_cmp);
+	return 0;
+}
+
+static struct netns_inst *ns_find(struct exporter *e, const struct netns_seen *seen)
+{
+	struct netns_inst key = { .dev = seen->dev, .ino = seen->ino }, *kp = &key, **hit;
+
+	hit = e->n_idx ? bsearch(&kp, e->idx, e->n_idx, sizeof(*e->idx), inst_cmp) : NULL;
+	return hit ? *hit : NULL;
+}
+
+void exporter_netns_refresh(struct exporter *e)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
+	size_t followed;
+	unsigned k;
+	int r;
+
+	if (!e->netns_mode)
+		return;
+	r = netns_scan(&e->scan, e->cfg.procfs_fd, NETNS_RUN_DIR,
+		       e->netns_all ? NULL : e->netns_names, e->n_netns_names);
+	if (r < 0) {
+		/* Keep following what was followed: a failed look is no proof they are gone. */
+		if ((k = log_ratelimit_ok(&rl, now_monotonic_us())))
+			log_warn("cannot list network namespaces", LF_ERR(r), LF_INT("times", k));
+		return;
+	}
+	r = ns_index(e);
+	if (r < 0)
+		return;
+	for (size_t i = 0; i < e->ns_slots; i++)
+		if (e->ns[i])
+			e->ns[i]->seen = false;
+	for (size_t i = 0; i < e->scan.n; i++) {
+		struct netns_inst *n = ns_find(e, &e->scan.v[i]);
+
+		e->scan.v[i].followed = n != NULL;
+		if (!n)
+			continue;
+		n->seen = true;
+		n->pid = e->scan.v[i].pid;
+		/* A name given later (ip netns attach) becomes the label. */
+		if (e->scan.v[i].name[0] && strcmp(n->label, e->scan.v[i].name) != 0)
+			snprintf(n->label, sizeof(n->label), "%s", e->scan.v[i].name);
+	}
+	for (size_t i = 0; i < e->ns_slots; i++)
+		if (e->ns[i] && !e->ns[i]->seen) {
+			log_info("network namespace gone", LF_STR("netns", e->ns[i]->label));
+			ns_free(e, i);
+		}
+	followed = ns_count(e);
+	e->ns_over_limit = e->ns_failed = 0;
+	for (size_t i = 0; i < e->scan.n; i++) {
+		if (e->scan.v[i].followed)
+			continue;
+		if (followed >= e->netns_max || followed >= e->netns_fd_max) {
+			e->ns_over_limit++;
+			continue;
+		}
+		r = ns_follow(e, &e->scan.v[i]);
+		if (r < 0) {
+			/* Gone since the scan (-ENOENT, -ESTALE) is not worth a word. */
+			if (r != -ENOENT && r != -ESTALE && r != -ESRCH) {
+				e->ns_failed++;
+				if ((k = log_ratelimit_ok(&rl, now_monotonic_us())))
+					log_warn("cannot follow network namespace", LF_ERR(r),
+						 LF_INT("pid", e->scan.v[i].pid),
+						 LF_STR("name", e->scan.v[i].name),
+						 LF_INT("times", k));
+			}
+			continue;
+		}
+		followed++;
+	}
+}
+
+int netns_follow_init(struct exporter *e)
+{
+	struct rlimit rl;
+	int r;
+
+	/* Running out of fds would fail scrapes and sockets alike: stop following first. */
+	e->netns_fd_max = UINT_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		e->netns_fd_max = rl.rlim_cur > NETNS_FD_RESERVE
+					  ? (unsigned)((rl.rlim_cur - NETNS_FD_RESERVE) / NETNS_FDS_EACH)
+					  : 0;
+		if (e->netns_fd_max < e->netns_max)
+			log_warn("the open file limit caps the namespaces followed",
+				 LF_INT("namespaces", e->netns_fd_max), LF_INT("open_files", rl.rlim_cur));
+	}
+	e->self_ns_fd = openat(e->cfg.procfs_fd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (e->self_ns_fd < 0) {
+		r = -errno;
+		log_error("cannot open the exporter's own network namespace", LF_ERR(r));
+		return r;
+	}
+	mw_track_families(&e->nsw, true);
+	return 0;
+}
+
+void netns_follow_fini(struct exporter *e)
+{
+	for (size_t i = 0; i < e->ns_slots; i++)
+		if (e->ns[i])
+			ns_free(e, i);
+	free(e->ns);
+	free(e->idx);
+	e->ns = e->idx = NULL;
+	e->ns_slots = e->idx_cap = 0;
+	netns_scan_free(&e->scan);
+	if (e->self_ns_fd >= 0)
+		close(e->self_ns_fd);
+	e->self_ns_fd = -1;
+	mw_free(&e->nsw);
+}
+
+int collect_namespaces(struct exporter *e)
+{
+	struct metric_writer *w = &e->nsw;
+
+	mw_reset(w);
+	/* Counter family names and bucket bounds differ in OpenMetrics: write them alike. */
+	mw_set_format(w, e->w.format);
+	mw_set_tap(w, e->obs.sample, e->obs.ctx);
+	collect_set(&e->host, w, NULL);
+	for (size_t i = 0; i < e->ns_slots; i++) {
+		struct netns_inst *n = e->ns[i];
+		int r;
+
+		if (!n)
+			continue;
+		r = ns_enter(n);
+		if (r < 0) {
+			drop_unenterable(e, i, r);
+			continue;
+		}
+		mw_set_const_label(w, ML_NETNS, n->label);
+		collect_set(&n->set, w, n->label);
+		mw_set_const_label(w, NULL, NULL);
+		ns_leave(e);
+	}
+	/*
+	 * Each namespace wrote its own HELP and TYPE, and the host set may have written some
+	 * (lnstat's) too: the text format wants each family's samples together.
+	 */
+	return mw_regroup(&e->w, w);
+}
+
+/* What ties a netns label to a process, and the entries of all namespaces together. */
+void write_netns_facts(struct exporter *e)
+{
+	struct metric_writer *w = &e->w;
+	uint64_t host = 0;
+	bool have = false;
+
+	if (!ns_count(e))
+		return;
+	mw_family(w, "nf_conntrack_netns_info", METRIC_GAUGE,
+		  "A followed network namespace: its netns label, nsfs inode and lowest pid.");
+	for (size_t k = 0; k < e->ns_slots; k++) {
+		const struct netns_inst *n = e->ns[k];
+		char ino[24], pid[16];
+
+		if (!n)
+			continue;
+		snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
+		snprintf(pid, sizeof(pid), "%d", (int)n->pid);
+		mw_u64(w, "nf_conntrack_netns_info",
+		       MW_LABELS({ "netns", n->label }, { "inode", ino },
+				 { "pid", n->pid ? pid : "" }),
+		       1);
+		for (size_t i = 0; i < n->set.n; i++)
+			if (n->set.c[i].enabled && n->set.c[i].last_success &&
+			    n->set.c[i].has_entries) {
+				host += n->set.c[i].entries;
+				have = true;
+			}
+	}
+	/* Only --netns=all, with none left out, sees every namespace sharing the hash table. */
+	if (e->netns_all && have && !e->ns_over_limit && !e->ns_failed) {
+		mw_family(
+			w, "nf_conntrack_host_entries", METRIC_GAUGE,
+			"Conntrack entries of all network namespaces: what fills the shared hash table.");
+		mw_u64(w, "nf_conntrack_host_entries", MW_NO_LABELS, host);
+	}
+}
+

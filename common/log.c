@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "log.h"
 
+#include "text.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,97 +43,24 @@ int log_level_parse(const char *s, enum log_level *ret_level)
 	return -EINVAL;
 }
 
-/* logfmt value: bare when it is a plain token, else quoted with \\ \" \n \t escaped. */
+/* logfmt value: bare when it is a plain token, else quoted; always valid UTF-8. */
 static void put_value(FILE *f, const char *v)
 {
-	int bare = *v != '\0';
+	size_t n = strlen(v);
 
-	for (const char *p = v; *p && bare; p++)
-		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
-			bare = 0;
-	if (bare) {
-		fputs(v, f);
+	if (text_logfmt_bare(v, n)) {
+		fwrite(v, 1, n, f);
 		return;
 	}
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p < ' ' || *p == 0x7f)
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
+	text_escape(TEXT_LOGFMT, v, n, text_sink_file, f);
 	fputc('"', f);
 }
 
-/* Length of the valid UTF-8 sequence at @p (at most @n bytes), or 0 if there is none. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	unsigned min;
-	unsigned cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, min = 0x80, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, min = 0x800, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, min = 0x10000, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not text. */
-	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-/*
- * A JSON string: '"' and '\\' escaped, control characters (and DEL) as \n, \t or \u00XX, and
- * bytes that are not UTF-8 (a path, a namespace name) as U+FFFD, so every line parses.
- */
 static void put_json_string(FILE *f, const char *v)
 {
-	const unsigned char *p = (const unsigned char *)v;
-	size_t n = strlen(v);
-
 	fputc('"', f);
-	while (n) {
-		size_t len = utf8_len(p, n);
-
-		if (len == 0) {
-			fputs("\\ufffd", f);
-			len = 1;
-		} else if (*p == '"' || *p == '\\') {
-			fputc('\\', f);
-			fputc(*p, f);
-		} else if (*p == '\n') {
-			fputs("\\n", f);
-		} else if (*p == '\t') {
-			fputs("\\t", f);
-		} else if (*p == '\r') {
-			fputs("\\r", f);
-		} else if (*p < ' ' || *p == 0x7f) {
-			fprintf(f, "\\u%04x", *p);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
+	text_escape(TEXT_JSON, v, strlen(v), text_sink_file, f);
 	fputc('"', f);
 }
 

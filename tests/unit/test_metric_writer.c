@@ -283,6 +283,99 @@ START_TEST(negotiate)
 }
 END_TEST
 
+/* Two namespaces' families in turn, one family only in the second, one host family. */
+START_TEST(regroup_families)
+{
+	struct metric_writer ns;
+
+	mw_init(&ns, 1 << 20);
+	mw_track_families(&ns, true);
+	mw_family(&ns, "host", METRIC_GAUGE, "H.");
+	mw_u64(&ns, "host", MW_NO_LABELS, 1);
+	for (int k = 0; k < 2; k++) {
+		mw_set_const_label(&ns, "netns", k ? "b" : "a");
+		mw_family(&ns, "x", METRIC_GAUGE, "X.");
+		mw_u64(&ns, "x", MW_NO_LABELS, (uint64_t)k);
+		if (k) {
+			mw_family(&ns, "only_b", METRIC_GAUGE, "B.");
+			mw_u64(&ns, "only_b", MW_NO_LABELS, 7);
+		}
+		mw_family(&ns, "y_total", METRIC_COUNTER, "Y.");
+		mw_u64(&ns, "y_total", MW_LABELS({ "l", "1" }), 10u + (uint64_t)k);
+		mw_u64(&ns, "y_total", MW_LABELS({ "l", "2" }), 20u + (uint64_t)k);
+	}
+	mw_set_const_label(&ns, NULL, NULL);
+	/* A family that failed half-way is cut, mark and all. */
+	{
+		size_t mark = ns.len;
+
+		mw_family(&ns, "x", METRIC_GAUGE, "X.");
+		mw_u64(&ns, "x", MW_NO_LABELS, 99);
+		mw_truncate(&ns, mark);
+	}
+	ck_assert_uint_eq(ns.n_marks, 6);
+	ck_assert_int_eq(mw_regroup(&w, &ns), 0);
+	assert_output("# HELP host H.\n# TYPE host gauge\nhost 1\n"
+		      "# HELP x X.\n# TYPE x gauge\nx{netns=\"a\"} 0\nx{netns=\"b\"} 1\n"
+		      "# HELP y_total Y.\n# TYPE y_total counter\n"
+		      "y_total{netns=\"a\",l=\"1\"} 10\ny_total{netns=\"a\",l=\"2\"} 20\n"
+		      "y_total{netns=\"b\",l=\"1\"} 11\ny_total{netns=\"b\",l=\"2\"} 21\n"
+		      "# HELP only_b B.\n# TYPE only_b gauge\nonly_b{netns=\"b\"} 7\n");
+	/* Regrouped again (scratch reused): the same output. */
+	mw_reset(&w);
+	ck_assert_int_eq(mw_regroup(&w, &ns), 0);
+	ck_assert_uint_eq(w.len, 307);
+	/* Untracked output cannot be cut: refused, not guessed. */
+	{
+		struct metric_writer plain;
+
+		mw_init(&plain, 1 << 20);
+		mw_family(&plain, "x", METRIC_GAUGE, "X.");
+		mw_u64(&plain, "x", MW_NO_LABELS, 1);
+		ck_assert_int_eq(mw_regroup(&w, &plain), -EINVAL);
+		mw_free(&plain);
+	}
+	mw_free(&ns);
+}
+END_TEST
+
+struct seen {
+	char log[1024];
+	size_t len;
+};
+
+static void tap(void *ctx, const struct mw_sample *s)
+{
+	struct seen *x = ctx;
+	int n = snprintf(x->log + x->len, sizeof(x->log) - x->len, "%s/%s/%s/%d/%s/%zu/%g;",
+			 s->family, s->name, s->const_label ? s->const_label : "-", (int)s->type,
+			 s->n_labels ? s->labels[0].value : "-", s->n_labels, s->value);
+
+	ck_assert_int_gt(n, 0);
+	x->len += (size_t)n;
+	if (s->is_u64)
+		ck_assert(s->u64 == UINT64_MAX || (double)s->u64 == s->value);
+}
+
+START_TEST(tap_sees_typed_samples)
+{
+	struct seen x = { 0 };
+
+	mw_set_tap(&w, tap, &x);
+	mw_family(&w, "h_seconds", METRIC_HISTOGRAM, "H.");
+	mw_u64(&w, "h_seconds_bucket", MW_LABELS({ "le", "1" }), 3);
+	mw_double(&w, "h_seconds_sum", MW_NO_LABELS, 0.5);
+	mw_set_const_label(&w, "netns", "n\"s");
+	mw_family(&w, "c_total", METRIC_COUNTER, "C.");
+	mw_u64(&w, "c_total", MW_NO_LABELS, UINT64_MAX);
+	mw_set_tap(&w, NULL, NULL);
+	mw_u64(&w, "c_total", MW_NO_LABELS, 1);
+	ck_assert_str_eq(x.log, "h_seconds/h_seconds_bucket/-/2/1/1/3;"
+				"h_seconds/h_seconds_sum/-/2/-/0/0.5;"
+				"c_total/c_total/n\"s/1/-/0/1.84467e+19;");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("metric_writer");
@@ -304,6 +397,8 @@ int main(void)
 	tcase_add_test(tc, om_histogram_le_canonical);
 	tcase_add_test(tc, om_format_survives_reset_text_unchanged);
 	tcase_add_test(tc, negotiate);
+	tcase_add_test(tc, regroup_families);
+	tcase_add_test(tc, tap_sees_typed_samples);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

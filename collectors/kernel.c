@@ -9,10 +9,11 @@
 #include <string.h>
 
 #include "collector.h"
+#include "metric_names.h"
 #include "slabinfo.h"
 #include "util.h"
 
-#define NF_SYSCTL "sys/net/netfilter/"
+#define NF_SYSCTL NF_SYSCTL_DIR "/"
 #define HASHSIZE_PARAM "module/nf_conntrack/parameters/hashsize"
 #define BUCKET_BYTES sizeof(void *) /* struct hlist_nulls_head: one pointer */
 
@@ -78,14 +79,14 @@ static int kernel_collect(struct collector *c, struct metric_writer *w)
 		       r);
 	if (r >= 0) {
 		mw_family(
-			w, "nf_conntrack_kernel_memory_bytes", METRIC_GAUGE,
+			w, MN_KERNEL_MEMORY_BYTES, METRIC_GAUGE,
 			"Kernel memory of the conntrack table now: active slab objects times their size, plus the hash buckets.");
-		mw_u64(w, "nf_conntrack_kernel_memory_bytes", MW_NO_LABELS,
+		mw_u64(w, MN_KERNEL_MEMORY_BYTES, MW_NO_LABELS,
 		       slab.bytes + buckets * BUCKET_BYTES);
 		mw_family(
-			w, "nf_conntrack_kernel_memory_limit_bytes", METRIC_GAUGE,
+			w, MN_KERNEL_MEMORY_LIMIT_BYTES, METRIC_GAUGE,
 			"Kernel memory the conntrack table would use when full: nf_conntrack_max objects plus the hash buckets.");
-		mw_u64(w, "nf_conntrack_kernel_memory_limit_bytes", MW_NO_LABELS,
+		mw_u64(w, MN_KERNEL_MEMORY_LIMIT_BYTES, MW_NO_LABELS,
 		       max * slab.objsize + buckets * BUCKET_BYTES);
 	}
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "metric_names.h"
 #include "percpu.h"
 #include "util.h"
 
@@ -205,7 +206,7 @@ static int lnstat_collect(struct collector *c, struct metric_writer *w)
 				w, "lnstat_entries", METRIC_GAUGE,
 				"Entries in the /proc/net/stat table (namespace-wide, not per CPU).");
 		family = true;
-		mw_u64(w, "lnstat_entries", MW_LABELS({ "table", t->name }), t->entries);
+		mw_u64(w, "lnstat_entries", MW_LABELS({ ML_TABLE, t->name }), t->entries);
 	}
 
 	/* Samples of one family must be contiguous: group each field across tables. */
@@ -220,7 +221,7 @@ static int lnstat_collect(struct collector *c, struct metric_writer *w)
 
 			if (!t->st.present[s] || seen_before(p, i, field))
 				continue;
-			snprintf(name, sizeof(name), "lnstat_%s_total", field);
+			snprintf(name, sizeof(name), MN_LNSTAT("%s"), field);
 			snprintf(help, sizeof(help),
 				 "Column \"%s\" of /proc/net/stat tables, summed over CPUs.",
 				 field);
@@ -234,7 +235,7 @@ static int lnstat_collect(struct collector *c, struct metric_writer *w)
 				slot = percpu_find(&u->st, field);
 				if (slot < 0 || !u->st.present[slot])
 					continue;
-				mw_u64(w, name, MW_LABELS({ "table", u->name }),
+				mw_u64(w, name, MW_LABELS({ ML_TABLE, u->name }),
 				       percpu_sum(&u->st, (unsigned)slot));
 			}
 		}

@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "collector.h"
+#include "metric_names.h"
 #include "timeouts.h"
 #include "util.h"
 
-#define NF_SYSCTL_DIR "sys/net/netfilter"
 #define TIMEOUTS_MAX 256
 
 int timeout_sysctl_parse(const char *name, struct timeout_name *ret)
@@ -97,12 +97,12 @@ static int timeouts_collect(struct collector *c, struct metric_writer *w)
 
 	qsort(p->entries, n, sizeof(p->entries[0]), timeout_cmp);
 	mw_family(
-		w, "nf_conntrack_timeout_seconds", METRIC_GAUGE,
+		w, MN_TIMEOUT_SECONDS, METRIC_GAUGE,
 		"Conntrack timeout sysctls: how long an entry lives in this protocol state without traffic.");
 	for (unsigned i = 0; i < n; i++)
-		mw_u64(w, "nf_conntrack_timeout_seconds",
-		       MW_LABELS({ "protocol", p->entries[i].n.protocol },
-				 { "state", p->entries[i].n.state }),
+		mw_u64(w, MN_TIMEOUT_SECONDS,
+		       MW_LABELS({ ML_PROTOCOL, p->entries[i].n.protocol },
+				 { ML_STATE, p->entries[i].n.state }),
 		       p->entries[i].seconds);
 	return 0;
 }

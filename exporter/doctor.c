@@ -589,7 +589,7 @@ static uint64_t own_entries(const char *procfs)
 	int fd = open(procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd >= 0) {
-		(void)read_u64_at(fd, "sys/net/netfilter/nf_conntrack_count", &b, &v);
+		(void)read_u64_at(fd, NF_SYSCTL_DIR "/nf_conntrack_count", &b, &v);
 		close(fd);
 	}
 	rbuf_free(&b);

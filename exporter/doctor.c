@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "doctor.h"
+#include "doctor_report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,31 +20,7 @@
 #include "util.h"
 
 #define SAMPLE_GAP_S 3
-#define MAX_FINDINGS 16
 #define DOCTOR_DUMP_MAX 100000 /* entries: a dump of this many takes about 0.2 s */
-#define NS_SHOWN 5 /* fullest namespaces in the text report; JSON has them all */
-
-enum severity {
-	SEV_INFO,
-	SEV_WARN,
-	SEV_RISK,
-};
-
-static const char *const sev_names[] = { "info", "warning", "risk" };
-
-struct finding {
-	enum severity sev;
-	char title[160];
-	char why[320];
-	char fix[200];
-};
-
-struct report {
-	struct finding f[MAX_FINDINGS];
-	unsigned n;
-	char unseen[8][96];
-	unsigned n_unseen;
-};
 
 static void add(struct report *r, enum severity sev, const char *fix, const char *why,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -64,12 +41,6 @@ static void add(struct report *r, enum severity sev, const char *fix, const char
 	snprintf(f->why, sizeof(f->why), "%s", why);
 	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
 }
-
-/* One namespace's figures, with --netns. */
-struct ns_fill {
-	char netns[NETNS_NAME_MAX + 1];
-	double entries, drop;
-};
 
 /* Long timeouts worth a word, and the events collector's state their entries are in. */
 static const struct {
@@ -227,52 +198,6 @@ static double mem_total_bytes(int procfs_fd)
 	rbuf_free(&b);
 	return v;
 }
-
-/*
- * nf_conntrack_buckets and nf_conntrack_max at boot on kernels since 5.15: a bucket per 16 KiB
- * of RAM, 65536 above 1 GiB, 262144 above 4 GiB on 64-bit, never under 1024; max = buckets.
- */
-static double kernel_default_max(double ram)
-{
-	double b = ram / 16384 / sizeof(void *);
-
-	if (sizeof(void *) >= 8 && ram > 4.0 * (1 << 30))
-		b = 262144;
-	else if (ram > 1.0 * (1 << 30))
-		b = 65536;
-	return b < 1024 ? 1024 : floor(b);
-}
-
-static void human_bytes(char *buf, size_t size, double v)
-{
-	if (v >= 1 << 30)
-		snprintf(buf, size, "%.1f GiB", v / (1 << 30));
-	else if (v >= 1 << 20)
-		snprintf(buf, size, "%.1f MiB", v / (1 << 20));
-	else
-		snprintf(buf, size, "%.0f KiB", v / 1024);
-}
-
-static void human_seconds(char *buf, size_t size, double s)
-{
-	if (s < 120)
-		snprintf(buf, size, "%.0f s", s);
-	else if (s < 7200)
-		snprintf(buf, size, "%.0f min", s / 60);
-	else if (s < 172800)
-		snprintf(buf, size, "%.1f h", s / 3600);
-	else
-		snprintf(buf, size, "%.1f days", s / 86400);
-}
-
-struct facts {
-	double entries, entries0, limit, buckets, dt, growth, to_full;
-	double drop, drop0, early_drop, insert_failed, chaintoolong;
-	double mem_now, mem_full, ram;
-	/* With --netns: every namespace, fullest first; entries above are the fullest one's. */
-	struct ns_fill *ns;
-	size_t n_ns;
-};
 
 static int by_entries_desc(const void *a, const void *b)
 {
@@ -461,125 +386,6 @@ static void examine_caches(const struct snapshot *t, struct report *r)
 			    "The neighbour table grew past gc_thresh2 and was pruned at once; past gc_thresh3 it overflows.",
 			    "%s forced garbage collection %.0f times since boot", neigh_tables[i], v);
 	}
-}
-
-/* Strings from outside (a namespace's name) through the one UTF-8-safe formatter. */
-static void put_json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	text_fputs(TEXT_JSON, s, out);
-	fputc('"', out);
-}
-
-static void put_json_number(FILE *out, double v)
-{
-	char buf[40];
-
-	if (isnan(v) || isinf(v))
-		fputs("null", out);
-	else
-		fwrite(buf, 1, fmt_double(buf, sizeof(buf), v), out);
-}
-
-static void print_json(const struct facts *x, const struct report *r, bool risk)
-{
-	fputs("{\"entries\":", stdout);
-	put_json_number(stdout, x->entries);
-	fputs(",\"limit\":", stdout);
-	put_json_number(stdout, x->limit);
-	fputs(",\"buckets\":", stdout);
-	put_json_number(stdout, x->buckets);
-	fputs(",\"growth_per_second\":", stdout);
-	put_json_number(stdout, x->growth);
-	fputs(",\"seconds_to_full\":", stdout);
-	put_json_number(stdout, x->to_full);
-	fputs(",\"kernel_default_limit\":", stdout);
-	put_json_number(stdout, x->ram > 0 ? kernel_default_max(x->ram) : NAN);
-	fputs(",\"kernel_memory_bytes\":", stdout);
-	put_json_number(stdout, x->mem_now);
-	fputs(",\"kernel_memory_limit_bytes\":", stdout);
-	put_json_number(stdout, x->mem_full);
-	fputs(",\"namespaces\":[", stdout);
-	for (size_t i = 0; i < x->n_ns; i++) {
-		fputs(i ? ",{\"netns\":" : "{\"netns\":", stdout);
-		put_json_string(stdout, x->ns[i].netns);
-		fputs(",\"entries\":", stdout);
-		put_json_number(stdout, x->ns[i].entries);
-		fputs(",\"fill\":", stdout);
-		put_json_number(stdout, x->limit > 0 ? x->ns[i].entries / x->limit : NAN);
-		fputc('}', stdout);
-	}
-	fputc(']', stdout);
-	printf(",\"at_risk\":%s,\"findings\":[", risk ? "true" : "false");
-	for (unsigned i = 0; i < r->n; i++) {
-		printf("%s{\"severity\":\"%s\",\"title\":", i ? "," : "", sev_names[r->f[i].sev]);
-		put_json_string(stdout, r->f[i].title);
-		fputs(",\"why\":", stdout);
-		put_json_string(stdout, r->f[i].why);
-		fputs(",\"fix\":", stdout);
-		put_json_string(stdout, r->f[i].fix);
-		fputc('}', stdout);
-	}
-	fputs("],\"not_seen\":[", stdout);
-	for (unsigned i = 0; i < r->n_unseen; i++) {
-		fputs(i ? "," : "", stdout);
-		put_json_string(stdout, r->unseen[i]);
-	}
-	fputs("]}\n", stdout);
-}
-
-static void print_text(const struct facts *x, const struct report *r, bool risk)
-{
-	char a[32], b[32];
-
-	printf("nf_conntrack doctor: %s\n\n", risk ? "AT RISK" : "nothing at risk");
-	if (!isnan(x->entries) && x->limit > 0) {
-		printf("table:    %.0f of %.0f entries (%.1f %%), headroom %.0f\n", x->entries,
-		       x->limit, 100 * x->entries / x->limit, x->limit - x->entries);
-		if (!isnan(x->to_full)) {
-			human_seconds(a, sizeof(a), x->to_full);
-			printf("growth:   %+.1f entries/s over %.0f s: full in %s\n", x->growth,
-			       x->dt, a);
-		} else {
-			printf("growth:   %+.1f entries/s over %.0f s: %s\n", x->growth, x->dt,
-			       x->entries >= x->limit ? "already full" : "not filling");
-		}
-	}
-	for (size_t i = 0; i < x->n_ns && i < NS_SHOWN; i++)
-	{
-		printf("%s %5.1f %%  %.0f entries  ", i ? "         " : "netns:   ",
-		       x->limit > 0 ? 100 * x->ns[i].entries / x->limit : NAN, x->ns[i].entries);
-		text_fputs(TEXT_PLAIN, x->ns[i].netns, stdout);
-		putchar('\n');
-	}
-	if (x->n_ns > NS_SHOWN)
-		printf("          ... and %zu more namespaces\n", x->n_ns - NS_SHOWN);
-	if (!isnan(x->ram) && x->ram > 0)
-		printf("limit:    %.0f; the default of current kernels for this RAM: %.0f\n",
-		       x->limit, kernel_default_max(x->ram));
-	if (!isnan(x->buckets) && x->limit > 0)
-		printf("buckets:  %.0f (chains of %.1f on average when full)\n", x->buckets,
-		       2 * x->limit / x->buckets);
-	if (!isnan(x->mem_now) && !isnan(x->mem_full)) {
-		human_bytes(a, sizeof(a), x->mem_now);
-		human_bytes(b, sizeof(b), x->mem_full);
-		printf("memory:   %s now, %s when full", a, b);
-		if (x->ram > 0)
-			printf(" (%.1f %% of RAM)", 100 * x->mem_full / x->ram);
-		putchar('\n');
-	}
-	printf("\n");
-	for (unsigned i = 0; i < r->n; i++) {
-		printf("[%s] ", sev_names[r->f[i].sev]);
-		text_fputs(TEXT_PLAIN, r->f[i].title, stdout);
-		printf("\n    why: %s\n", r->f[i].why);
-		if (r->f[i].fix[0])
-			printf("    fix: %s\n", r->f[i].fix);
-	}
-	if (!r->n)
-		printf("no findings\n");
-	for (unsigned i = 0; i < r->n_unseen; i++)
-		printf("not seen: %s\n", r->unseen[i]);
 }
 
 static uint64_t own_entries(const char *procfs)

@@ -6,7 +6,7 @@ top=$1
 command -v clang-format >/dev/null || { echo "SKIP: clang-format is not installed"; exit 77; }
 cd "$top"
 bad=0
-for f in $(find common collectors exporter tests bench -name '*.[ch]' | sort); do
+for f in $(find common netlink collectors web exporter tests bench -name '*.[ch]' | sort); do
 	if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
 		echo "not formatted: $f (run clang-format -i $f)"
 		bad=1

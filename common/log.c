@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include "text.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ enum log_level log_get_level(void)
 
 int log_level_parse(const char *s, enum log_level *ret_level)
 {
-	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(level_names); i++)
 		if (strcmp(s, level_names[i]) == 0) {
 			*ret_level = (enum log_level)i;
 			return 0;

@@ -20,16 +20,10 @@
 static int push(struct netns_scan *s, const struct stat *st, pid_t pid, const char *name)
 {
 	struct netns_seen *n;
+	int r = GROW_ARRAY(s->v, s->cap, s->n + 1, 256);
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct netns_seen *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (r < 0)
+		return r;
 	n = &s->v[s->n++];
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;

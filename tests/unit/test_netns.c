@@ -147,11 +147,10 @@ START_TEST(const_label)
 	char *out;
 
 	mw_init(&w, 1 << 16);
-	w.const_label_name = "netns";
-	w.const_label_value = "a\"b\\c\nd";
+	mw_set_const_label(&w, "netns", "a\"b\\c\nd");
 	mw_u64(&w, "x", MW_NO_LABELS, 1);
 	mw_u64(&w, "y", MW_LABELS({ "k", "v" }), 2);
-	w.const_label_name = NULL;
+	mw_set_const_label(&w, NULL, NULL);
 	mw_u64(&w, "z", MW_NO_LABELS, 3);
 	ck_assert_int_eq(mw_error(&w), 0);
 	out = strndup(w.buf, w.len);

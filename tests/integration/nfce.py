@@ -12,8 +12,9 @@ Two halves:
   tear-down, the exporter process, kernel ground truth, a strict parser of the Prometheus text
   format and a Checker that collects "expected vs got" differences.
 * A helper run as `ip netns exec NS python3 nfce.py SUBCOMMAND ...`: Debian 12's Python 3.11
-  has no os.setns, so whatever must happen inside a namespace (HTTP requests, reading per-netns
-  /proc files, making flows) is a short-lived process started with `ip netns exec`.
+  has no os.setns, so whatever must happen inside a namespace is a process started with
+  `ip netns exec`: short-lived for HTTP requests and reading per-netns /proc files, and the
+  traffic daemon (`traffic`, driven by Traffic) that makes and holds the flows.
 
 Scrapes are kept out of conntrack: the ruleset has a raw-priority chain that marks TCP to and
 from the exporter's port "notrack", so that scraping does not create entries or move the
@@ -21,6 +22,7 @@ conntrack statistics the tests compare (a tracked scrape would leave a TIME_WAIT
 """
 
 import base64
+import collections
 import contextlib
 import fcntl
 import fnmatch
@@ -37,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -218,6 +221,20 @@ def deadline_loop(timeout, interval=0.05):
         if time.monotonic() >= end:
             return
         time.sleep(interval)
+
+
+def wait_until(pred, timeout, what=None, interval=0.1):
+    """Poll pred() until it returns something true, and return that. At the deadline: fail
+    naming what and pred's last value; or, with what None, return that last value (for the
+    caller's own assertion)."""
+    last = None
+    for _ in deadline_loop(timeout, interval):
+        last = pred()
+        if last:
+            return last
+    if what is not None:
+        fail(f"not within {timeout}s: {what} (last: {last!r})")
+    return last
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,7 +500,8 @@ def _pid_alive(pid):
 def reap_stale_namespaces():
     """Delete nfce-<test>-<pid> namespaces left behind by a test process that is gone."""
     ours = {f[5:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py")}
-    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    # errors="replace": test_odd_names makes names that are not UTF-8 (never ours to reap)
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, errors="replace")
     for line in r.stdout.splitlines():
         name = line.split()[0] if line.split() else ""
         m = re.fullmatch(r"nfce-([a-z0-9_]+)-(\d+)", name)
@@ -515,46 +533,64 @@ class Response:
         return f"<HTTP {self.status} {self.reason} headers={self.raw_headers} body={self.body[:200]!r}>"
 
 
+# flock on MAX_LOCK_FILE: held shared while this process has a test namespace, exclusively while
+# lowered_max() has nf_conntrack_max lowered; so that no test of another run (another checkout
+# on this machine) has its flows dropped or its limit changed under it, and a saved value found
+# while holding it is one a killed run left. One fd per process: the shared lock is converted
+# to an exclusive one and back (flock cannot be taken twice).
 MAX_LOCK_FILE = "/run/nfce-nf_conntrack_max.lock"
-_max_lock_exclusive = False
+_lock = {"fd": None, "users": 0, "exclusive": False}
 
 
-def nf_conntrack_max_lock(exclusive, timeout=60):
-    """flock on MAX_LOCK_FILE, held shared by every test namespace and exclusively by
-    table_full while it lowers the global nf_conntrack_max: so that no test of another meson
-    run (another checkout on this machine) has its flows dropped or its limit changed under
-    it. Returns the fd to close, or None on timeout."""
-    global _max_lock_exclusive
-    fd = os.open(MAX_LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def _flock(mode, timeout=60):
+    """Take MAX_LOCK_FILE in mode (fcntl.LOCK_SH or LOCK_EX), polling up to timeout: True if held."""
+    if _lock["fd"] is None:
+        _lock["fd"] = os.open(MAX_LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     for _ in deadline_loop(timeout, 0.1):
-        try:
-            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-            if exclusive:
-                _max_lock_exclusive = True
-            return fd
-        except BlockingIOError:
-            pass
-    os.close(fd)
-    return None
+        with contextlib.suppress(BlockingIOError):
+            fcntl.flock(_lock["fd"], mode | fcntl.LOCK_NB)
+            return True
+    return False
+
+
+def _unlock_if_unused():
+    if not _lock["users"] and not _lock["exclusive"] and _lock["fd"] is not None:
+        os.close(_lock["fd"])
+        _lock["fd"] = None
+
+
+# The ruleset of every test namespace: conntrack tracks (a `ct state` rule), and the raw-priority
+# chain "raw" keeps scrapes out of conntrack (see the module's docstring; notrack() adds ports).
+BASE_NFT = """
+add table inet t
+add chain inet t out { type filter hook output priority 0; }
+add rule inet t out ct state new counter accept
+add chain inet t raw { type filter hook output priority -300; }
+"""
 
 
 class Netns:
-    """A fresh network namespace with lo up and the conntrack-using ruleset; removed on exit
-    together with every process in it."""
+    """A fresh network namespace nfce-<test>-<pid> with lo up, the ephemeral port range above
+    the tests' own ports, the conntrack-using ruleset (table inet t) and `nft`, more statements
+    for `nft -f` (zones, notrack, timeout policies...); removed on exit (also on a failure or a
+    signal) together with every process in it. Namespaces of killed runs are reaped first."""
 
-    def __init__(self, test, notrack_port=PORT):
+    def __init__(self, test, nft=""):
         self.name = f"nfce-{test}-{os.getpid()}"
-        self.notrack_port = notrack_port
+        self.extra_nft = nft
         self.procs = []
         self.created = False
-        self.lock_fd = None
+        self.locked = False
 
     # -- life cycle --
 
     def __enter__(self):
-        if not _max_lock_exclusive:
-            self.lock_fd = nf_conntrack_max_lock(exclusive=False)
-            if self.lock_fd is None:
+        self.locked = True
+        _lock["users"] += 1
+        if _lock["users"] == 1 and not _lock["exclusive"]:
+            if _flock(fcntl.LOCK_SH):
+                restore_stale_max()  # nobody has it lowered while we hold the lock
+            else:
                 log(f"note: {MAX_LOCK_FILE} stayed locked for 60s; going on without it")
         try:
             self.setup()
@@ -576,24 +612,16 @@ class Netns:
         self.created = True
         self.run(["ip", "link", "set", "lo", "up"])
         self.write_sysctl("/proc/sys/net/ipv4/ip_local_port_range", LOCAL_PORT_RANGE)
-        for rule in (
-            ["add", "table", "inet", "t"],
-            ["add", "chain", "inet", "t", "out", "{ type filter hook output priority 0; }"],
-            ["add", "rule", "inet", "t", "out", "ct", "state", "new", "counter", "accept"],
-        ):
-            r = self.run(["nft"] + rule, check=False)
+        r = self.nft(BASE_NFT, check=False)
+        if r.returncode != 0:
+            skip(f"nft cannot install the conntrack ruleset (nf_conntrack / nf_tables missing?): {r.stderr.strip()}")
+        self.notrack(PORT)
+        if self.extra_nft:
+            r = self.nft(self.extra_nft, check=False)
             if r.returncode != 0:
-                skip(f"nft cannot install the conntrack ruleset (nf_conntrack / nf_tables missing?): "
-                     f"nft {' '.join(rule)}: {r.stderr.strip()}")
-        if self.notrack_port:
-            # Scrapes stay out of conntrack (see the module's docstring).
-            p = str(self.notrack_port)
-            for rule in (
-                ["add", "chain", "inet", "t", "raw", "{ type filter hook output priority -300; }"],
-                ["add", "rule", "inet", "t", "raw", "tcp", "dport", p, "notrack"],
-                ["add", "rule", "inet", "t", "raw", "tcp", "sport", p, "notrack"],
-            ):
-                self.run(["nft"] + rule)
+                if "syntax error" in r.stderr:
+                    fail(f"the test's nft statements do not parse: {r.stderr.strip()}\n{self.extra_nft}")
+                skip(f"nft cannot install the test's ruleset (kernel feature missing?): {r.stderr.strip()}")
         if not self.exists(f"{NF_SYSCTL}/nf_conntrack_count"):
             skip("nf_conntrack is not available in the test namespace")
 
@@ -608,9 +636,10 @@ class Netns:
                 if r.returncode == 0 or "No such file" in r.stderr:
                     break
             self.created = False
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
-            self.lock_fd = None
+        if self.locked:
+            self.locked = False
+            _lock["users"] -= 1
+            _unlock_if_unused()
 
     # -- running things inside --
 
@@ -638,7 +667,35 @@ class Netns:
         return self.run(["test", "-e", path], check=False).returncode == 0
 
     def write_sysctl(self, path, value):
-        self.run(["sh", "-c", f'echo "$1" > "$2"', "sh", value, path])
+        self.run(["sh", "-c", 'echo "$1" > "$2"', "sh", value, path])
+
+    def nft(self, script, check=True):
+        """Run an nft script (nft -f -) in the namespace."""
+        r = self.run(["nft", "-f", "-"], check=False, input=script)
+        if check and r.returncode != 0:
+            fail(f"nft -f failed in {self.name}: {r.stderr.strip()}\nscript:\n{script}")
+        return r
+
+    def notrack(self, *ports):
+        """TCP to and from these ports bypasses conntrack (scrapes, Prometheus's API)."""
+        self.nft("".join(f"add rule inet t raw tcp {d} {p} notrack\n" for p in ports for d in ("dport", "sport")))
+
+    def udp_timeout_policy(self, name, seconds, match):
+        """Give new UDP entries that match (an nft expression, e.g. "udp dport 20000-20009") a
+        timeout of seconds, replied or not, with an nft ct timeout policy (no sysctl). Returns
+        False, changing nothing, when the kernel has no ct timeout support."""
+        r = self.nft(f"""
+            add ct timeout inet t {name} {{ protocol udp; l3proto ip;
+                policy = {{ unreplied: {seconds}, replied: {seconds} }}; }}
+            add chain inet t tmo_{name} {{ type filter hook output priority -10; }}
+            add rule inet t tmo_{name} {match} ct timeout set "{name}"
+        """, check=False)
+        if r.returncode != 0:
+            if "syntax error" in r.stderr:
+                fail(f"ct timeout statements do not parse: {r.stderr.strip()}")
+            log(f"no nft ct timeout support ({r.stderr.strip()}): default UDP timeouts apply")
+            return False
+        return True
 
     # -- HTTP inside the namespace --
 
@@ -684,22 +741,43 @@ class Netns:
 
     # -- traffic --
 
+    def traffic(self, timeout=30):
+        """A traffic daemon in the namespace (see Traffic)."""
+        return Traffic(self, timeout)
+
     def flows(self, tcp=0, udp=0, invalid=0, icmp_error=0, hold=True, udp_base=UDP_BASE, udp_replied=0,
               tcp_closed=0, icmp_echo=0):
-        """Real flows inside the namespace: tcp established connections, udp datagrams to as
-        many ports from udp_base on (unreplied), udp_replied answered UDP flows, tcp_closed
-        connections closed at once (TIME_WAIT), icmp_echo answered pings, invalid TCP segments
-        (SYN+FIN), icmp_error ICMP messages of an unknown type. With hold, the connections stay
-        open until Flows.close()."""
-        return Flows(self, ["flows", "--tcp", tcp, "--udp", udp, "--invalid", invalid,
-                            "--icmp-error", icmp_error, "--udp-base", udp_base, "--udp-replied", udp_replied,
-                            "--tcp-closed", tcp_closed, "--icmp-echo", icmp_echo] + (["--hold"] if hold else []))
+        """Real flows inside the namespace, made by a traffic daemon: tcp established connections,
+        udp datagrams from one socket to as many ports from udp_base on (unreplied), udp_replied
+        answered UDP flows, tcp_closed connections closed at once (TIME_WAIT), icmp_echo
+        answered pings, invalid TCP segments (SYN+FIN), icmp_error ICMP messages of an unknown
+        type. Returns the daemon, with info {"tcp_port", "udp_sport"}; with hold the connections
+        stay open until its close()."""
+        tr = self.traffic()
+        try:
+            port = tr.do("tcp_listen")["port"]
+            tr.do("tcp_established", port=port, n=tcp)
+            sport = tr.do("udp_ports", base=udp_base, n=udp)["sport"]
+            if udp_replied:
+                tr.do("udp_flows", port=tr.do("udp_server", echo=True)["port"], n=udp_replied, expect_reply=True)
+            tr.do("tcp_closed", port=port, n=tcp_closed)
+            tr.do("icmp_echo", n=icmp_echo)
+            tr.do("invalid_tcp", n=invalid)
+            tr.do("bad_icmp", n=icmp_error)
+            tr.info = {"tcp_port": port, "udp_sport": sport}
+        except BaseException:
+            tr.close()
+            raise
+        if not hold:
+            tr.close()
+        return tr
 
 
+# --------------------------------------------------------------------------------------------
+# The global nf_conntrack_max, for the tests that lower it (table_full, netns_table_full,
+# prometheus_e2e, doctor)
+# --------------------------------------------------------------------------------------------
 
-# The global nf_conntrack_max, for the tests that lower it (table_full, prometheus_e2e, doctor).
-# Each keeps the original in /run/nfce-<test>.nf_conntrack_max while the limit is lowered, so
-# that the next run puts it back should this one be SIGKILLed.
 MAX_FILE = f"{NF_SYSCTL}/nf_conntrack_max"
 
 
@@ -714,8 +792,8 @@ def write_max(v):
 
 
 def restore_stale_max():
-    """An interrupted run left the original value behind: put it back before reading "the
-    original" ourselves."""
+    """A killed run left the original value behind in /run/nfce-<test>.nf_conntrack_max: put
+    it back before reading "the original" ourselves."""
     for path in sorted(glob.glob("/run/nfce-*.nf_conntrack_max")):
         try:
             with open(path) as f:
@@ -727,40 +805,6 @@ def restore_stale_max():
         log(f"restoring nf_conntrack_max={saved} left by an interrupted run ({path}; now {read_max()})")
         write_max(saved)
         os.unlink(path)
-
-
-def fill_limit(headroom, max_others):
-    """(original, lowered) nf_conntrack_max for a test that fills its own table: the entries of
-    every namespace plus headroom, so that only its fill reaches the limit. Skips the test when
-    the other namespaces hold too much, or filling would need more fds than allowed."""
-    orig = read_max()
-    counts = netns_counts()
-    total = sum(counts.values())
-    if total > max_others:
-        skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
-    limit = total + headroom
-    fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    if fds != resource.RLIM_INFINITY and 2 * limit + 100 > fds:
-        skip(f"filling {limit} entries needs {2 * limit + 100} file descriptors, RLIMIT_NOFILE allows {fds}")
-    if limit >= orig:
-        skip(f"nf_conntrack_max is already as low as {orig}")
-    log(f"nf_conntrack_max {orig} -> {limit} ({total} entries in {len(counts)} namespaces)")
-    return orig, limit
-
-
-def lower_max(limit, state_file):
-    """Save nf_conntrack_max to state_file (restore_stale_max() puts it back should this run be
-    SIGKILLed), then set it to limit; returns the original."""
-    orig = read_max()
-    with open(state_file, "w") as f:
-        f.write(f"{orig}\n")
-    write_max(limit)
-    return orig
-
-
-def restore_max(orig, state_file):
-    write_max(orig)
-    os.unlink(state_file)
 
 
 def netns_counts():
@@ -779,17 +823,66 @@ def netns_counts():
     return counts
 
 
+def fill_limit(headroom, max_others=20000):
+    """The nf_conntrack_max for a test that fills its own table: the entries of every namespace
+    plus headroom, so that only its fill reaches the limit. Skips the test when the other
+    namespaces hold more than max_others, or filling would need more fds than allowed."""
+    counts = netns_counts()
+    total = sum(counts.values())
+    if total > max_others:
+        skip(f"{total} conntrack entries in other namespaces: too many to fill up to")
+    limit = total + headroom
+    fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if fds != resource.RLIM_INFINITY and 2 * limit + 100 > fds:
+        skip(f"filling {limit} entries needs {2 * limit + 100} file descriptors, RLIMIT_NOFILE allows {fds}")
+    log(f"{total} entries in {len(counts)} namespaces")
+    return limit
+
+
 @contextlib.contextmanager
-def exclusive_max(timeout=60):
-    """Hold MAX_LOCK_FILE exclusively (skip the test if others keep it), with stale values put back."""
-    fd = nf_conntrack_max_lock(exclusive=True, timeout=timeout)
-    if fd is None:
+def lowered_max(limit=None, headroom=None, max_others=20000, timeout=60):
+    """with lowered_max(limit) as (orig, limit): the global nf_conntrack_max is limit inside.
+
+    Takes MAX_LOCK_FILE exclusively (skips the test if other tests keep it for timeout seconds),
+    puts back a value a killed run left behind, then lowers nf_conntrack_max to limit (or, with
+    headroom, to fill_limit(headroom, max_others)), keeping the original in
+    /run/nfce-<test>.nf_conntrack_max for the next run should this one be SIGKILLed. On the way
+    out, however it goes (failure, SIGTERM/SIGINT/SIGHUP), the original is written back and the
+    lock goes back to shared."""
+    if not _flock(fcntl.LOCK_EX, timeout):
+        if _lock["users"]:
+            _flock(fcntl.LOCK_SH)
         skip(f"other tests kept {MAX_LOCK_FILE} locked for {timeout}s")
+    _lock["exclusive"] = True
+    state = f"/run/nfce-{os.path.basename(sys.argv[0])[5:-3]}.nf_conntrack_max"
     try:
         restore_stale_max()
-        yield
+        orig = read_max()
+        if headroom is not None:
+            limit = fill_limit(headroom, max_others)
+        if limit >= orig:
+            skip(f"nf_conntrack_max is already as low as {orig} (wanted {limit})")
+        with open(state, "w") as f:
+            f.write(f"{orig}\n")
+        try:
+            log(f"nf_conntrack_max {orig} -> {limit}")
+            write_max(limit)
+            yield orig, limit
+        finally:
+            write_max(orig)
+            os.unlink(state)
+            log(f"nf_conntrack_max restored to {orig}")
     finally:
-        os.close(fd)
+        _lock["exclusive"] = False
+        if _lock["users"]:
+            _flock(fcntl.LOCK_SH)
+        _unlock_if_unused()
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------
+
 
 def _stop_process(p, sig=signal.SIGTERM, timeout=3):
     if p.poll() is not None:
@@ -822,17 +915,38 @@ def read_line(stream, timeout):
     return buf.decode()
 
 
-class Flows:
-    """A helper process in the namespace holding TCP connections / UDP flows open."""
+class Traffic:
+    """The traffic daemon: `python3 nfce.py traffic` in a namespace, which makes, holds and
+    closes TCP connections and UDP/ICMP flows on loopback on command. do(op, **args) sends one
+    command (a JSON line on its stdin: the operations are TrafficDaemon's op_* methods) and
+    returns its reply (a JSON line on its stdout); the sockets stay open until close()."""
 
-    def __init__(self, ns, args, timeout=60):
-        self.proc = ns.popen([sys.executable, SELF] + [str(a) for a in args],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = read_line(self.proc.stdout, timeout)
+    def __init__(self, ns, timeout=30):
+        self.timeout = timeout
+        self.info = {}
+        self.proc = ns.popen([sys.executable, SELF, "traffic"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def do(self, op, timeout=None, **kw):
+        kw["op"] = op
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.write((json.dumps(kw) + "\n").encode())
+            self.proc.stdin.flush()
+        line = read_line(self.proc.stdout, timeout or self.timeout)
         if not line:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
-            fail(f"traffic helper {args} died: {err.strip()}")
-        self.info = json.loads(line)
+            err = self.proc.stderr.read() if self.proc.poll() is not None else b""
+            fail(f"traffic daemon died during {kw}: {err.decode(errors='replace').strip()}")
+        r = json.loads(line)
+        if r.get("error"):
+            fail(f"traffic daemon: {kw}: {r['error']}")
+        return r
 
     def close(self):
         if self.proc.poll() is None:
@@ -1269,29 +1383,6 @@ def _h_dump(argv):
     print(json.dumps(out))
 
 
-def _invalid_tcp_packets(n):
-    """n TCP segments with SYN+FIN, an invalid flag combination: conntrack counts them as
-    invalid. Raw socket to 127.0.0.1 only."""
-    if n <= 0:
-        return
-    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-    hdr = struct.pack("!HHIIBBHHH", 42999, 42998, 1, 0, 5 << 4, 0x03, 1024, 0, 0)
-    for _ in range(n):
-        r.sendto(hdr, ("127.0.0.1", 0))
-    r.close()
-
-
-def _bad_icmp_packets(n):
-    """n ICMP messages of a type beyond NR_ICMP_TYPES: conntrack counts them as "error"
-    (icmp_error in /proc/net/stat/nf_conntrack). Raw socket to 127.0.0.1 only."""
-    if n <= 0:
-        return
-    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    for _ in range(n):
-        r.sendto(struct.pack("!BBHI", 200, 0, 0, 0), ("127.0.0.1", 0))
-    r.close()
-
-
 def _inet_checksum(b):
     if len(b) % 2:
         b += b"\0"
@@ -1301,148 +1392,236 @@ def _inet_checksum(b):
     return ~t & 0xFFFF
 
 
-def _icmp_echo(n):
-    """n ICMP echo requests to 127.0.0.1 with distinct ids, each answered by the kernel: n
-    replied icmp entries."""
-    if n <= 0:
-        return
-    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    r.settimeout(5)
-    base = os.getpid() & 0x7FFF
-    for i in range(n):
-        ident = (base + i) & 0xFFFF
-        h = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"nfce"
-        r.sendto(struct.pack("!BBHHH", 8, 0, _inet_checksum(h), ident, 1) + b"nfce", ("127.0.0.1", 0))
-        while True:  # a raw ICMP socket sees the request too: wait for the reply
-            pkt = r.recv(256)
-            ihl = (pkt[0] & 0xF) * 4
-            if pkt[ihl] == 0 and struct.unpack("!H", pkt[ihl + 4:ihl + 6])[0] == ident:
-                break
-    r.close()
+LO, LO6 = "127.0.0.1", "::1"
 
 
-def _tcp_pair(listener, port, timeout=5):
-    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s, _ = listener.accept()
-    s.settimeout(timeout)
-    c.sendall(b"x")
-    s.recv(1)
-    s.sendall(b"y")
-    c.recv(1)
-    return c, s
+class TrafficDaemon:
+    """`python3 nfce.py traffic`, in a namespace: one JSON command a line on stdin, {"op": NAME,
+    args...} runs op_NAME(args...), one JSON reply a line on stdout ({"error": ...} if it
+    raised). Sockets are kept (by tag) until stdin closes. Loopback only."""
 
+    def __init__(self):
+        self.listeners = {}
+        self.pairs = collections.defaultdict(list)  # tag -> [(client, server or None)]
+        self.udp = collections.defaultdict(list)  # tag -> [(socket, (host, port))]
+        self.keep = []
+        self.icmp_ident = os.getpid() & 0x7FFF
 
-def _h_flows(argv):
-    import argparse
+    def serve(self):
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            cmd = json.loads(line)
+            try:
+                reply = getattr(self, "op_" + cmd.pop("op"))(**cmd)
+            except Exception as e:  # reported to the test, which fails with it
+                reply = {"error": f"{type(e).__name__}: {e}"}
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
+        # stdin closed: the test is done with us; the sockets close on exit.
 
-    ap = argparse.ArgumentParser(prog="nfce.py flows")
-    ap.add_argument("--tcp", type=int, default=0)
-    ap.add_argument("--udp", type=int, default=0)
-    ap.add_argument("--invalid", type=int, default=0)
-    ap.add_argument("--icmp-error", type=int, default=0)
-    ap.add_argument("--udp-base", type=int, default=UDP_BASE)
-    ap.add_argument("--udp-replied", type=int, default=0)
-    ap.add_argument("--tcp-closed", type=int, default=0)
-    ap.add_argument("--icmp-echo", type=int, default=0)
-    ap.add_argument("--hold", action="store_true")
-    a = ap.parse_args(argv)
-    keep = []
-    lst = socket.socket()
-    lst.bind(("127.0.0.1", 0))
-    lst.listen(1024)
-    lst.settimeout(5)
-    port = lst.getsockname()[1]
-    for _ in range(a.tcp):
-        keep += _tcp_pair(lst, port)
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    for i in range(a.udp):
-        u.sendto(b"nfce", ("127.0.0.1", a.udp_base + i))
-    if a.udp_replied:
-        srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        srv.bind(("127.0.0.1", 0))
-        srv.settimeout(5)
-        for _ in range(a.udp_replied):
-            c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            c.settimeout(5)
-            c.bind(("127.0.0.1", 0))
-            c.sendto(b"ping", srv.getsockname())
-            d, addr = srv.recvfrom(16)
-            srv.sendto(d, addr)
-            c.recv(16)
-            keep.append(c)
-        keep.append(srv)
-    for _ in range(a.tcp_closed):
-        c, s = _tcp_pair(lst, port)
-        c.close()
-        s.recv(1)  # EOF
-        s.close()
-    _icmp_echo(a.icmp_echo)
-    _invalid_tcp_packets(a.invalid)
-    _bad_icmp_packets(a.icmp_error)
-    print(json.dumps({"tcp": a.tcp, "udp": a.udp, "invalid": a.invalid, "icmp_error": a.icmp_error, "tcp_port": port,
-                      "udp_sport": u.getsockname()[1]}), flush=True)
-    if a.hold:
-        sys.stdin.read()  # until the test closes our stdin
-    for s in keep:
-        s.close()
+    # TCP
 
+    def op_tcp_listen(self, port=0, backlog=1024):
+        """A listener on port (0: any free one); returns its port."""
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((LO, port))
+        s.listen(backlog)
+        s.settimeout(5)
+        port = s.getsockname()[1]
+        self.listeners[port] = s
+        return {"port": port}
 
-def _h_fill(argv):
-    """Fill the namespace's conntrack table with ASSURED (established TCP) entries up to --max,
-    then send --udp datagrams to distinct ports: each needs a new entry, finds the table full
-    and no entry that can be early-dropped, and is dropped (sendto gets EPERM)."""
-    import argparse
+    def _pair(self, port):
+        c = socket.create_connection((LO, port), timeout=5)
+        s, _ = self.listeners[port].accept()
+        s.settimeout(5)
+        c.sendall(b"x")
+        s.recv(1)
+        s.sendall(b"y")
+        c.recv(1)
+        return c, s
 
-    ap = argparse.ArgumentParser(prog="nfce.py fill")
-    ap.add_argument("--max", type=int, required=True)
-    ap.add_argument("--udp", type=int, default=0)
-    a = ap.parse_args(argv)
+    def op_tcp_established(self, port, n, tag=None):
+        """n connections to a listener of ours, data both ways: ESTABLISHED, ASSURED."""
+        for _ in range(n):
+            self.pairs[tag].append(self._pair(port))
+        return {"n": len(self.pairs[tag])}
 
-    def count():
-        with open(f"{NF_SYSCTL}/nf_conntrack_count") as f:
-            return int(f.read())
+    def op_tcp_closed(self, port, n):
+        """n connections to a listener of ours, each closed at once, client first: TIME_WAIT."""
+        for _ in range(n):
+            c, s = self._pair(port)
+            c.close()
+            s.recv(1)  # EOF
+            s.close()
+        return {}
 
-    keep = []
-    lst = socket.socket()
-    lst.bind(("127.0.0.1", 0))
-    lst.listen(4096)
-    lst.settimeout(5)
-    port = lst.getsockname()[1]
-    tcp = 0
-    while count() < a.max and tcp < a.max + 16:
-        keep += _tcp_pair(lst, port)
-        tcp += 1
-    full = count()
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    eperm = sent = 0
-    for i in range(a.udp):
+    def op_tcp_connect_nb(self, port, n, tag=None):
+        """n non-blocking connects; the connection is left to whatever the ruleset does to it."""
+        res = []
+        for _ in range(n):
+            c = socket.socket()
+            c.setblocking(False)
+            res.append(c.connect_ex((LO, port)))
+            self.pairs[tag].append((c, None))
+        return {"errnos": res}
+
+    def op_shutdown_wr(self, tag=None, side="client"):
+        for c, s in self.pairs[tag]:
+            (c if side == "client" else s).shutdown(socket.SHUT_WR)
+        return {}
+
+    def op_close(self, tag=None, side="client", rst=False, wait_eof=False):
+        """Close one side (or both: client first, then the server after it read the FIN)."""
+        for c, s in self.pairs[tag]:
+            for x in {"client": [c], "server": [s], "both": [c, s]}[side]:
+                if x is None:
+                    continue
+                if rst:
+                    x.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                if wait_eof and x is s:
+                    while s.recv(4096):
+                        pass
+                x.close()
+        return {}
+
+    def op_fill(self, max, udp=0):
+        """Established TCP connections (ASSURED entries, which cannot be early-dropped) until the
+        namespace's table holds max entries, then udp datagrams to distinct ports: each needs a
+        new entry, finds the table full and nothing to early-drop, and is dropped (EPERM)."""
+        def count():
+            with open(f"{NF_SYSCTL}/nf_conntrack_count") as f:
+                return int(f.read())
+
+        port = self.op_tcp_listen(backlog=4096)["port"]
+        tcp = 0
+        while count() < max and tcp < max + 16:
+            self.op_tcp_established(port, 1, "fill")
+            tcp += 1
+        full = count()
+        r = self.op_udp_ports(UDP_BASE, udp)
+        return {"tcp": tcp, "count_when_full": full, "udp_eperm": r["eperm"], "udp_sent": r["sent"],
+                "count_after": count()}
+
+    # UDP
+
+    def op_udp_server(self, port=0, echo=False, v6=False):
+        """A UDP socket on port (0: any free one): echoes every datagram, or silently swallows
+        them (no ICMP port unreachable). Returns its port."""
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((LO6 if v6 else LO, port))
+        self.keep.append(s)
+
+        def run():
+            while True:
+                try:
+                    data, addr = s.recvfrom(65536)
+                except OSError:
+                    return
+                if echo:
+                    s.sendto(data, addr)
+
+        threading.Thread(target=run, daemon=True).start()
+        return {"port": s.getsockname()[1]}
+
+    def op_udp_flows(self, port, n, tag=None, expect_reply=False, v6=False):
+        """n flows to port, each from a socket of its own (its own source port)."""
+        replies = 0
+        host = LO6 if v6 else LO
+        for _ in range(n):
+            u = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind((host, 0))
+            u.settimeout(5)
+            u.sendto(b"nfce", (host, port))
+            if expect_reply:
+                u.recvfrom(100)
+                replies += 1
+            self.udp[tag].append((u, (host, port)))
+        return {"replies": replies}
+
+    def op_udp_again(self, tag=None, expect_reply=False):
+        """One more datagram on each flow of tag."""
+        replies = 0
+        for u, dst in self.udp[tag]:
+            u.sendto(b"again", dst)
+            if expect_reply:
+                u.recvfrom(100)
+                replies += 1
+        return {"replies": replies}
+
+    def op_udp_ports(self, base, n):
+        """One socket, datagrams to n consecutive ports from base: n unreplied flows, as fast as
+        it goes; datagrams conntrack drops (table full) are counted, not sent."""
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind((LO, 0))
+        t0 = time.monotonic()
+        sent = eperm = 0
+        for p in range(base, base + n):
+            try:
+                try:
+                    u.sendto(b"nfce", (LO, p))
+                except ConnectionRefusedError:  # an ICMP error of an earlier datagram, reported late
+                    u.sendto(b"nfce", (LO, p))
+                sent += 1
+            except PermissionError:
+                eperm += 1
+        self.keep.append(u)
+        return {"sent": sent, "eperm": eperm, "seconds": time.monotonic() - t0, "sport": u.getsockname()[1]}
+
+    def op_has_ipv6(self):
         try:
-            u.sendto(b"nfce", ("127.0.0.1", UDP_BASE + i))
-            sent += 1
-        except PermissionError:
-            eperm += 1
-    print(json.dumps({"tcp": tcp, "count_when_full": full, "udp_eperm": eperm, "udp_sent": sent,
-                      "count_after": count()}), flush=True)
-    sys.stdin.read()
-    for s in keep:
-        s.close()
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind((LO6, 0))
+            return {"ipv6": True}
+        except OSError as e:
+            return {"ipv6": False, "why": str(e)}
+
+    # ICMP and invalid packets (raw sockets, to 127.0.0.1)
+
+    def op_icmp_echo(self, n, ident_base=None):
+        """n echo requests with distinct ids (one replied entry each), waiting for each reply."""
+        if ident_base is None:
+            ident_base, self.icmp_ident = self.icmp_ident, self.icmp_ident + n
+        r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        r.settimeout(5)
+        got = 0
+        for i in range(n):
+            ident = (ident_base + i) & 0xFFFF
+            hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"nfce"
+            r.sendto(hdr[:2] + struct.pack("!H", _inet_checksum(hdr)) + hdr[4:], (LO, 0))
+            while True:  # a raw ICMP socket sees the request too: wait for the reply
+                data = r.recv(1500)
+                ihl = (data[0] & 0x0F) * 4
+                t, _, _, rid, _ = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+                if t == 0 and rid == ident:
+                    got += 1
+                    break
+        r.close()
+        return {"replies": got}
+
+    def op_invalid_tcp(self, n):
+        """n TCP segments with SYN+FIN, an invalid flag combination: conntrack counts them as invalid."""
+        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP) as r:
+            for _ in range(n):
+                r.sendto(struct.pack("!HHIIBBHHH", 42999, 42998, 1, 0, 5 << 4, 0x03, 1024, 0, 0), (LO, 0))
+        return {}
+
+    def op_bad_icmp(self, n):
+        """n ICMP messages of a type beyond NR_ICMP_TYPES: conntrack counts them as "error"
+        (icmp_error in /proc/net/stat/nf_conntrack)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as r:
+            for _ in range(n):
+                r.sendto(struct.pack("!BBHI", 200, 0, 0, 0), (LO, 0))
+        return {}
 
 
-def _raise_nofile():
-    import resource
-
+if __name__ == "__main__":
+    helpers = {"http": _h_http, "probe": _h_probe, "wait": _h_wait, "dump": _h_dump,
+               "traffic": lambda argv: TrafficDaemon().serve()}
+    if len(sys.argv) < 2 or sys.argv[1] not in helpers:
+        sys.exit(f"usage: {sys.argv[0]} {{{','.join(helpers)}}} ...")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-HELPERS = {"http": _h_http, "probe": _h_probe, "wait": _h_wait, "dump": _h_dump,
-           "flows": _h_flows, "fill": _h_fill}
-
-if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in HELPERS:
-        sys.exit(f"usage: {sys.argv[0]} {{{','.join(HELPERS)}}} ...")
-    _raise_nofile()
-    HELPERS[sys.argv[1]](sys.argv[2:])
+    helpers[sys.argv[1]](sys.argv[2:])

@@ -26,20 +26,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import events_util as eu  # noqa: E402
 import nfce  # noqa: E402
 
-PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 33: "dccp", 47: "gre", 58: "icmpv6", 132: "sctp", 136: "udplite"}
-TCP_STATES = ["syn_sent", "syn_recv", "established", "fin_wait", "close_wait", "last_ack", "time_wait",
-              "close", "syn_sent2"]
-OTHER_STATES = ["unreplied", "replied", "assured"]
 ZONE, ZONE_BASE, N_ZONE = 7, 41500, 5
 PRE_UDP_BASE = 42000
 CANARY_PORTS = (42500, 42501)
 DEFAULT_BUFFER = 8 << 20
-
-
-def proto_of(num):
-    return PROTO_NAMES.get(num, str(num))
 
 
 def conntrack_L(ns):
@@ -58,7 +51,7 @@ def conntrack_L(ns):
         else:
             state = "assured" if "[ASSURED]" in t else "unreplied" if "[UNREPLIED]" in t else "replied"
         zone = next((int(x[5:]) for x in t if re.fullmatch(r"zone=\d+", x)), 0)
-        states[(proto_of(num), state)] += 1
+        states[(eu.proto_name(num), state)] += 1
         zones[str(zone)] += 1
         total += 1
     return states, zones, total
@@ -66,8 +59,8 @@ def conntrack_L(ns):
 
 def expected_states(states):
     exp = {}
-    for num, name in PROTO_NAMES.items():
-        for st in TCP_STATES if num == 6 else OTHER_STATES:
+    for num, name in eu.PROTO_NAMES.items():
+        for st in eu.TCP_STATES if num == 6 else eu.OTHER_STATES:
             exp[(name, st)] = 0
     for k, n in states.items():
         exp[k] = exp.get(k, 0) + n
@@ -153,7 +146,7 @@ class EventWatch:
             m = self.LINE.match(l)
             if not m:
                 nfce.fail(f"cannot parse conntrack -E line {l!r}")
-            c[(m.group(1).lower(), proto_of(int(m.group(2))))] += 1
+            c[(m.group(1).lower(), eu.proto_name(int(m.group(2))))] += 1
         return c
 
     def close(self):
@@ -161,25 +154,21 @@ class EventWatch:
 
 
 def canary(ns, port):
-    ns.flows(udp=1, udp_base=port, hold=False).close()
+    """One UDP datagram to port from a new socket; returns its source port."""
+    return ns.flows(udp=1, udp_base=port, hold=False).info["udp_sport"]
 
 
 def test(ck):
     if "events" not in nfce.collectors():
         nfce.skip("this exporter has no events collector")
-    with nfce.Netns("events") as ns:
-        ns.run(["nft", "add", "rule", "inet", "t", "raw", "udp", "dport", f"{ZONE_BASE}-{ZONE_BASE + 99}",
-                "ct", "zone", "set", str(ZONE)])
+    with nfce.Netns("events", nft=f"add rule inet t raw udp dport {ZONE_BASE}-{ZONE_BASE + 99} ct zone set {ZONE}"
+                    ) as ns:
         # 1. entries older than the exporter: its startup dump must count them
         pre = ns.flows(tcp=4, udp=6, udp_base=PRE_UDP_BASE)
         live = watch = None
         try:
             with nfce.Exporter(ns) as exp:
-                for _ in nfce.deadline_loop(10, 0.1):
-                    m = exp.scrape()
-                    if m.find("nf_conntrack_state_entries"):
-                        break
-                nfce.check_collectors(ck, m, nfce.expected_success())
+                nfce.check_collectors(ck, eu.wait_synced(exp), nfce.expected_success())
                 _, m = wait_match(ns, exp, "startup")
                 ck.eq('nf_conntrack_resyncs_total{reason="startup"}', 1.0, m.get("nf_conntrack_resyncs_total", reason="startup"))
                 ck.eq("nf_conntrack_event_overruns_total", 0.0, m.get("nf_conntrack_event_overruns_total"))
@@ -191,11 +180,13 @@ def test(ck):
                 watch = EventWatch(ns)
                 e0 = exporter_events(m)
                 sent = 0
-                for _ in nfce.deadline_loop(10, 0.1):  # until conntrack -E is subscribed
-                    canary(ns, CANARY_PORTS[0])
+                # Until conntrack -E is subscribed: it shows the last canary, and so all it will show
+                # from before the baseline i0 (the canaries are sent one after the other).
+                for _ in nfce.deadline_loop(10, 0.1):
+                    sport = canary(ns, CANARY_PORTS[0])
                     sent += 1
                     watch.read(0.2)
-                    if any(f"dport={CANARY_PORTS[0]} " in l for l in watch.lines):
+                    if any(f"sport={sport} dport={CANARY_PORTS[0]} " in l for l in watch.lines):
                         break
                 for _ in nfce.deadline_loop(10, 0.1):  # until the exporter has them all
                     e1 = exporter_events(exp.scrape())
@@ -203,7 +194,6 @@ def test(ck):
                         break
                 ck.eq("NEW udp events counted for the canary datagrams", sent,
                       e1.get(("new", "udp"), 0) - e0.get(("new", "udp"), 0))
-                watch.read(0.2)
                 i0 = len(watch.lines)
                 live = ns.flows(tcp=5, tcp_closed=3, udp=8, udp_replied=4, icmp_echo=3)
                 ns.flows(udp=N_ZONE, udp_base=ZONE_BASE, hold=False).close()
@@ -259,7 +249,7 @@ def test(ck):
                             ns.run(["conntrack", "-D", "-p", "tcp", "--dport", str(silent.info["tcp_port"])])
                             ns.run(["conntrack", "-D", "-p", "udp", "--sport", str(silent.info["udp_sport"])])
                         _, m = wait_match(ns, exp, step, timeout=15)
-                        watch.read(0.2)
+                        watch.read(0.2)  # (what arrived meanwhile: nothing about them must have)
                         seen = [l for l in watch.lines if f"dport={silent.info['tcp_port']} " in l
                                 or f"sport={silent.info['udp_sport']} " in l]
                         ck.eq(f"{step}: conntrack -E lines about them (none expected)", [], seen[:3])
@@ -274,9 +264,7 @@ def test(ck):
             # exporter must count the overruns, resync, and end up at the kernel's counts again
             ns.run(["conntrack", "-F"])
             with nfce.Exporter(ns, args=["--collector.events.buffer-size=4096"]) as exp:
-                for _ in nfce.deadline_loop(10, 0.1):
-                    if exp.scrape().find("nf_conntrack_state_entries"):
-                        break
+                eu.wait_synced(exp)
                 ns.flows(tcp_closed=1500, udp=1500, udp_base=44000, hold=False).close()
                 _, m = wait_match(ns, exp, "after a burst into a tiny event buffer", timeout=20)
                 overruns = m.get("nf_conntrack_event_overruns_total") or 0

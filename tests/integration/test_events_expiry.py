@@ -39,7 +39,7 @@ add rule inet t tmo tcp dport {P_TCP_SHORT} ct timeout set "tcpshort"
 
 
 def test(ck):
-    with eu.Netns("events_expiry") as ns:
+    with nfce.Netns("events_expiry") as ns:
         short = ns.nft(NFT, check=False).returncode == 0
         if short:
             ns.udp_timeout_policy("udplong", 600, f"udp dport {P_UDP_LONG}")
@@ -52,8 +52,7 @@ def test(ck):
             eu.log(f"no nft ct timeout support: waiting for the default UDP timeout, {timeout} s")
         with nfce.Exporter(ns) as exp:
             eu.check_series_shape(ck, eu.wait_synced(exp))
-            tr = eu.Traffic(ns)
-            try:
+            with ns.traffic() as tr:
                 for p in (P_UDP_SHORT, P_UDP_LONG):
                     tr.do("udp_server", port=p, echo=False)
                 for p in (P_TCP_SHORT, P_TCP_LONG):
@@ -142,8 +141,6 @@ def test(ck):
                     for r in ("overrun", "periodic"):
                         ck.eq(f'nf_conntrack_resyncs_total{{reason="{r}"}} (the drop must come from events)', 0.0,
                               eu.resyncs(m, r))
-            finally:
-                tr.close()
             ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
 

@@ -22,7 +22,7 @@ BASE, BURST, MAX_BURSTS = 25000, 5000, 4
 
 
 def test(ck):
-    with eu.Netns("events_overrun") as ns:
+    with nfce.Netns("events_overrun") as ns:
         ns.udp_timeout_policy("udplong", 600, f"udp dport {BASE}-{BASE + BURST - 1}")
         with nfce.Exporter(ns, ["--collector.events.buffer-size=4KiB"]) as exp:
             m = eu.wait_synced(exp)
@@ -31,8 +31,7 @@ def test(ck):
                   m.get("nf_conntrack_event_socket_buffer_bytes"))
             ck.eq("nf_conntrack_event_overruns_total before the burst", 0.0, m.get("nf_conntrack_event_overruns_total"))
             ck.eq('nf_conntrack_resyncs_total{reason="startup"}', 1.0, eu.resyncs(m, "startup"))
-            tr = eu.Traffic(ns, timeout=60)
-            try:
+            with ns.traffic(60) as tr:
                 sent = 0
                 for i in range(MAX_BURSTS):
                     r = tr.do("udp_ports", base=BASE, n=BURST)
@@ -71,8 +70,6 @@ def test(ck):
                 k, m = eu.require(ck, "exporter vs kernel after 20 more flows", eu.converge(ns, exp, 15))
                 if m is not None:
                     ck.eq("kernel entries", sent + 20, k.count)
-            finally:
-                tr.close()
             ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
 

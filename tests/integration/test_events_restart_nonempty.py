@@ -35,11 +35,10 @@ add rule inet t silent udp dport {{ {P_UDP_SILENT}, {P_UDP_Z4} }} ct event set 0
 
 
 def test(ck):
-    with eu.Netns("events_restart_nonempty", nft=NFT) as ns:
+    with nfce.Netns("events_restart_nonempty", nft=NFT) as ns:
         # UDP entries live 10 minutes, not 30 s: none expires (silently) even on a slow machine
         ns.udp_timeout_policy("udplong", 600, f"udp dport {P_UDP_SILENT}-{P_UDP_Z4}")
-        tr = eu.Traffic(ns)
-        try:
+        with ns.traffic() as tr:
             for p in (P_TCP_SILENT, P_TCP):
                 tr.do("tcp_listen", port=p)
             for p in (P_UDP_SILENT, P_UDP, P_UDP_Z4):
@@ -113,8 +112,6 @@ def test(ck):
                     ck.eq('nf_conntrack_resyncs_total{reason="periodic"} (no second one)', 1.0,
                           eu.resyncs(m, "periodic"))
                 ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
-        finally:
-            tr.close()
 
 
 if __name__ == "__main__":

@@ -23,9 +23,8 @@ add rule inet t silent tcp dport {PORT} ct event set 0x0
 
 
 def test(ck):
-    with eu.Netns("events_silent_states", nft=NFT) as ns:
-        tr = eu.Traffic(ns)
-        try:
+    with nfce.Netns("events_silent_states", nft=NFT) as ns:
+        with ns.traffic() as tr:
             tr.do("tcp_listen", port=PORT)
             tr.do("tcp_established", port=PORT, n=N, tag="s")
             eu.wait_kernel(ns, lambda k: k.count == N, f"{N} established entries")
@@ -46,8 +45,6 @@ def test(ck):
                     ck.true('nf_conntrack_resyncs_total{reason="periodic"} >= 1',
                             (eu.resyncs(m, "periodic") or 0) >= 1, repr(eu.resyncs(m, "periodic")))
                 ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
-        finally:
-            tr.close()
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ add rule inet t tmo tcp dport {PORT_MAIN}-{PORT_LAST_ACK} ct timeout set "tcplon
 
 
 def test(ck):
-    with eu.Netns("events_tcp_states", nft=NFT) as ns:
+    with nfce.Netns("events_tcp_states", nft=NFT) as ns:
         with nfce.Exporter(ns) as exp:
             long_close = ns.nft(NFT_TIMEOUT, check=False).returncode == 0
             if not long_close:
@@ -61,8 +61,7 @@ def test(ck):
             m0 = eu.wait_synced(exp)
             eu.check_series_shape(ck, m0)
             ck.eq("state entries of an empty table", {}, eu.nonzero(eu.states_of(m0)))
-            tr = eu.Traffic(ns)
-            try:
+            with ns.traffic() as tr:
                 for p in (PORT_MAIN, PORT_SYN_RECV, PORT_FIN_WAIT, PORT_LAST_ACK):
                     tr.do("tcp_listen", port=p)
                 tr.do("tcp_established", port=PORT_MAIN, n=N["established"], tag="est")
@@ -122,8 +121,6 @@ def test(ck):
                               eu.resyncs(m, r))
                     ck.eq("nf_conntrack_event_overruns_total", 0.0, m.get("nf_conntrack_event_overruns_total"))
                     ck.eq("nf_conntrack_zone_entries", {"0": float(k.count)}, eu.zones_of(m))
-            finally:
-                tr.close()
             ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
 

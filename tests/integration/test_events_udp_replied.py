@@ -24,11 +24,10 @@ N6_UNREPLIED, N6_REPLIED = 2, 1
 
 
 def test(ck):
-    with eu.Netns("events_udp_replied") as ns:
+    with nfce.Netns("events_udp_replied") as ns:
         with nfce.Exporter(ns) as exp:
             eu.check_series_shape(ck, eu.wait_synced(exp))
-            tr = eu.Traffic(ns)
-            try:
+            with ns.traffic() as tr:
                 tr.do("udp_server", port=PORT_SILENT, echo=False)
                 tr.do("udp_server", port=PORT_ECHO, echo=True)
                 tr.do("udp_flows", port=PORT_SILENT, n=N_UNREPLIED, tag="unreplied")
@@ -93,8 +92,6 @@ def test(ck):
                     if v6["ipv6"]:
                         ck.eq("IPv6 entries in conntrack -L", n6u + n6r,
                               sum(1 for e in k.entries if ":" in e.orig["src"]))
-            finally:
-                tr.close()
             ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
 

@@ -31,7 +31,7 @@ def check_scrape(ck, m, label):
 
 def test(ck):
     wrapper = nfce.drop_net_admin_wrapper()
-    with eu.Netns("events_unprivileged") as ns:
+    with nfce.Netns("events_unprivileged") as ns:
         with nfce.Exporter(ns, wrapper=wrapper) as exp:
             caps = nfce.proc_caps(exp.pid)
             if caps & (1 << nfce.CAP_NET_ADMIN):
@@ -40,8 +40,7 @@ def test(ck):
                 ck.eq("the wrapped process is the exporter", os.path.basename(nfce.exporter_path())[:15],
                       f.read().strip())
             check_scrape(ck, exp.scrape(), "first scrape")  # scrape() fails the test unless 200
-            tr = eu.Traffic(ns)
-            try:
+            with ns.traffic() as tr:
                 tr.do("udp_server", port=26000, echo=False)
                 tr.do("tcp_listen", port=26001)
                 tr.do("udp_flows", port=26000, n=6, tag="u")
@@ -64,8 +63,6 @@ def test(ck):
                         break
                 ck.eq("nf_conntrack_entries after deleting the UDP entries", 4.0, m.get("nf_conntrack_entries"))
                 check_scrape(ck, m, "scrape after deletions")
-            finally:
-                tr.close()
             ck.true("the exporter is still running", exp.proc.poll() is None, f"exit {exp.proc.poll()}")
             log = exp.log()
             warn = [l for l in log.splitlines() if re.search(r"\blevel=warn\b", l) and "collector=events" in l]

@@ -29,11 +29,10 @@ add rule inet t zones udp dport {P300} ct zone set 300
 
 
 def test(ck):
-    with eu.Netns("events_zones", nft=NFT) as ns:
+    with nfce.Netns("events_zones", nft=NFT) as ns:
         # UDP entries live 10 minutes, not 30 s: nothing expires even if the machine is slow
         ns.udp_timeout_policy("udplong", 600, f"udp dport {{ {P0}, {P5}, {P300} }}")
-        tr = eu.Traffic(ns)
-        try:
+        with ns.traffic() as tr:
             with nfce.Exporter(ns) as exp:
                 eu.check_series_shape(ck, eu.wait_synced(exp))
                 for p in (P0, P5, P300):
@@ -81,8 +80,6 @@ def test(ck):
                     for r in ("overrun", "periodic"):
                         ck.eq(f'nf_conntrack_resyncs_total{{reason="{r}"}}', 0.0, eu.resyncs(m, r))
                 ck.eq("exporter (max-zones=1) exit status on SIGTERM", 0, exp.stop())
-        finally:
-            tr.close()
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ nf_conntrack_max is lowered and one of them filled to it, so that the kernel dro
 flows. The drops and the full count show in that namespace's series only; the quiet one's
 entries and drops stay as the kernel says, and the host-wide limit is one unlabelled series.
 
-NOT parallel: nf_conntrack_max is one value for every namespace (see test_table_full.py for
-how it is saved, locked and restored)."""
+NOT parallel: nf_conntrack_max is one value for every namespace (nfce.lowered_max() locks,
+lowers and restores it)."""
 import os
 import shutil
 import sys
@@ -15,7 +15,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nfce  # noqa: E402
 
-STATE_FILE = "/run/nfce-netns_table_full.nf_conntrack_max"
 HEADROOM = 64
 N_UDP = 40
 MAX_OTHERS = 20000
@@ -26,51 +25,40 @@ def test(ck):
         nfce.skip("nsenter (util-linux) is not installed")
     if not os.path.exists(nfce.MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
-    with nfce.exclusive_max():
-        with nfce.Netns("netns_full") as full, nfce.Netns("netns_quiet") as quiet:
-            args = [f"--netns={full.name}", f"--netns={quiet.name}"]
-            with nfce.Exporter(quiet, args) as exp:
-                flows = quiet.flows(udp=5)
-                orig, limit = nfce.fill_limit(HEADROOM, MAX_OTHERS)
-                m0 = exp.scrape()
-                drop = nfce.stat_metric("drop")
-                quiet0 = quiet.conntrack_stats()
-                fill = None
-                nfce.lower_max(limit, STATE_FILE)
-                try:
-                    t0 = time.monotonic()
-                    fill = nfce.Flows(full, ["fill", "--max", limit, "--udp", N_UDP])
-                    info = fill.info
-                    nfce.log(f"filled {full.name} in {time.monotonic() - t0:.1f}s: {info}")
-                    ck.eq("UDP datagrams refused in the full namespace", N_UDP, info["udp_eperm"])
-                    m = exp.scrape()
-                    s_full, s_quiet = full.conntrack_stats(), quiet.conntrack_stats()
+    with nfce.Netns("netns_full") as full, nfce.Netns("netns_quiet") as quiet:
+        with nfce.Exporter(quiet, [f"--netns={full.name}", f"--netns={quiet.name}"]) as exp, \
+                quiet.flows(udp=5):
+            m0 = exp.scrape()
+            drop = nfce.stat_metric("drop")
+            quiet0 = quiet.conntrack_stats()
+            with nfce.lowered_max(headroom=HEADROOM, max_others=MAX_OTHERS) as (orig, limit), \
+                    full.traffic() as fill:
+                t0 = time.monotonic()
+                info = fill.do("fill", max=limit, udp=N_UDP, timeout=60)
+                nfce.log(f"filled {full.name} in {time.monotonic() - t0:.1f}s: {info}")
+                ck.eq("UDP datagrams refused in the full namespace", N_UDP, info["udp_eperm"])
+                m = exp.scrape()
+                s_full, s_quiet = full.conntrack_stats(), quiet.conntrack_stats()
 
-                    e_full = m.get("nf_conntrack_entries", netns=full.name)
-                    ck.true("entries of the full namespace == the limit (or within 2)",
-                            e_full is not None and limit - 2 <= e_full <= limit, f"{e_full} vs {limit}")
-                    ck.eq("the limit: one unlabelled series", [{}], [s.labels for s in m.find("nf_conntrack_entries_limit")])
-                    ck.eq("the limit is the lowered nf_conntrack_max", float(limit), m.get("nf_conntrack_entries_limit"))
-                    d_full = m.get(drop, netns=full.name) - m0.get(drop, netns=full.name)
-                    ck.true("drops of the full namespace grew by at least the refused datagrams",
-                            d_full >= N_UDP, f"+{d_full}")
-                    ck.eq("drops of the full namespace vs its conntrack -S", float(s_full["drop"]), m.get(drop, netns=full.name))
-                    ck.eq("drops of the quiet namespace: unchanged", m0.get(drop, netns=quiet.name),
-                          m.get(drop, netns=quiet.name))
-                    ck.eq("drops of the quiet namespace vs its conntrack -S", float(s_quiet["drop"]),
-                          m.get(drop, netns=quiet.name))
-                    ck.eq("quiet namespace's conntrack -S drop unchanged", quiet0["drop"], s_quiet["drop"])
-                    e_quiet = m.get("nf_conntrack_entries", netns=quiet.name)
-                    ck.true("entries of the quiet namespace stay far below the limit",
-                            e_quiet is not None and e_quiet < limit - HEADROOM // 2, f"{e_quiet}")
-                finally:
-                    nfce.restore_max(orig, STATE_FILE)
-                    if fill is not None:
-                        fill.close()
-                    flows.close()
-                ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
-                ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
-
+                e_full = m.get("nf_conntrack_entries", netns=full.name)
+                ck.true("entries of the full namespace == the limit (or within 2)",
+                        e_full is not None and limit - 2 <= e_full <= limit, f"{e_full} vs {limit}")
+                ck.eq("the limit: one unlabelled series", [{}], [s.labels for s in m.find("nf_conntrack_entries_limit")])
+                ck.eq("the limit is the lowered nf_conntrack_max", float(limit), m.get("nf_conntrack_entries_limit"))
+                d_full = m.get(drop, netns=full.name) - m0.get(drop, netns=full.name)
+                ck.true("drops of the full namespace grew by at least the refused datagrams",
+                        d_full >= N_UDP, f"+{d_full}")
+                ck.eq("drops of the full namespace vs its conntrack -S", float(s_full["drop"]), m.get(drop, netns=full.name))
+                ck.eq("drops of the quiet namespace: unchanged", m0.get(drop, netns=quiet.name),
+                      m.get(drop, netns=quiet.name))
+                ck.eq("drops of the quiet namespace vs its conntrack -S", float(s_quiet["drop"]),
+                      m.get(drop, netns=quiet.name))
+                ck.eq("quiet namespace's conntrack -S drop unchanged", quiet0["drop"], s_quiet["drop"])
+                e_quiet = m.get("nf_conntrack_entries", netns=quiet.name)
+                ck.true("entries of the quiet namespace stay far below the limit",
+                        e_quiet is not None and e_quiet < limit - HEADROOM // 2, f"{e_quiet}")
+            ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
+            ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
 if __name__ == "__main__":
     nfce.main(test)

@@ -220,9 +220,7 @@ def check_formats(ck, ns, ex):
 
 def check_prometheus(ck, ns, ex):
     # Prometheus's API and its scrapes of the recorder stay out of conntrack, as scrapes do.
-    for port in (PROM_PORT, RECORDER_PORT):
-        for d in ("dport", "sport"):
-            ns.run(["nft", "add", "rule", "inet", "t", "raw", "tcp", d, str(port), "notrack"])
+    ns.notrack(PROM_PORT, RECORDER_PORT)
     tmp = tempfile.mkdtemp(prefix="nfce-openmetrics-")
     try:
         cfg = {"global": {"scrape_interval": "1s", "scrape_timeout": "1s"},

@@ -22,9 +22,8 @@ Prometheus's HTTP API (/api/v1/rules, /api/v1/query, /api/v1/alerts):
 5. the exporter stopped: ConntrackExporterDown fires (up == 0 for the job).
 
 NOT parallel: nf_conntrack_max is one value for all namespaces. Like table_full, this test
-holds nfce.MAX_LOCK_FILE exclusively while it runs, restores the limit in a finally block
-(SIGTERM/SIGINT/SIGHUP unwind through it) and leaves the original value in STATE_FILE while
-it is lowered, for the next run to put back should this one be SIGKILLed."""
+lowers it with nfce.lowered_max(): MAX_LOCK_FILE held exclusively meanwhile, the limit
+restored however the test ends (or by the next run, should this one be SIGKILLed)."""
 import glob
 import json
 import os
@@ -46,7 +45,6 @@ OVERRIDES = os.path.join(RULES_DIR, "e2e-overrides.yml")
 PROM_PORT = 39990  # inside the test's namespace; below the ephemeral range nfce sets there
 JOB = "nf_conntrack"  # the job selector of config.yml
 BUCKETS_FILE = f"{nfce.NF_SYSCTL}/nf_conntrack_buckets"
-STATE_FILE = "/run/nfce-prometheus_e2e.nf_conntrack_max"
 HEADROOM = 64
 N_UDP = 50
 MAX_OTHERS = 20000  # more entries elsewhere than this: filling our table would take too long
@@ -179,17 +177,6 @@ def record_named(rules, prefix):
     return names[0]
 
 
-def wait_for(what, timeout, fn, interval=0.3):
-    """Calls fn() until it returns something true; returns it (or the last value on timeout)."""
-    last = None
-    for _ in nfce.deadline_loop(timeout, interval):
-        last = fn()
-        if last:
-            return last
-    nfce.log(f"timed out after {timeout}s waiting for {what}")
-    return last
-
-
 # --------------------------------------------------------------------------------------------
 # The test
 # --------------------------------------------------------------------------------------------
@@ -214,7 +201,7 @@ def check_quiet(ck, prom, names, buckets):
         return rules if done and recorded else None
 
     t0 = time.monotonic()
-    rules = wait_for("every rule evaluated and the first scrape", 20, evaluated)
+    rules = nfce.wait_until(evaluated, 20, interval=0.3)
     nfce.log(f"rules evaluated and recording after {time.monotonic() - t0:.1f}s")
     if not rules:
         rules = prom.rules()
@@ -269,8 +256,8 @@ def check_dashboard_queries(ck, ns, prom):
     """Every query of the Grafana dashboard returns data from this Prometheus."""
     # Some UDP too, for the panels of protocols other than TCP; then a few scrapes.
     ns.flows(udp=3, hold=False).close()
-    wait_for("UDP entries in Prometheus", 15,
-             lambda: prom.query(f'nf_conntrack_state_entries{{job="{JOB}",protocol="udp"}} > 0'))
+    nfce.wait_until(lambda: prom.query(f'nf_conntrack_state_entries{{job="{JOB}",protocol="udp"}} > 0'), 15,
+                    interval=0.3)  # else the dashboard's UDP panels fail below
     values = {"job": JOB, "instance": f"127.0.0.1:{nfce.PORT}", "netns": ".*", "__rate_interval": "20s",
               "__interval": "5s", "__range": "2m"}
     n = 0
@@ -288,38 +275,33 @@ def test(ck):
     if not os.path.exists(nfce.MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
     t0 = time.monotonic()
-    tmpdir = None
-    with nfce.exclusive_max():
-        try:
-            with nfce.Netns("prometheus_e2e") as ns:
-                # The namespaces of SIGKILLed runs are gone now (Netns reaps them), and no other
-                # run holds the lock: their temporary directories can go too.
-                for d in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
-                    shutil.rmtree(d, ignore_errors=True)
-                tmpdir = tempfile.mkdtemp(prefix=TMP_PREFIX)
-                rules_file = os.path.join(tmpdir, "rules.yml")
-                generate_rules(rules_file)
-                # Queries to Prometheus stay out of conntrack, like scrapes (nfce.Netns).
-                for rule in (["tcp", "dport", str(PROM_PORT), "notrack"], ["tcp", "sport", str(PROM_PORT), "notrack"]):
-                    ns.run(["nft", "add", "rule", "inet", "t", "raw"] + rule)
-                with nfce.Exporter(ns) as exp:
-                    prom = Prometheus(ns, tmpdir, rules_file, [f"{exp.host}:{exp.port}"])
-                    try:
-                        prom.start()
-                        nfce.log(f"prometheus ready after {time.monotonic() - t0:.1f}s")
-                        run(ck, ns, exp, prom)
-                        if ck.failures:
-                            nfce.log("prometheus log (tail):\n" + prom.log())
-                    except nfce.TestFailure:
+    # Temporary directories of SIGKILLed runs (named by their pid) can go.
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
+        pid = os.path.basename(d)[len(TMP_PREFIX):].split("-")[0]
+        if pid.isdigit() and not nfce._pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+    tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
+    try:
+        with nfce.Netns("prometheus_e2e") as ns:
+            rules_file = os.path.join(tmpdir, "rules.yml")
+            generate_rules(rules_file)
+            ns.notrack(PROM_PORT)  # queries to Prometheus stay out of conntrack, like scrapes
+            with nfce.Exporter(ns) as exp:
+                prom = Prometheus(ns, tmpdir, rules_file, [f"{exp.host}:{exp.port}"])
+                try:
+                    prom.start()
+                    nfce.log(f"prometheus ready after {time.monotonic() - t0:.1f}s")
+                    run(ck, ns, exp, prom)
+                    if ck.failures:
                         nfce.log("prometheus log (tail):\n" + prom.log())
-                        raise
-                    finally:
-                        prom.stop()
-                        prom.log_file.close()
-        finally:
-            if tmpdir:
-                shutil.rmtree(tmpdir, ignore_errors=True)
-
+                except nfce.TestFailure:
+                    nfce.log("prometheus log (tail):\n" + prom.log())
+                    raise
+                finally:
+                    prom.stop()
+                    prom.log_file.close()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 def run(ck, ns, exp, prom):
     rules = prom.rules()
@@ -335,18 +317,14 @@ def run(ck, ns, exp, prom):
     check_quiet(ck, prom, names, buckets)
     ck.raise_if_failed("before filling the table")
 
-    orig, limit = nfce.fill_limit(HEADROOM, MAX_OTHERS)
-
-    fill = dropper = None
     seen_firing = {}
-    t_full = None
-    nfce.lower_max(limit, STATE_FILE)
-    try:
-        fill = nfce.Flows(ns, ["fill", "--max", limit, "--udp", N_UDP])
+    with nfce.lowered_max(headroom=HEADROOM, max_others=MAX_OTHERS) as (orig, limit), ns.traffic() as fill:
+        info = fill.do("fill", max=limit, udp=N_UDP, timeout=60)
         t_full = time.monotonic()
-        nfce.log(f"table full: {fill.info}")
-        ck.eq("kernel count once the table is full", limit, fill.info["count_when_full"])
-        ck.eq("UDP datagrams refused with EPERM (dropped by conntrack)", N_UDP, fill.info["udp_eperm"])
+        nfce.log(f"table full: {info}")
+        ck.eq("kernel count once the table is full", limit, info["count_when_full"])
+        ck.eq("UDP datagrams refused with EPERM (dropped by conntrack)", N_UDP, info["udp_eperm"])
+        # New UDP flows while the alerts come (stopped below; on a failure, by the namespace's clean-up)
         dropper = ns.popen([sys.executable, "-c", DROPPER, str(ALERT_TIMEOUT + 30), str(nfce.UDP_BASE + 1000)],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         nfce.read_line(dropper.stdout, 10)
@@ -357,7 +335,7 @@ def run(ck, ns, exp, prom):
                 seen_firing.setdefault(k, now)
             return FIRE_WHEN_FULL <= set(seen_firing)
 
-        wait_for("the table-full alerts", ALERT_TIMEOUT, all_fired)
+        nfce.wait_until(all_fired, ALERT_TIMEOUT, interval=0.3)
         nfce.log("firing after the table filled: " +
                  ", ".join(f"{a}/{s} {t:.1f}s" for (a, s), t in sorted(seen_firing.items(), key=lambda x: x[1])))
         for k in sorted(FIRE_WHEN_FULL):
@@ -397,18 +375,12 @@ def run(ck, ns, exp, prom):
         a = active.get(("ConntrackPacketsDropped", "critical"))
         if ck.true("ConntrackPacketsDropped still active", a is not None, repr(sorted(active))):
             ck.true("ConntrackPacketsDropped value > 0", float(a["value"]) > 0, a["value"])
-    finally:
-        nfce.restore_max(orig, STATE_FILE)
-        t_lowered = time.monotonic() - t_full if t_full else 0
-        if dropper is not None:
-            try:  # closing its stdin stops it
-                out = dropper.communicate(timeout=10)[0].decode().strip().splitlines()
-                nfce.log(f"dropper: {out[-1] if out else '?'}")
-            except (subprocess.TimeoutExpired, OSError, ValueError) as e:
-                nfce.log(f"dropper did not stop: {e}")
-        if fill is not None:
-            fill.close()
-        nfce.log(f"nf_conntrack_max restored to {orig} after {t_lowered:.1f}s")
+        try:  # closing its stdin stops it
+            out = dropper.communicate(timeout=10)[0].decode().strip().splitlines()
+            nfce.log(f"dropper: {out[-1] if out else '?'}")
+        except (subprocess.TimeoutExpired, OSError, ValueError) as e:
+            nfce.log(f"dropper did not stop: {e}")
+    nfce.log(f"nf_conntrack_max lowered for {time.monotonic() - t_full:.1f}s")
     ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
 
     # The limit is back: the ratio drops under the thresholds and the alert resolves at once.
@@ -416,14 +388,14 @@ def run(ck, ns, exp, prom):
         return not any(k[0] == "ConntrackTableAlmostFull" for k in prom.alerts())
 
     ck.true("ConntrackTableAlmostFull resolves once nf_conntrack_max is restored",
-            wait_for("ConntrackTableAlmostFull to resolve", 15, almost_full_gone), repr(sorted(prom.alerts())))
+            nfce.wait_until(almost_full_gone, 15, interval=0.3), repr(sorted(prom.alerts())))
 
     check_dashboard_queries(ck, ns, prom)
 
     # The exporter stops: up == 0 for the job, ConntrackExporterDown fires.
     ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
     t_stop = time.monotonic()
-    down = wait_for("ConntrackExporterDown", 20, lambda: ("ConntrackExporterDown", "warning") in prom.firing())
+    down = nfce.wait_until(lambda: ("ConntrackExporterDown", "warning") in prom.firing(), 20, interval=0.3)
     ck.true("ConntrackExporterDown fires once the exporter is stopped", down, repr(sorted(prom.alerts())))
     if down:
         nfce.log(f"ConntrackExporterDown firing {time.monotonic() - t_stop:.1f}s after the exporter stopped")

@@ -85,7 +85,7 @@ def check_refused(ck, ns, args, pattern, wrapper=()):
 
 
 def test(ck):
-    with throwaway_user() as (user, uid, gid), eu.Netns("runas") as ns:
+    with throwaway_user() as (user, uid, gid), nfce.Netns("runas") as ns:
         with nfce.Exporter(ns, args=[f"--runas={user}:{user}"]) as exp:
             check_creds(ck, exp.pid, uid, gid, NET_ADMIN, f"--runas={user}:{user}")
             log = exp.log()
@@ -97,8 +97,7 @@ def test(ck):
                       m.get("nf_conntrack_exporter_collector_success", collector=c))
             ck.true("process_open_fds is exported", m.get("process_open_fds"), "missing or 0")
             eu.wait_synced(exp)
-            tr = eu.Traffic(ns)
-            try:
+            with ns.traffic() as tr:
                 tr.do("udp_server", port=26000, echo=True)
                 tr.do("tcp_listen", port=26001)
                 tr.do("udp_flows", port=26000, n=5, tag="u")
@@ -112,8 +111,6 @@ def test(ck):
                 n = eu.conntrack_delete(ns, "-p", "udp")
                 ck.eq("conntrack -D -p udp deleted", 5, n)
                 eu.require(ck, "after deleting the UDP entries", eu.converge(ns, exp, 15))
-            finally:
-                tr.close()
             ck.true("the exporter is still running", exp.proc.poll() is None, exp.state())
             ck.true("no level=error line", not re.search(r"\blevel=error\b", exp.log()), exp.log())
             ck.eq("exit status on SIGTERM", 0, exp.stop())

@@ -116,8 +116,11 @@ void mw_family(struct metric_writer *w, const char *name, enum metric_type type,
 
 	size_t head = w->len;
 
+	static uint64_t family_serial;
+
 	snprintf(w->family, sizeof(w->family), "%s", name);
 	w->family_type = type;
+	w->family_id = __atomic_add_fetch(&family_serial, 1, __ATOMIC_RELAXED);
 	if (om && type == METRIC_UNTYPED)
 		t = "unknown";
 	/* OpenMetrics names a counter's family without the _total of its samples. */
@@ -286,6 +289,7 @@ static void mw_tap(struct metric_writer *w, const char *name, const struct mw_la
 {
 	struct mw_sample s = {
 		.family = w->family,
+		.family_id = w->family_id,
 		.type = w->family_type,
 		.name = name,
 		.const_label = w->const_label_name ? w->const_label_value : NULL,

@@ -44,6 +44,7 @@ struct mw_label {
  */
 struct mw_sample {
 	const char *family; /* as given to mw_family() */
+	uint64_t family_id; /* new at every mw_family() of any writer: a consumer's cache key */
 	enum metric_type type;
 	const char *name; /* the sample's own: the family's, or <family>_bucket, ... */
 	const char *const_label; /* the constant label's value (netns), NULL when unset */
@@ -79,6 +80,7 @@ struct metric_writer {
 	void *tap_ctx;
 	char family[MW_FAMILY_NAME_MAX]; /* the current family, for the tap */
 	enum metric_type family_type;
+	uint64_t family_id;
 	bool track_families; /* record a mark per family, for mw_regroup() */
 	struct mw_mark *marks;
 	size_t n_marks, marks_cap;

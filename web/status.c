@@ -3,6 +3,7 @@
 
 #include "metric_names.h"
 #include "text.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -56,38 +57,90 @@ void status_begin(struct status *st)
 	st->next = (struct status_view){ 0 };
 }
 
+/* The families the page reads; the rest are skipped after one look per family. */
+enum status_family {
+	SF_OTHER,
+	SF_ENTRIES,
+	SF_LIMIT,
+	SF_BUCKETS,
+	SF_DROP,
+	SF_EARLY_DROP,
+	SF_INSERT_FAILED,
+	SF_STATES,
+	SF_ZONES,
+	SF_COLLECTOR_SUCCESS,
+};
+
+static enum status_family classify(const char *f)
+{
+	static const struct {
+		const char *name;
+		enum status_family kind;
+	} known[] = {
+		{ MN_ENTRIES, SF_ENTRIES },
+		{ MN_ENTRIES_LIMIT, SF_LIMIT },
+		{ MN_BUCKETS, SF_BUCKETS },
+		{ MN_STAT_DROP, SF_DROP },
+		{ MN_STAT_EARLY_DROP, SF_EARLY_DROP },
+		{ MN_STAT_INSERT_FAILED, SF_INSERT_FAILED },
+		{ MN_STATE_ENTRIES, SF_STATES },
+		{ MN_ZONE_ENTRIES, SF_ZONES },
+		{ MN_COLLECTOR_SUCCESS, SF_COLLECTOR_SUCCESS },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (strcmp(f, known[i].name) == 0)
+			return known[i].kind;
+	return SF_OTHER;
+}
+
 void status_sample(struct status *st, const struct mw_sample *m)
 {
 	struct status_view *v = &st->next;
 	struct status_sample *s = &v->now;
-	const char *f = m->family;
 
-	/* With --netns, the fullest namespace is the one at risk. */
-	if (strcmp(f, MN_ENTRIES) == 0) {
+	if (m->family_id != st->family_id) {
+		st->family_id = m->family_id;
+		st->family_kind = classify(m->family);
+	}
+	switch ((enum status_family)st->family_kind) {
+	case SF_OTHER:
+		break;
+	case SF_ENTRIES:
+		/* With --netns, the fullest namespace is the one at risk. */
 		if (!v->have_table || m->value > s->entries)
 			s->entries = m->value;
 		v->have_table = true;
-	} else if (strcmp(f, MN_ENTRIES_LIMIT) == 0) {
+		break;
+	case SF_LIMIT:
 		s->limit = m->value;
-	} else if (strcmp(f, MN_BUCKETS) == 0) {
+		break;
+	case SF_BUCKETS:
 		v->buckets = m->value;
-	} else if (strcmp(f, MN_STAT_DROP) == 0) {
+		break;
+	case SF_DROP:
 		s->drop += m->value;
 		v->have_stat = true;
-	} else if (strcmp(f, MN_STAT_EARLY_DROP) == 0) {
+		break;
+	case SF_EARLY_DROP:
 		s->early_drop += m->value;
-	} else if (strcmp(f, MN_STAT_INSERT_FAILED) == 0) {
+		break;
+	case SF_INSERT_FAILED:
 		s->insert_failed += m->value;
-	} else if (strcmp(f, MN_STATE_ENTRIES) == 0) {
+		break;
+	case SF_STATES:
 		v->have_states = true;
 		top_insert(v->states, &v->n_states, label(m, ML_PROTOCOL), label(m, ML_STATE),
 			   m->value);
-	} else if (strcmp(f, MN_ZONE_ENTRIES) == 0) {
+		break;
+	case SF_ZONES:
 		v->have_zones = true;
 		top_insert(v->zones, &v->n_zones, label(m, ML_ZONE), "", m->value);
-	} else if (strcmp(f, MN_COLLECTOR_SUCCESS) == 0) {
+		break;
+	case SF_COLLECTOR_SUCCESS:
 		v->collectors++;
 		v->collectors_ok += m->value == 1;
+		break;
 	}
 }
 

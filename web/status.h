@@ -48,6 +48,8 @@ struct status {
 	unsigned head, n;
 	struct status_view v; /* the last complete scrape's */
 	struct status_view next; /* being filled by the scrape under way */
+	uint64_t family_id; /* the family of the last sample, and what it is to the page */
+	int family_kind;
 };
 
 /*

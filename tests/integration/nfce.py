@@ -537,7 +537,7 @@ class Response:
 # lowered_max() has nf_conntrack_max lowered; so that no test of another run (another checkout
 # on this machine) has its flows dropped or its limit changed under it, and a saved value found
 # while holding it is one a killed run left. One fd per process: the shared lock is converted
-# to an exclusive one and back (flock cannot be taken twice).
+# to an exclusive one and back (a conversion that must wait lets go of the shared one meanwhile).
 MAX_LOCK_FILE = "/run/nfce-nf_conntrack_max.lock"
 _lock = {"fd": None, "users": 0, "exclusive": False}
 

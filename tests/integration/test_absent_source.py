@@ -36,8 +36,7 @@ def check_scrape(ck, exp, label, expected):
 def test(ck):
     wrapper = nfce.drop_net_admin_wrapper()
     with nfce.Netns("absent_source") as ns, tempfile.TemporaryDirectory(prefix="nfce-empty-procfs-") as empty:
-        flows = ns.flows(tcp=3, udp=5)
-        try:
+        with ns.flows(tcp=3, udp=5):
             # 1. no source at all
             expected = nfce.expected_success(set())
             with nfce.Exporter(ns, args=[f"--path.procfs={empty}"], wrapper=wrapper) as exp:
@@ -68,8 +67,6 @@ def test(ck):
                     nfce.check_stat_counters(ck, b["S"], m, a["S"], sorted(b["S"]), "netlink only: ")
                 ck.true("netlink only: still running", exp.proc.poll() is None, exp.state())
                 ck.eq("netlink only: exit status on SIGTERM", 0, exp.stop())
-        finally:
-            flows.close()
 
 
 if __name__ == "__main__":

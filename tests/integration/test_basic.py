@@ -27,8 +27,7 @@ def compare_table_stat(b, m, a, ck):
 def test(ck):
     with nfce.Netns("basic") as ns:
         with nfce.Exporter(ns) as exp:
-            flows = ns.flows(tcp=N_TCP, udp=N_UDP, invalid=N_INVALID, icmp_error=N_ICMP_ERROR)
-            try:
+            with ns.flows(tcp=N_TCP, udp=N_UDP, invalid=N_INVALID, icmp_error=N_ICMP_ERROR):
                 # The kernel must have seen the flows, or the comparisons below prove little.
                 for _ in nfce.deadline_loop(10, 0.1):
                     n = ns.conntrack_count()
@@ -95,8 +94,6 @@ def test(ck):
                         rss is not None and 0 < rss <= (pm.get("process_virtual_memory_bytes") or 0), repr(rss))
                 cpu = pm.get("process_cpu_seconds_total")
                 ck.true("process_cpu_seconds_total >= 0", cpu is not None and cpu >= 0, repr(cpu))
-            finally:
-                flows.close()
             ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
 

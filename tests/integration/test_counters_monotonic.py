@@ -54,7 +54,7 @@ def test(ck):
             k_prev = kernel_flat(b)
             grew = set()
             for i, r in enumerate(ROUNDS, 2):
-                ns.flows(hold=False, **r).close()
+                ns.flows(hold=False, **r)
                 b, m, _, wck = nfce.compare_window(10, lambda: snapshot(ns), exp.scrape, compare, quiet)
                 wck.raise_if_failed(f"scrape {i} vs the kernel")
                 k = kernel_flat(b)

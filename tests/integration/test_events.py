@@ -196,7 +196,7 @@ def test(ck):
                       e1.get(("new", "udp"), 0) - e0.get(("new", "udp"), 0))
                 i0 = len(watch.lines)
                 live = ns.flows(tcp=5, tcp_closed=3, udp=8, udp_replied=4, icmp_echo=3)
-                ns.flows(udp=N_ZONE, udp_base=ZONE_BASE, hold=False).close()
+                ns.flows(udp=N_ZONE, udp_base=ZONE_BASE, hold=False)
                 (states, zones, _), m = wait_match(ns, exp, "live flows")
                 ck.eq(f"conntrack -L: entries in zone {ZONE}", N_ZONE, zones.get(str(ZONE)))
                 ck.true("conntrack -L: TIME_WAIT, established, replied and unreplied entries",
@@ -265,7 +265,7 @@ def test(ck):
             ns.run(["conntrack", "-F"])
             with nfce.Exporter(ns, args=["--collector.events.buffer-size=4096"]) as exp:
                 eu.wait_synced(exp)
-                ns.flows(tcp_closed=1500, udp=1500, udp_base=44000, hold=False).close()
+                ns.flows(tcp_closed=1500, udp=1500, udp_base=44000, hold=False)
                 _, m = wait_match(ns, exp, "after a burst into a tiny event buffer", timeout=20)
                 overruns = m.get("nf_conntrack_event_overruns_total") or 0
                 if overruns:

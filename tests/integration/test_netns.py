@@ -125,16 +125,13 @@ def named_phase(ck, home, a, b, c_name):
         with nfce.Netns("netns_c") as c:
             if c.name != c_name:
                 nfce.fail(f"namespace naming changed: {c.name} != {c_name}")
-            fc = c.flows(tcp=FLOWS["c"][0], udp=FLOWS["c"][1])
-            try:
+            with c.flows(tcp=FLOWS["c"][0], udp=FLOWS["c"][1]):
                 wait_count(c, sum(FLOWS["c"]))
                 for _ in nfce.deadline_loop(10, 0.2):
                     if exp.scrape().get("nf_conntrack_entries", netns=c.name) is not None:
                         break
                 check_entries(ck, c, exp)
                 check_states(ck, c, exp)
-            finally:
-                fc.close()
         # Gone: its series go with it, the others stay.
         m = exp.scrape()
         ck.eq(f"series of the deleted {c_name}", [], [s.line for s in m.samples if s.labels.get("netns") == c_name])
@@ -180,16 +177,11 @@ def all_phase(ck, home, a, b):
 
 def test(ck):
     with nfce.Netns("netns_home") as home, nfce.Netns("netns_a") as a, nfce.Netns("netns_b") as b:
-        fa = a.flows(tcp=FLOWS["a"][0], udp=FLOWS["a"][1])
-        fb = b.flows(tcp=FLOWS["b"][0], udp=FLOWS["b"][1])
-        try:
+        with a.flows(tcp=FLOWS["a"][0], udp=FLOWS["a"][1]), b.flows(tcp=FLOWS["b"][0], udp=FLOWS["b"][1]):
             wait_count(a, sum(FLOWS["a"]))
             wait_count(b, sum(FLOWS["b"]))
             named_phase(ck, home, a, b, a.name.replace("netns_a", "netns_c"))
             all_phase(ck, home, a, b)
-        finally:
-            fa.close()
-            fb.close()
 
 
 if __name__ == "__main__":

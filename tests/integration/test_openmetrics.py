@@ -287,8 +287,7 @@ def test(ck):
     with nfce.Netns("openmetrics") as ns:
         ns.write_sysctl(f"{nfce.NF_SYSCTL}/nf_conntrack_udp_timeout", "1")
         with nfce.Exporter(ns) as ex:
-            flows = ns.flows(tcp=4, udp=6, udp_replied=2, icmp_echo=2)
-            try:
+            with ns.flows(tcp=4, udp=6, udp_replied=2, icmp_echo=2):
                 # Expired UDP flows: DESTROY events, so the lifetime histogram has buckets.
                 for _ in nfce.deadline_loop(30, 0.3):
                     if ex.scrape().find("nf_conntrack_flow_lifetime_seconds_count"):
@@ -298,8 +297,6 @@ def test(ck):
                     check_prometheus(ck, ns, ex)
                 else:
                     nfce.log("note: no prometheus binary: the end-to-end part is left out")
-            finally:
-                flows.close()
         ck.true("exporter log has no warnings or errors", "level=error" not in ex.log(), ex.log())
 
 

@@ -47,8 +47,7 @@ def test(ck):
                 nfce.fail(f"{wrapper[0]} did not drop CAP_NET_ADMIN: CapEff={caps:x}")
             with open(f"/proc/{exp.pid}/comm") as f:
                 ck.eq("the wrapped process is the exporter", os.path.basename(nfce.exporter_path())[:15], f.read().strip())
-            flows = ns.flows(tcp=N_TCP, udp=N_UDP, invalid=N_INVALID, icmp_error=N_ICMP_ERROR)
-            try:
+            with ns.flows(tcp=N_TCP, udp=N_UDP, invalid=N_INVALID, icmp_error=N_ICMP_ERROR):
                 b, m, a, wck = nfce.compare_window(5, lambda: snap(ns), exp.scrape, compare)
                 ck.merge(wck)
                 ck.true("the flows are in the table", b["count"] >= N_TCP + N_UDP, f"conntrack -C {b['count']}")
@@ -72,8 +71,6 @@ def test(ck):
                 _, m2, _, wck = nfce.compare_window(5, lambda: snap(ns), exp.scrape, compare)
                 ck.merge(wck)
                 nfce.check_collectors(ck, m2, nfce.expected_success({"procfs"}))
-            finally:
-                flows.close()
             log = exp.log()
             warn = [l for l in log.splitlines() if re.search(r"\blevel=warn\b", l) and "netlink" in l]
             ck.true("a level=warn log line mentions netlink", warn, f"stderr:\n{log}")

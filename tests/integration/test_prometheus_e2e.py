@@ -255,7 +255,7 @@ def dashboard_exprs():
 def check_dashboard_queries(ck, ns, prom):
     """Every query of the Grafana dashboard returns data from this Prometheus."""
     # Some UDP too, for the panels of protocols other than TCP; then a few scrapes.
-    ns.flows(udp=3, hold=False).close()
+    ns.flows(udp=3, hold=False)
     nfce.wait_until(lambda: prom.query(f'nf_conntrack_state_entries{{job="{JOB}",protocol="udp"}} > 0'), 15,
                     interval=0.3)  # else the dashboard's UDP panels fail below
     values = {"job": JOB, "instance": f"127.0.0.1:{nfce.PORT}", "netns": ".*", "__rate_interval": "20s",

@@ -25,8 +25,7 @@ def test(ck):
         nfce.fail(f"promtool's lint did not complain about a counter without _total: exit {rc}, {out!r}")
 
     with nfce.Netns("promtool") as ns:
-        flows = ns.flows(tcp=5, udp=10, invalid=2)
-        try:
+        with ns.flows(tcp=5, udp=10, invalid=2):
             for label, wrapper, sources in (("netlink", [], nfce.ALL_SOURCES),
                                             ("procfs fallback", nfce.drop_net_admin_wrapper(), {"procfs"})):
                 with nfce.Exporter(ns, wrapper=wrapper) as exp:
@@ -39,8 +38,6 @@ def test(ck):
                         ck.true(f"{label} scrape {i + 1}: promtool check metrics exit 0 and silent",
                                 rc == 0 and out == "", f"exit {rc}, output:\n{out}")
                     ck.eq(f"{label}: exporter exit status on SIGTERM", 0, exp.stop())
-        finally:
-            flows.close()
 
 
 if __name__ == "__main__":

@@ -61,8 +61,7 @@ def test(ck):
     if not chromium:
         raise nfce.TestSkip("chromium is not installed (Debian package chromium)")
     with nfce.Netns("status_page") as ns:
-        flows = ns.flows(tcp=N_TCP, udp=N_UDP)
-        try:
+        with ns.flows(tcp=N_TCP, udp=N_UDP):
             with nfce.Exporter(ns) as exp:
                 m = None
                 for _ in nfce.deadline_loop(10, 0.1):
@@ -102,8 +101,6 @@ def test(ck):
                         re.search(r'id="updated">[^<]*', dom).group(0) if 'id="updated"' in dom else dom[-300:])
                 check_page(ck, "page in chromium", dom, exp.scrape())
                 ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
-        finally:
-            flows.close()
 
 
 if __name__ == "__main__":

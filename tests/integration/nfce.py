@@ -1128,7 +1128,7 @@ def compare_window(attempts, snapshot, scrape, compare, quiet=None):
         if not ck.failures:
             return before, m, after, ck
         last = ck
-        time.sleep(0.2)
+        time.sleep(0.2)  # the next window a moment later (a retry, not a wait for a condition)
     return before, m, after, last
 
 

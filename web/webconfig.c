@@ -3,20 +3,17 @@
 
 #include <crypt.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/crypto.h>
 #include <yaml.h>
 
+#include "auth.h"
+#include "util.h"
+
 #define BCRYPT_LEN 60
-#define BCRYPT_MAX_PASSWORD 72 /* bcrypt ignores what follows: refuse it instead */
 /* Any valid salt: only the cost matters, so that an unknown user costs what a known one does. */
 #define DUMMY_SALT "QOauhQNbBCuQDKes6eFzPe"
 
@@ -46,10 +43,7 @@ fail(const struct parse_ctx *p, const yaml_node_t *n, const char *key, const cha
 	va_start(ap, fmt);
 	vsnprintf(p->err + off, p->err_size - off, fmt, ap);
 	va_end(ap);
-	/* Keys and values are quoted: one line for the log whatever they contain. */
-	for (char *c = p->err; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	/* Raw as the file has it: the logger's text_escape() makes it one line of UTF-8. */
 	return -EINVAL;
 }
 
@@ -148,7 +142,7 @@ static int parse_version(const struct parse_ctx *p, const yaml_node_t *n, const 
 	if (is_null(n))
 		return 0;
 	if (n->type == YAML_SCALAR_NODE)
-		for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+		for (size_t i = 0; i < ARRAY_SIZE(versions); i++)
 			if (!strcmp(scalar(n), versions[i].name)) {
 				*ret = versions[i].v;
 				return 0;
@@ -170,7 +164,7 @@ static int parse_client_auth(const struct parse_ctx *p, const yaml_node_t *n, co
 	if (is_null(n))
 		return 0;
 	if (n->type == YAML_SCALAR_NODE)
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 			if (!strcmp(scalar(n), names[i])) {
 				*ret = (enum webconfig_client_auth)i;
 				return 0;
@@ -194,7 +188,7 @@ static bool unsupported(const char *k)
 		"client_ca",
 	};
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (!strcmp(k, keys[i]))
 			return true;
 	return false;
@@ -387,173 +381,6 @@ int webconfig_parse(const char *buf, size_t len, const char *base_dir, struct we
 	return 0;
 }
 
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		close(fd);
-		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = read(fd, buf, (size_t)st.st_size + 1);
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r == 0 && (size_t)n > (size_t)st.st_size)
-		r = -EAGAIN; /* grew while we read it */
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	buf[n] = '\0';
-	*ret = buf;
-	if (ret_len)
-		*ret_len = (size_t)n;
-	return 0;
-}
-
-static int load_pem(const char *key, const char *path, char **ret, char *err, size_t err_size)
-{
-	int r = read_file(path, WEBCONFIG_MAX_FILE, ret, NULL);
-
-	if (r < 0)
-		snprintf(err, err_size, "%s: %s: %s", key, path, strerror(-r));
-	return r;
-}
-
-/* What MHD would find out only when a client connects: a key that is not the certificate's. */
-static int check_tls(const struct webconfig *wc, char *err, size_t err_size)
-{
-	gnutls_certificate_credentials_t cred;
-	gnutls_datum_t cert = { (unsigned char *)wc->cert_pem, (unsigned)strlen(wc->cert_pem) };
-	gnutls_datum_t key = { (unsigned char *)wc->key_pem, (unsigned)strlen(wc->key_pem) };
-	gnutls_priority_t prio;
-	const char *pos = NULL;
-	char prio_str[128];
-	int g, r = 0;
-
-	if (gnutls_certificate_allocate_credentials(&cred) < 0)
-		return -ENOMEM;
-	g = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
-	if (g < 0) {
-		snprintf(err, err_size, "tls_server_config: cert_file %s with key_file %s: %s",
-			 wc->cert_file, wc->key_file, gnutls_strerror(g));
-		r = -EINVAL;
-		goto out;
-	}
-	if (wc->ca_pem) {
-		gnutls_datum_t ca = { (unsigned char *)wc->ca_pem, (unsigned)strlen(wc->ca_pem) };
-
-		g = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM);
-		if (g <= 0) {
-			snprintf(err, err_size, "tls_server_config.client_ca_file: %s: %s",
-				 wc->client_ca_file,
-				 g < 0 ? gnutls_strerror(g) : "no PEM certificate in it");
-			r = -EINVAL;
-			goto out;
-		}
-	}
-	webconfig_tls_priorities(wc, prio_str, sizeof(prio_str));
-	g = gnutls_priority_init(&prio, prio_str, &pos);
-	if (g < 0) {
-		snprintf(err, err_size, "tls_server_config: GnuTLS refuses priorities \"%s\": %s",
-			 prio_str, gnutls_strerror(g));
-		r = -EINVAL;
-		goto out;
-	}
-	gnutls_priority_deinit(prio);
-out:
-	gnutls_certificate_free_credentials(cred);
-	return r;
-}
-
-static int load(const char *path, struct webconfig *ret, char *err, size_t err_size)
-{
-	struct webconfig wc;
-	char *buf = NULL, *dir = NULL, *slash;
-	size_t len;
-	int r;
-
-	r = read_file(path, WEBCONFIG_MAX_FILE, &buf, &len);
-	if (r < 0) {
-		snprintf(err, err_size, "%s: %s", path,
-			 r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
-		return r;
-	}
-	dir = strdup(path);
-	if (!dir) {
-		free(buf);
-		return -ENOMEM;
-	}
-	slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		*dir = '\0';
-	r = webconfig_parse(buf, len, dir, &wc, err, err_size);
-	free(buf);
-	free(dir);
-	if (r < 0)
-		return r;
-	if (wc.tls) {
-		r = load_pem("tls_server_config.cert_file", wc.cert_file, &wc.cert_pem, err,
-			     err_size);
-		if (r == 0)
-			r = load_pem("tls_server_config.key_file", wc.key_file, &wc.key_pem, err,
-				     err_size);
-		if (r == 0 && wc.client_ca_file)
-			r = load_pem("tls_server_config.client_ca_file", wc.client_ca_file,
-				     &wc.ca_pem, err, err_size);
-		if (r == 0)
-			r = check_tls(&wc, err, err_size);
-		if (r < 0)
-			goto fail;
-	}
-	if (wc.n_users) {
-		wc.cache = calloc(1, sizeof(*wc.cache));
-		if (!wc.cache) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		pthread_mutex_init(&wc.cache->lock, NULL);
-	}
-	*ret = wc;
-	return 0;
-fail:
-	webconfig_free(&wc);
-	return r;
-}
-
-int webconfig_load(const char *path, struct webconfig *ret, char *err, size_t err_size)
-{
-	struct webconfig wc;
-	int r;
-
-	if (err_size)
-		*err = '\0';
-	r = load(path, &wc, err, err_size);
-	if (r < 0 && err_size && !*err)
-		snprintf(err, err_size, "%s: %s", path, strerror(-r));
-	if (r == 0)
-		*ret = wc;
-	return r;
-}
-
 static void free_secret(char *s)
 {
 	if (s)
@@ -576,86 +403,24 @@ void webconfig_free(struct webconfig *wc)
 	free(wc->cert_pem);
 	free_secret(wc->key_pem);
 	free(wc->ca_pem);
-	if (wc->cache) {
-		pthread_mutex_destroy(&wc->cache->lock);
-		explicit_bzero(wc->cache, sizeof(*wc->cache));
-		free(wc->cache);
-	}
+	auth_cache_fini(wc->cache);
+	free(wc->cache);
 	*wc = (struct webconfig){ 0 };
-}
-
-void webconfig_tls_priorities(const struct webconfig *wc, char *buf, size_t size)
-{
-	int lo = wc->min_version ? wc->min_version : WEBCONFIG_TLS12;
-	int hi = wc->max_version ? wc->max_version : WEBCONFIG_TLS13;
-	size_t off;
-
-	off = (size_t)snprintf(buf, size, "NORMAL:-VERS-ALL");
-	for (int v = hi; v >= lo && off < size; v--)
-		off += (size_t)snprintf(buf + off, size - off, ":+VERS-TLS1.%d", v - 10);
-}
-
-int webconfig_memcmp_ct(const void *a, const void *b, size_t len)
-{
-	const volatile unsigned char *x = a, *y = b;
-	unsigned char d = 0;
-
-	for (size_t i = 0; i < len; i++)
-		d |= x[i] ^ y[i];
-	return d != 0;
-}
-
-static void cache_key(const char *user, size_t user_len, const char *pass, size_t pass_len,
-		      const char *hash, uint8_t out[32])
-{
-	char buf[512 + BCRYPT_MAX_PASSWORD + BCRYPT_LEN + 2];
-	size_t n = 0;
-
-	memcpy(buf, user, user_len);
-	n += user_len;
-	buf[n++] = '\0';
-	memcpy(buf + n, pass, pass_len);
-	n += pass_len;
-	buf[n++] = '\0';
-	memcpy(buf + n, hash, strlen(hash));
-	n += strlen(hash);
-	gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, out);
-	explicit_bzero(buf, sizeof(buf));
-}
-
-static bool cache_lookup(struct webconfig_cache *c, const uint8_t key[32])
-{
-	bool hit = false;
-
-	pthread_mutex_lock(&c->lock);
-	for (unsigned i = 0; i < WEBCONFIG_CACHE_SLOTS; i++)
-		hit |= c->used[i] & !webconfig_memcmp_ct(c->key[i], key, 32);
-	pthread_mutex_unlock(&c->lock);
-	return hit;
-}
-
-static void cache_insert(struct webconfig_cache *c, const uint8_t key[32])
-{
-	pthread_mutex_lock(&c->lock);
-	memcpy(c->key[c->next], key, 32);
-	c->used[c->next] = true;
-	c->next = (c->next + 1) % WEBCONFIG_CACHE_SLOTS;
-	pthread_mutex_unlock(&c->lock);
 }
 
 bool webconfig_check_cached(const struct webconfig *wc, const char *user, size_t user_len,
 			    const char *pass, size_t pass_len)
 {
-	uint8_t key[32];
+	uint8_t key[AUTH_KEY_SIZE];
 
-	if (!wc->cache || user_len > 512 || pass_len > BCRYPT_MAX_PASSWORD)
+	if (!wc->cache || user_len > AUTH_MAX_USER || pass_len > AUTH_MAX_PASSWORD)
 		return false;
 	for (size_t i = 0; i < wc->n_users; i++)
 		if (strlen(wc->users[i].name) == user_len &&
-		    !memcmp(wc->users[i].name, user, user_len)) {
-			cache_key(user, user_len, pass, pass_len, wc->users[i].hash, key);
-			return cache_lookup(wc->cache, key);
-		}
+		    !memcmp(wc->users[i].name, user, user_len))
+			return auth_cache_key(user, user_len, pass, pass_len, wc->users[i].hash,
+					      key) == 0 &&
+			       auth_cache_lookup(wc->cache, key);
 	return false;
 }
 
@@ -664,11 +429,11 @@ bool webconfig_check_password(const struct webconfig *wc, const char *user, size
 {
 	const char *hash = NULL, *out;
 	struct crypt_data *cd;
-	char password[BCRYPT_MAX_PASSWORD + 1];
-	uint8_t key[32];
-	bool ok;
+	char password[AUTH_MAX_PASSWORD + 1];
+	uint8_t key[AUTH_KEY_SIZE];
+	bool ok, keyed = false;
 
-	if (!wc->n_users || user_len > 512 || pass_len > BCRYPT_MAX_PASSWORD ||
+	if (!wc->n_users || user_len > AUTH_MAX_USER || pass_len > AUTH_MAX_PASSWORD ||
 	    memchr(pass, '\0', pass_len))
 		return false;
 	for (size_t i = 0; i < wc->n_users; i++)
@@ -676,8 +441,8 @@ bool webconfig_check_password(const struct webconfig *wc, const char *user, size
 		    !memcmp(wc->users[i].name, user, user_len))
 			hash = wc->users[i].hash;
 	if (hash && wc->cache) {
-		cache_key(user, user_len, pass, pass_len, hash, key);
-		if (cache_lookup(wc->cache, key))
+		keyed = auth_cache_key(user, user_len, pass, pass_len, hash, key) == 0;
+		if (keyed && auth_cache_lookup(wc->cache, key))
 			return true;
 	}
 	cd = calloc(1, sizeof(*cd));
@@ -691,11 +456,11 @@ bool webconfig_check_password(const struct webconfig *wc, const char *user, size
 	 */
 	out = crypt_rn(password, hash ? hash : wc->dummy_setting, cd, (int)sizeof(*cd));
 	ok = hash && out && strlen(out) == BCRYPT_LEN && strlen(hash) == BCRYPT_LEN &&
-	     !webconfig_memcmp_ct(out, hash, BCRYPT_LEN);
+	     !auth_memcmp_ct(out, hash, BCRYPT_LEN);
 	explicit_bzero(password, sizeof(password));
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
-	if (ok && wc->cache)
-		cache_insert(wc->cache, key);
+	if (ok && keyed)
+		auth_cache_insert(wc->cache, key);
 	return ok;
 }

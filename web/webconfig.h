@@ -2,7 +2,6 @@
 #ifndef NFCE_WEBCONFIG_H
 #define NFCE_WEBCONFIG_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +13,6 @@
 
 #define WEBCONFIG_MAX_USERS 64
 #define WEBCONFIG_MAX_FILE (1u << 20)
-#define WEBCONFIG_CACHE_SLOTS 16
 
 enum webconfig_client_auth {
 	WEBCONFIG_NO_CLIENT_CERT,
@@ -36,13 +34,7 @@ struct webconfig_user {
 	char *hash; /* bcrypt, "$2[aby]$CC$..." */
 };
 
-/* Successful (user, password) checks, so that a scrape does not pay a bcrypt every time. */
-struct webconfig_cache {
-	pthread_mutex_t lock;
-	uint8_t key[WEBCONFIG_CACHE_SLOTS][32]; /* SHA-256 of user, password and hash */
-	bool used[WEBCONFIG_CACHE_SLOTS];
-	unsigned next;
-};
+struct auth_cache;
 
 struct webconfig {
 	bool tls; /* cert_file and key_file given */
@@ -60,19 +52,22 @@ struct webconfig {
 	char *cert_pem;
 	char *key_pem;
 	char *ca_pem;
-	struct webconfig_cache *cache;
+	struct auth_cache *cache; /* successful checks: webconfig_check_cached() */
 };
 
 /*
  * Parse the YAML in @buf (not NUL-terminated) into @ret; relative paths are resolved against
  * @base_dir (NULL or "": left as they are). Unknown keys and bad values are errors: -EINVAL
- * with a one-line message naming the key in @err. @ret is written only on success and then
+ * with a message naming the key in @err. @ret is written only on success and then
  * owns memory: webconfig_free().
  */
 int webconfig_parse(const char *buf, size_t len, const char *base_dir, struct webconfig *ret,
 		    char *err, size_t err_size);
 
-/* Read and parse @path, then read and check the certificate, key and CA files it names. */
+/*
+ * Read and parse @path, then read and check the certificate, key and CA files it names
+ * (webtls.c). @err gets the reason on failure, raw: the file's bytes as they are.
+ */
 int webconfig_load(const char *path, struct webconfig *ret, char *err, size_t err_size);
 
 /* NULL-safe; leaves @wc zeroed. */
@@ -92,8 +87,5 @@ bool webconfig_check_password(const struct webconfig *wc, const char *user, size
 /* True only when these credentials passed before and are still cached: never runs bcrypt. */
 bool webconfig_check_cached(const struct webconfig *wc, const char *user, size_t user_len,
 			    const char *pass, size_t pass_len);
-
-/* Constant-time comparison: 0 when equal. */
-int webconfig_memcmp_ct(const void *a, const void *b, size_t len);
 
 #endif

@@ -5,7 +5,16 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "text.h"
 #include "webconfig.h"
+
+/* The error as the logger writes it: one line of valid UTF-8, whatever the file holds. */
+static void check_line(void *sink, const char *s, size_t n)
+{
+	(void)sink;
+	if (memchr(s, '\n', n) || !text_utf8_valid(s, n))
+		__builtin_trap();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -13,9 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 
 	if (webconfig_parse((const char *)data, size, "/etc/nfce", &wc, err, sizeof(err)) < 0) {
-		/* Every error is one terminated line. */
-		if (!memchr(err, '\0', sizeof(err)) || strchr(err, '\n'))
+		/* Every error is terminated; raw, it goes through text_escape() to the log. */
+		if (!memchr(err, '\0', sizeof(err)))
 			__builtin_trap();
+		text_escape(TEXT_LOGFMT, err, strlen(err), check_line, NULL);
 		return 0;
 	}
 	if (wc.tls && (!wc.cert_file || !wc.key_file))

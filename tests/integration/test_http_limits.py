@@ -10,6 +10,11 @@ grown by more than RSS_SLACK_KB:
 * garbage bytes on many connections;
 * huge headers (1 MiB): 431 or 400, or the connection closed, and no growth;
 * concurrent scrapes: answered one at a time by the HTTP thread, all 200;
+* fairness: 127.0.0.1 holding the per-address maximum of idle keep-alive connections (a
+  neighbour behind Prometheus's NAT address) still gets a new connection's scrape answered
+  within FAIR_DEADLINE: its oldest idle connection is closed to make room, and only that one;
+  while the same maximum of connections have a request under way, a new one is refused and
+  none of them is cut;
 * a thousand idle connections from 100 source addresses 127.0.3.x: scrapes from 127.0.0.1
   still succeed within SCRAPE_DEADLINE; then the same reconnecting as fast as they are cut,
   where at least 3 scrapes of 5 must succeed;
@@ -29,7 +34,9 @@ import nfce  # noqa: E402
 
 RSS_SLACK_KB = 8 * 1024
 SCRAPE_DEADLINE = 5.0
-REQUEST_DEADLINE_S = 30  # HTTP_REQUEST_DEADLINE_US in exporter/http.c
+REQUEST_DEADLINE_S = 30  # HTTP_REQUEST_DEADLINE_US in web/http.c
+PER_ADDR_LIMIT = 16  # HTTP_PER_IP_LIMIT in web/http.c
+FAIR_DEADLINE = 1.0
 
 ATTACK = r"""
 import json, os, random, resource, select, socket, sys, time
@@ -151,6 +158,86 @@ elif mode == "bigheader":
         s.close()
     print(json.dumps(out), flush=True)
 
+elif mode in ("keepalive", "inflight"):
+    # n connections from 127.0.0.1, idle after one scrape each (keepalive) or in the middle of
+    # a request (inflight); then one more connection scrapes, from the same address.
+    n, = args
+    def response(s, deadline):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            s.settimeout(max(deadline - time.monotonic(), 0.01))
+            c = s.recv(65536)
+            if not c:
+                return "closed" if not data else "truncated"
+            data += c
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for h in head.split(b"\r\n")[1:]:
+            k, _, v = h.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v)
+        while len(body) < length:
+            s.settimeout(max(deadline - time.monotonic(), 0.01))
+            c = s.recv(65536)
+            if not c:
+                return "truncated"
+            body += c
+        return head.split(b"\r\n")[0].decode("latin-1")
+    def attempt(s, deadline):
+        try:
+            return response(s, deadline)
+        except socket.timeout:
+            return "timeout"
+        except OSError as e:
+            return "closed: %s" % e
+    REQ = b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+    socks = []
+    for i in range(n):
+        s = conn("127.0.0.1")
+        if mode == "keepalive":
+            s.sendall(REQ + b"\r\n")
+            line = attempt(s, time.monotonic() + 10)
+            if not line.startswith("HTTP/1.1 200"):
+                print(json.dumps({"error": "connection %d: %s" % (i, line)}), flush=True)
+                sys.exit(0)
+        else:
+            s.sendall(REQ + b"X-Partial: ")
+        socks.append(s)
+    # No wait needed for inflight: bytes the exporter has not read yet protect a connection
+    # from eviction just as a request line it has read does.
+    t0 = time.monotonic()
+    new = conn("127.0.0.1")
+    new.sendall(REQ + b"Connection: close\r\n\r\n")
+    line = attempt(new, t0 + (5 if mode == "keepalive" else 3))
+    took = time.monotonic() - t0
+    # Which of the n the server closed, waiting up to 2 s for a close to show.
+    closed = []
+    end = time.monotonic() + 2
+    pending = list(range(n))
+    while pending and time.monotonic() < end:
+        r, _, _ = select.select([socks[i] for i in pending], [], [], 0.05)
+        for s in r:
+            i = socks.index(s)
+            try:
+                gone = not s.recv(4096, socket.MSG_PEEK)
+            except OSError:
+                gone = True
+            if gone:
+                closed.append(i)
+                pending.remove(i)
+        if mode == "keepalive" and closed:
+            break
+    # The requests under way are completed: each must still be answered.
+    done = []
+    if mode == "inflight":
+        for s in socks:
+            try:
+                s.sendall(b"1\r\n\r\n")
+            except OSError:
+                pass
+        done = [attempt(s, time.monotonic() + 10) for s in socks]
+    print(json.dumps({"new": line, "took": took, "closed": sorted(closed), "done": sorted(set(done))}), flush=True)
+
 elif mode == "scrapes":
     import threading
     n, = args
@@ -249,6 +336,26 @@ def path_traversal(ck, ns, exp):
         ck.true(f"GET {path}: not the file", b"root:" not in r.body, repr(r.body[:200]))
 
 
+def fairness(ck, ns, exp):
+    """A neighbour's idle keep-alive connections at the per-address limit cannot lock out a
+    scrape from the same address; connections with a request under way are never cut for it."""
+    res = attack(ns, "keepalive", nfce.PORT, PER_ADDR_LIMIT)
+    nfce.log(f"{PER_ADDR_LIMIT} idle keep-alive connections from 127.0.0.1, then a scrape: {res}")
+    ck.true("keep-alive setup", "error" not in res, repr(res))
+    if "error" not in res:
+        ck.eq(f"{PER_ADDR_LIMIT} idle keep-alive: a new connection's scrape", "HTTP/1.1 200 OK", res["new"])
+        ck.true(f"{PER_ADDR_LIMIT} idle keep-alive: answered within {FAIR_DEADLINE}s", res["took"] < FAIR_DEADLINE,
+                f"took {res['took']:.2f}s")
+        ck.eq(f"{PER_ADDR_LIMIT} idle keep-alive: the oldest one closed, and only it", [0], res["closed"])
+
+    res = attack(ns, "inflight", nfce.PORT, PER_ADDR_LIMIT)
+    nfce.log(f"{PER_ADDR_LIMIT} requests under way from 127.0.0.1, then a scrape: {res}")
+    ck.true(f"{PER_ADDR_LIMIT} requests under way: a new connection is refused",
+            res["new"].startswith("closed"), repr(res))
+    ck.eq(f"{PER_ADDR_LIMIT} requests under way: none cut", [], res["closed"])
+    ck.eq(f"{PER_ADDR_LIMIT} requests under way: all answered once complete", ["HTTP/1.1 200 OK"], res["done"])
+
+
 def test(ck):
     with nfce.Netns("http_limits") as ns:
         with nfce.Exporter(ns) as exp:
@@ -272,6 +379,9 @@ def test(ck):
             res = rss.around("40 concurrent scrapes", lambda: attack(ns, "scrapes", nfce.PORT, 40))
             nfce.log(f"40 concurrent scrapes: {res}")
             ck.eq("40 concurrent scrapes: all 200", ["HTTP/1.1 200 OK"], res["statuses"])
+
+            fairness(ck, ns, exp)
+            timed_scrape(ck, exp, "after the fairness checks")
 
             # A thousand idle connections.
             def idle():

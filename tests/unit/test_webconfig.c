@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "testlib.h"
+#include "util.h"
 #include "webconfig.h"
 
 /* htpasswd -nbBC 4 alice secret; cost 4 keeps the tests fast. */
@@ -63,7 +64,7 @@ START_TEST(empty_and_null)
 	struct webconfig wc;
 	char err[256];
 
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
 		ck_assert_msg(parse(ok[i], "/x", &wc, err) == 0, "%s: %s", ok[i], err);
 		ck_assert(!wc.tls);
 		ck_assert_uint_eq(wc.n_users, 0);
@@ -138,7 +139,7 @@ START_TEST(errors_name_the_key)
 	};
 	struct webconfig wc = { .n_users = 42 };
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char err[256] = "";
 
 		ck_assert_int_eq(parse(cases[i].yaml, "/d", &wc, err), -EINVAL);
@@ -183,11 +184,38 @@ START_TEST(passwords)
 }
 END_TEST
 
-START_TEST(memcmp_ct)
+/* An error quotes the file's bytes as they are; the logger's text_escape() makes it one line. */
+START_TEST(errors_are_raw)
 {
-	ck_assert_int_eq(webconfig_memcmp_ct("abc", "abc", 3), 0);
-	ck_assert_int_ne(webconfig_memcmp_ct("abc", "abd", 3), 0);
-	ck_assert_int_eq(webconfig_memcmp_ct("", "", 0), 0);
+	const char *y = "basic_auth_users:\n  \"a\\nb\\x01\": nothash\n";
+	struct webconfig wc;
+	char err[256] = "";
+
+	ck_assert_int_eq(parse(y, NULL, &wc, err), -EINVAL);
+	ck_assert_msg(strstr(err, "basic_auth_users.a\nb\x01: not a bcrypt hash"), "%s", err);
+}
+END_TEST
+
+/* The file is read by read_file_at(): a directory is refused, a file over 1 MiB named as such. */
+START_TEST(load_refuses)
+{
+	char dir[] = "/tmp/nfce-webconfig-XXXXXX", path[128], err[512];
+	struct webconfig wc;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(webconfig_load(dir, &wc, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, dir), "%s", err);
+	snprintf(path, sizeof(path), "%s/big.yml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (unsigned i = 0; i <= WEBCONFIG_MAX_FILE / 16; i++)
+		fputs("# 16 bytes ....\n", f);
+	fclose(f);
+	ck_assert_int_eq(webconfig_load(path, &wc, err, sizeof(err)), -EFBIG);
+	ck_assert_msg(strstr(err, "big.yml: larger than 1 MiB"), "%s", err);
+	unlink(path);
+	rmdir(dir);
 }
 END_TEST
 
@@ -239,7 +267,8 @@ int main(void)
 	tcase_add_test(tc, errors_name_the_key);
 	tcase_add_test(tc, tls_priorities);
 	tcase_add_test(tc, passwords);
-	tcase_add_test(tc, memcmp_ct);
+	tcase_add_test(tc, errors_are_raw);
+	tcase_add_test(tc, load_refuses);
 	tcase_add_test(tc, load_names_the_file);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

@@ -69,5 +69,6 @@ def test(ck):
         ck.eq("doctor exit status on a bad flag", 2, rc)
         ck.true("the error names the flag", "--format" in err, err)
 
+
 if __name__ == "__main__":
     nfce.main(test, tools=("ip", "nft", "conntrack", "nsenter"))

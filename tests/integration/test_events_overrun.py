@@ -20,7 +20,6 @@ import nfce  # noqa: E402
 BASE, BURST, MAX_BURSTS = 25000, 5000, 4
 
 
-
 def test(ck):
     with nfce.Netns("events_overrun") as ns:
         ns.udp_timeout_policy("udplong", 600, f"udp dport {BASE}-{BASE + BURST - 1}")

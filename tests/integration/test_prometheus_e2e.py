@@ -303,6 +303,7 @@ def test(ck):
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
+
 def run(ck, ns, exp, prom):
     rules = prom.rules()
     names = {

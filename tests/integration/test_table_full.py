@@ -72,5 +72,6 @@ def test(ck):
         ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
         ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
 
+
 if __name__ == "__main__":
     nfce.main(test)

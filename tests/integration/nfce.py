@@ -553,6 +553,19 @@ def _flock(mode, timeout=60):
     return False
 
 
+def _lock_holders():
+    """The other processes that have MAX_LOCK_FILE open, for the message of a wait that failed."""
+    out = []
+    for fd in glob.glob("/proc/[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            pid = fd.split("/")[2]
+            if os.readlink(fd) == MAX_LOCK_FILE and int(pid) != os.getpid():
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                out.append(f"pid {pid} ({cmd[:80]})")
+    return ", ".join(sorted(set(out))) or "none left"
+
+
 def _unlock_if_unused():
     if not _lock["users"] and not _lock["exclusive"] and _lock["fd"] is not None:
         os.close(_lock["fd"])
@@ -591,7 +604,7 @@ class Netns:
             if _flock(fcntl.LOCK_SH):
                 restore_stale_max()  # nobody has it lowered while we hold the lock
             else:
-                log(f"note: {MAX_LOCK_FILE} stayed locked for 60s; going on without it")
+                log(f"note: {MAX_LOCK_FILE} stayed locked for 60s ({_lock_holders()}); going on without it")
         try:
             self.setup()
         except BaseException:
@@ -852,7 +865,7 @@ def lowered_max(limit=None, headroom=None, max_others=20000, timeout=60):
     if not _flock(fcntl.LOCK_EX, timeout):
         if _lock["users"]:
             _flock(fcntl.LOCK_SH)
-        skip(f"other tests kept {MAX_LOCK_FILE} locked for {timeout}s")
+        skip(f"other tests kept {MAX_LOCK_FILE} locked for {timeout}s (open in: {_lock_holders()})")
     _lock["exclusive"] = True
     state = f"/run/nfce-{os.path.basename(sys.argv[0])[5:-3]}.nf_conntrack_max"
     try:

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "ctevent.h"
+#include "attr.h"
 #include "ctnl.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,25 +12,39 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
-static int walk_nested(const struct nlattr *a, ctnl_attr_fn fn, void *data)
-{
-	return ctnl_attr_walk(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), fn, data);
-}
+/*
+ * What each level of a conntrack message must look like, for the attributes we read or descend
+ * into; the rest (counters, timeouts, NAT, labels, a newer kernel's) are skipped unchecked.
+ * Sizes are the kernel's: nla_put_u8/be16/be32 in ctnetlink_dump_*().
+ */
+static const enum ctnl_attr_kind top_policy[] = {
+	[CTA_TUPLE_ORIG] = CTNL_ATTR_NESTED, [CTA_STATUS] = CTNL_ATTR_U32,
+	[CTA_PROTOINFO] = CTNL_ATTR_NESTED,  [CTA_ID] = CTNL_ATTR_U32,
+	[CTA_ZONE] = CTNL_ATTR_U16,
+};
+#define TOP_MAX (ARRAY_SIZE(top_policy) - 1)
 
-static bool is_u8(const struct nlattr *a)
-{
-	return mnl_attr_get_payload_len(a) >= 1;
-}
+static const enum ctnl_attr_kind tuple_policy[] = {
+	[CTA_TUPLE_IP] = CTNL_ATTR_NESTED,
+	[CTA_TUPLE_PROTO] = CTNL_ATTR_NESTED,
+	[CTA_TUPLE_ZONE] = CTNL_ATTR_U16,
+};
+#define TUPLE_MAX (ARRAY_SIZE(tuple_policy) - 1)
 
-static bool is_u16(const struct nlattr *a)
-{
-	return mnl_attr_get_payload_len(a) >= 2;
-}
+static const enum ctnl_attr_kind proto_policy[] = {
+	[CTA_PROTO_NUM] = CTNL_ATTR_U8,
+};
+#define PROTO_MAX (ARRAY_SIZE(proto_policy) - 1)
 
-static bool is_u32(const struct nlattr *a)
-{
-	return mnl_attr_get_payload_len(a) >= 4;
-}
+static const enum ctnl_attr_kind protoinfo_policy[] = {
+	[CTA_PROTOINFO_TCP] = CTNL_ATTR_NESTED,
+};
+#define PROTOINFO_MAX (ARRAY_SIZE(protoinfo_policy) - 1)
+
+static const enum ctnl_attr_kind tcp_policy[] = {
+	[CTA_PROTOINFO_TCP_STATE] = CTNL_ATTR_U8,
+};
+#define TCP_MAX (ARRAY_SIZE(tcp_policy) - 1)
 
 /* FNV-1a: deterministic, so the same tuple hashes the same in every message. */
 static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
@@ -40,106 +56,59 @@ static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
 	return h;
 }
 
-struct parse_state {
-	struct ct_event *ev;
-	uint32_t tuple_hash;
-	bool has_id, has_proto, has_zone, has_tuple_zone;
-	uint16_t tuple_zone;
-};
-
-static int proto_cb(const struct nlattr *a, void *data)
+static uint32_t hash_attr(uint32_t h, const struct nlattr *a)
 {
-	struct parse_state *st = data;
+	return a ? fnv1a(h, mnl_attr_get_payload(a), mnl_attr_get_payload_len(a)) : h;
+}
 
-	if (mnl_attr_get_type(a) == CTA_PROTO_NUM) {
-		if (!is_u8(a))
-			return -EBADMSG;
-		st->ev->l4proto = mnl_attr_get_u8(a);
-		st->has_proto = true;
-	}
+/* The original tuple: its protocol (mandatory), its zone, and a hash of its addresses and ports. */
+static int parse_tuple(const struct nlattr *orig, struct ct_event *ev)
+{
+	const struct nlattr *tb[TUPLE_MAX + 1], *ptb[PROTO_MAX + 1];
+	uint32_t h;
+	int r;
+
+	r = ctnl_attr_parse_nested(orig, tuple_policy, TUPLE_MAX, tb);
+	if (r < 0)
+		return r;
+	if (!tb[CTA_TUPLE_PROTO])
+		return -EBADMSG;
+	r = ctnl_attr_parse_nested(tb[CTA_TUPLE_PROTO], proto_policy, PROTO_MAX, ptb);
+	if (r < 0)
+		return r;
+	if (!ptb[CTA_PROTO_NUM])
+		return -EBADMSG;
+	ev->l4proto = mnl_attr_get_u8(ptb[CTA_PROTO_NUM]);
+	/* The kernel puts the addresses before the ports: hash them in that order. */
+	h = hash_attr(hash_attr(2166136261u, tb[CTA_TUPLE_IP]), tb[CTA_TUPLE_PROTO]);
+	ev->thash = (uint16_t)(h ^ h >> 16);
+	if (tb[CTA_TUPLE_ZONE])
+		ev->zone = ntohs(mnl_attr_get_u16(tb[CTA_TUPLE_ZONE]));
 	return 0;
 }
 
-static int tuple_cb(const struct nlattr *a, void *data)
+static int parse_protoinfo(const struct nlattr *pinfo, struct ct_event *ev)
 {
-	struct parse_state *st = data;
+	const struct nlattr *tb[PROTOINFO_MAX + 1], *ttb[TCP_MAX + 1];
+	int r;
 
-	switch (mnl_attr_get_type(a)) {
-	case CTA_TUPLE_IP:
-		st->tuple_hash =
-			fnv1a(st->tuple_hash, mnl_attr_get_payload(a), mnl_attr_get_payload_len(a));
-		return 0;
-	case CTA_TUPLE_PROTO:
-		st->tuple_hash =
-			fnv1a(st->tuple_hash, mnl_attr_get_payload(a), mnl_attr_get_payload_len(a));
-		return walk_nested(a, proto_cb, st);
-	case CTA_TUPLE_ZONE:
-		if (!is_u16(a))
-			return -EBADMSG;
-		st->tuple_zone = ntohs(mnl_attr_get_u16(a));
-		st->has_tuple_zone = true;
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static int tcp_cb(const struct nlattr *a, void *data)
-{
-	struct parse_state *st = data;
-
-	if (mnl_attr_get_type(a) == CTA_PROTOINFO_TCP_STATE) {
-		if (!is_u8(a))
-			return -EBADMSG;
-		st->ev->tcp_state = mnl_attr_get_u8(a);
-		st->ev->has_tcp_state = true;
+	r = ctnl_attr_parse_nested(pinfo, protoinfo_policy, PROTOINFO_MAX, tb);
+	if (r < 0 || !tb[CTA_PROTOINFO_TCP])
+		return r;
+	r = ctnl_attr_parse_nested(tb[CTA_PROTOINFO_TCP], tcp_policy, TCP_MAX, ttb);
+	if (r < 0)
+		return r;
+	if (ttb[CTA_PROTOINFO_TCP_STATE]) {
+		ev->tcp_state = mnl_attr_get_u8(ttb[CTA_PROTOINFO_TCP_STATE]);
+		ev->has_tcp_state = true;
 	}
 	return 0;
-}
-
-static int protoinfo_cb(const struct nlattr *a, void *data)
-{
-	if (mnl_attr_get_type(a) == CTA_PROTOINFO_TCP)
-		return walk_nested(a, tcp_cb, data);
-	return 0;
-}
-
-static int top_cb(const struct nlattr *a, void *data)
-{
-	struct parse_state *st = data;
-
-	switch (mnl_attr_get_type(a)) {
-	case CTA_TUPLE_ORIG:
-		return walk_nested(a, tuple_cb, st);
-	case CTA_STATUS:
-		if (!is_u32(a))
-			return -EBADMSG;
-		st->ev->status = ntohl(mnl_attr_get_u32(a));
-		st->ev->has_status = true;
-		return 0;
-	case CTA_PROTOINFO:
-		return walk_nested(a, protoinfo_cb, st);
-	case CTA_ID:
-		if (!is_u32(a))
-			return -EBADMSG;
-		st->ev->id = ntohl(mnl_attr_get_u32(a));
-		st->has_id = true;
-		return 0;
-	case CTA_ZONE:
-		if (!is_u16(a))
-			return -EBADMSG;
-		st->ev->zone = ntohs(mnl_attr_get_u16(a));
-		st->has_zone = true;
-		return 0;
-	default:
-		return 0;
-	}
 }
 
 int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 {
+	const struct nlattr *tb[TOP_MAX + 1];
 	struct ct_event ev = { 0 };
-	struct parse_state st = { .ev = &ev, .tuple_hash = 2166136261u };
 	int r;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK)
@@ -158,14 +127,28 @@ int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 	default:
 		return -ENOMSG;
 	}
-	r = ctnl_msg_walk(nlh, top_cb, &st);
+	r = ctnl_msg_parse(nlh, top_policy, TOP_MAX, tb);
 	if (r < 0)
 		return r;
-	if (!st.has_id || !st.has_proto)
+	/* Without the id or the original tuple, a flow we could never find again. */
+	if (!tb[CTA_ID] || !tb[CTA_TUPLE_ORIG])
 		return -EBADMSG;
-	if (!st.has_zone && st.has_tuple_zone)
-		ev.zone = st.tuple_zone;
-	ev.thash = (uint16_t)(st.tuple_hash ^ st.tuple_hash >> 16);
+	ev.id = ntohl(mnl_attr_get_u32(tb[CTA_ID]));
+	r = parse_tuple(tb[CTA_TUPLE_ORIG], &ev);
+	if (r < 0)
+		return r;
+	if (tb[CTA_PROTOINFO]) {
+		r = parse_protoinfo(tb[CTA_PROTOINFO], &ev);
+		if (r < 0)
+			return r;
+	}
+	if (tb[CTA_STATUS]) {
+		ev.status = ntohl(mnl_attr_get_u32(tb[CTA_STATUS]));
+		ev.has_status = true;
+	}
+	/* CTA_ZONE, else the original tuple's zone (direction-specific zones), else 0. */
+	if (tb[CTA_ZONE])
+		ev.zone = ntohs(mnl_attr_get_u16(tb[CTA_ZONE]));
 	*ret = ev;
 	return 0;
 }

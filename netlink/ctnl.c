@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "ctnl.h"
+#include "attr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,77 +43,27 @@ bool ctnl_msg_ok(const void *buf, size_t len)
 	       nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
 }
 
-struct attr_walk {
-	uint64_t present;
-	uint32_t *value;
-	unsigned max;
+/* Every statistic is a u32; type 0 is no statistic. */
+static const enum ctnl_attr_kind stats_policy[CTNL_ATTR_TB_MAX + 1] = {
+	[1 ... CTNL_ATTR_TB_MAX] = CTNL_ATTR_U32,
 };
-
-static int attr_cb(const struct nlattr *attr, void *data)
-{
-	struct attr_walk *w = data;
-	unsigned type = mnl_attr_get_type(attr);
-
-	/* A type we don't know is a newer kernel's: skip it whatever its shape. */
-	if (type == 0 || type > w->max)
-		return 0;
-	if (mnl_attr_get_payload_len(attr) != sizeof(uint32_t))
-		return -EBADMSG;
-	w->value[type] = ntohl(mnl_attr_get_u32(attr));
-	w->present |= UINT64_C(1) << type;
-	return 0;
-}
-
-int ctnl_attr_walk(const void *p, size_t len, ctnl_attr_fn fn, void *data)
-{
-	const char *cur = p, *end = (const char *)p + len;
-
-	while (cur < end) {
-		const struct nlattr *a = (const struct nlattr *)cur;
-		size_t left = (size_t)(end - cur), step;
-		int r;
-
-		if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
-			return -EBADMSG;
-		r = fn(a, data);
-		if (r < 0)
-			return r;
-		step = MNL_ALIGN(a->nla_len);
-		if (step >= left)
-			break;
-		cur += step;
-	}
-	return 0;
-}
-
-int ctnl_msg_walk(const struct nlmsghdr *nlh, ctnl_attr_fn fn, void *data)
-{
-	size_t off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
-
-	if (nlh->nlmsg_len < off)
-		return -EBADMSG;
-	return ctnl_attr_walk((const char *)nlh + off, nlh->nlmsg_len - off, fn, data);
-}
-
-static int walk(const struct nlmsghdr *nlh, struct attr_walk *w)
-{
-	return ctnl_msg_walk(nlh, attr_cb, w);
-}
 
 int ctnl_parse_global(const struct nlmsghdr *nlh, struct ctnl_global *ret)
 {
-	uint32_t v[CTNL_STATS_GLOBAL_MAX_ENTRIES + 1] = { 0 };
-	struct attr_walk w = { .value = v, .max = CTNL_STATS_GLOBAL_MAX_ENTRIES };
+	const struct nlattr *tb[CTNL_STATS_GLOBAL_MAX_ENTRIES + 1];
+	const struct nlattr *e, *m;
 	int r;
 
-	r = walk(nlh, &w);
+	r = ctnl_msg_parse(nlh, stats_policy, CTNL_STATS_GLOBAL_MAX_ENTRIES, tb);
 	if (r < 0)
 		return r;
+	e = tb[CTNL_STATS_GLOBAL_ENTRIES];
+	m = tb[CTNL_STATS_GLOBAL_MAX_ENTRIES];
 	*ret = (struct ctnl_global){
-		.entries = v[CTNL_STATS_GLOBAL_ENTRIES],
-		.max_entries = v[CTNL_STATS_GLOBAL_MAX_ENTRIES],
-		.has_entries = w.present & (UINT64_C(1) << CTNL_STATS_GLOBAL_ENTRIES),
-		.has_max_entries = w.present & (UINT64_C(1) << CTNL_STATS_GLOBAL_MAX_ENTRIES),
+		.entries = e ? ntohl(mnl_attr_get_u32(e)) : 0,
+		.max_entries = m ? ntohl(mnl_attr_get_u32(m)) : 0,
+		.has_entries = e,
+		.has_max_entries = m,
 	};
 	return 0;
 }
@@ -120,16 +71,22 @@ int ctnl_parse_global(const struct nlmsghdr *nlh, struct ctnl_global *ret)
 int ctnl_parse_cpu(const struct nlmsghdr *nlh, unsigned max_known, struct ctnl_cpu *ret)
 {
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[CTNL_CPU_ATTR_MAX + 1];
 	struct ctnl_cpu m = { 0 };
-	struct attr_walk w = { .value = m.value };
+	unsigned max = max_known < CTNL_CPU_ATTR_MAX ? max_known : CTNL_CPU_ATTR_MAX;
 	int r;
 
-	w.max = max_known < CTNL_CPU_ATTR_MAX ? max_known : CTNL_CPU_ATTR_MAX;
-	r = walk(nlh, &w);
+	/* A type above @max_known is a newer kernel's: skipped whatever its shape. */
+	r = ctnl_msg_parse(nlh, stats_policy, max, tb);
 	if (r < 0)
 		return r;
+	for (unsigned t = 1; t <= max; t++) {
+		if (!tb[t])
+			continue;
+		m.value[t] = ntohl(mnl_attr_get_u32(tb[t]));
+		m.present |= UINT64_C(1) << t;
+	}
 	m.cpu = ntohs(nfg->res_id); /* the kernel puts the CPU number there */
-	m.present = w.present;
 	*ret = m;
 	return 0;
 }
@@ -181,11 +138,13 @@ void ctnl_close(struct ctnl *c)
 	*c = (struct ctnl){ 0 };
 }
 
-/* Map what nfnetlink says to what our callers act on. */
-static int map_nl_error(int err)
+int ctnl_error(int err)
 {
 	switch (err) {
 	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
 		return -ETIMEDOUT;
 	case EOPNOTSUPP:
 	case ENOENT: /* nfnetlink without the ctnetlink subsystem */
@@ -195,26 +154,66 @@ static int map_nl_error(int err)
 	}
 }
 
-/* 1: request finished, 0: more to read, <0: error. */
-static int handle_batch(struct ctnl *c, const char *buf, size_t len, bool dump, ctnl_msg_fn fn,
-			void *userdata)
+struct nlmsghdr *ctnl_put_request(void *buf, uint8_t subsys, uint8_t type, bool dump, uint32_t seq)
 {
-	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+
+	memset(buf, 0, CTNL_REQUEST_SIZE);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (uint16_t)(subsys << 8 | type);
+	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : 0);
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return nlh;
+}
+
+int ctnl_send_request(struct mnl_socket *nl, uint8_t subsys, uint8_t type, bool dump, uint32_t seq)
+{
+	union {
+		char buf[CTNL_REQUEST_SIZE];
+		struct nlmsghdr align;
+	} u;
+	struct nlmsghdr *nlh = ctnl_put_request(u.buf, subsys, type, dump, seq);
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return ctnl_error(errno);
+	return 0;
+}
+
+/* NLMSG_DONE carries the dump's last return value: negative when the dump failed part-way. */
+static int done_status(const struct nlmsghdr *nlh)
+{
+	int32_t err;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(err))
+		return 1;
+	memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	return err < 0 ? ctnl_error(-err) : 1;
+}
+
+int ctnl_reply_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid, ctnl_msg_fn fn,
+		    void *userdata)
+{
+	const struct nlmsghdr *nlh = buf;
 	size_t left = len;
 	int r;
 
 	for (; nlh && nlmsg_fits(nlh, left); nlh = ctnl_msg_next(nlh, &left)) {
 		/* Leftovers of an earlier, abandoned request. */
-		if (nlh->nlmsg_seq != c->seq || (nlh->nlmsg_pid && nlh->nlmsg_pid != c->portid))
+		if (nlh->nlmsg_seq != seq || (nlh->nlmsg_pid && nlh->nlmsg_pid != portid))
 			continue;
 		if (nlh->nlmsg_type == NLMSG_DONE)
-			return 1;
+			return done_status(nlh);
 		if (nlh->nlmsg_type == NLMSG_ERROR) {
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
 			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
 				return -EBADMSG;
-			return e->error ? map_nl_error(-e->error) : 1;
+			return e->error ? ctnl_error(-e->error) : 1;
 		}
 		if (nlh->nlmsg_type == NLMSG_NOOP)
 			continue;
@@ -223,41 +222,93 @@ static int handle_batch(struct ctnl *c, const char *buf, size_t len, bool dump, 
 		if (!ctnl_msg_ok(nlh, left))
 			return -EBADMSG;
 		r = fn(nlh, userdata);
-		if (r < 0)
-			return r;
-		if (!dump)
-			return 1;
+		if (r != 0)
+			return r < 0 ? r : 1;
 	}
 	return 0;
+}
+
+int ctnl_listen(unsigned groups, size_t bufsize, struct mnl_socket **ret, int *ret_rcvbuf)
+{
+	int fd, rcvbuf, size = bufsize > INT32_MAX / 2 ? INT32_MAX / 2 : (int)bufsize;
+	socklen_t sl = sizeof(rcvbuf);
+	struct mnl_socket *nl;
+	int r;
+
+	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!nl)
+		return ctnl_error(errno);
+	fd = mnl_socket_get_fd(nl);
+	/* FORCE passes rmem_max with CAP_NET_ADMIN; without it we get what rmem_max allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &sl) < 0)
+		rcvbuf = 0;
+	if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
+		r = ctnl_error(errno);
+		mnl_socket_close(nl);
+		return r;
+	}
+	*ret = nl;
+	*ret_rcvbuf = rcvbuf;
+	return 0;
+}
+
+int ctnl_dump_open(uint32_t seq, struct mnl_socket **ret)
+{
+	struct mnl_socket *nl;
+	int r;
+
+	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!nl)
+		return ctnl_error(errno);
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = ctnl_error(errno);
+		goto close_sock;
+	}
+	r = ctnl_send_request(nl, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET, true, seq);
+	if (r < 0)
+		goto close_sock;
+	*ret = nl;
+	return 0;
+close_sock:
+	mnl_socket_close(nl);
+	return r;
+}
+
+struct once {
+	ctnl_msg_fn fn;
+	void *userdata;
+};
+
+/* A request that is no dump has one answer: stop after it. */
+static int once_cb(const struct nlmsghdr *nlh, void *userdata)
+{
+	struct once *o = userdata;
+	int r = o->fn(nlh, o->userdata);
+
+	return r < 0 ? r : 1;
 }
 
 static int request_once(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_msg_fn fn,
 			void *userdata)
 {
-	struct nlmsghdr *nlh;
-	struct nfgenmsg *nfg;
+	struct once o = { fn, userdata };
 	int r;
 
-	nlh = mnl_nlmsg_put_header(c->buf);
-	nlh->nlmsg_type = (uint16_t)(subsys << 8 | type);
-	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : 0);
-	nlh->nlmsg_seq = ++c->seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-
-	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
-		return map_nl_error(errno);
+	r = ctnl_send_request(c->nl, subsys, type, dump, ++c->seq);
+	if (r < 0)
+		return r;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(c->nl, c->buf, c->buf_size);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return map_nl_error(errno);
+			return ctnl_error(errno);
 		}
-		r = handle_batch(c, c->buf, (size_t)n, dump, fn, userdata);
+		r = ctnl_reply_walk(c->buf, (size_t)n, c->seq, c->portid, dump ? fn : once_cb,
+				    dump ? userdata : &o);
 		if (r != 0)
 			return r < 0 ? r : 0;
 	}

@@ -16,6 +16,7 @@
 
 #define CTNL_SUBSYS_CT 1 /* NFNL_SUBSYS_CTNETLINK */
 #define CTNL_SUBSYS_EXP 2 /* NFNL_SUBSYS_CTNETLINK_EXP */
+#define CTNL_MSG_CT_GET 1 /* a dump of the table */
 #define CTNL_MSG_CT_GET_STATS_CPU 4
 #define CTNL_MSG_CT_GET_STATS 5
 #define CTNL_MSG_EXP_GET_STATS_CPU 3
@@ -39,30 +40,76 @@ struct ctnl_cpu {
 	uint32_t value[CTNL_CPU_ATTR_MAX + 1];
 };
 
-struct nlattr;
-typedef int (*ctnl_attr_fn)(const struct nlattr *attr, void *data);
-
-/*
- * Walk the attributes in exactly @len bytes at @p, calling @fn on each. Unlike libmnl's
- * iterators, which bound the walk by the 4-byte-aligned message length and so may read a few
- * bytes past an unaligned end (valgrind found it), bytes left that make no whole attribute make
- * the message malformed (-EBADMSG) rather than silently shorter.
- */
-int ctnl_attr_walk(const void *p, size_t len, ctnl_attr_fn fn, void *data);
-/* The attributes of a message after its nfgenmsg header. */
-int ctnl_msg_walk(const struct nlmsghdr *nlh, ctnl_attr_fn fn, void *data);
-
 /* The message after @nlh among the *@left bytes that start at it, or NULL; *@left shrinks. */
 const struct nlmsghdr *ctnl_msg_next(const struct nlmsghdr *nlh, size_t *left);
 
 /* True if @len bytes at @buf hold one whole netlink message with a nfgenmsg header. */
 bool ctnl_msg_ok(const void *buf, size_t len);
-/* Parsers for a message already checked with ctnl_msg_ok(): -EBADMSG when malformed. */
+/*
+ * Parsers for a message already checked with ctnl_msg_ok(), the attributes validated as in
+ * attr.h (every known statistic is exactly a u32): -EBADMSG when the message is malformed,
+ * -EINVAL when a known attribute has the wrong size.
+ */
 int ctnl_parse_global(const struct nlmsghdr *nlh, struct ctnl_global *ret);
 /* Attributes above @max_known are a newer kernel's and skipped whatever their shape. */
 int ctnl_parse_cpu(const struct nlmsghdr *nlh, unsigned max_known, struct ctnl_cpu *ret);
 
+/*
+ * Netlink conditions and the errno each becomes, for every request this program makes (the
+ * statistics requests below and the events collector's dumps), whether the kernel says it in
+ * an NLMSG_ERROR, in the error code an NLMSG_DONE carries, or the socket says it:
+ *
+ *   EPERM, EACCES        -EPERM, -EACCES: refused (no CAP_NET_ADMIN in the namespace's
+ *                        user namespace); ctnl_request() stops asking for good
+ *   ENOENT, EOPNOTSUPP   -EOPNOTSUPP: nfnetlink has no such subsystem (nf_conntrack_netlink
+ *                        not loaded); EPROTONOSUPPORT from socket(): no nfnetlink at all
+ *   EAGAIN, EWOULDBLOCK  -ETIMEDOUT: no answer within the blocking socket's SO_RCVTIMEO
+ *   ENOBUFS              -ENOBUFS: the kernel dropped messages for us (event overrun): count
+ *                        it and resync, never hide it
+ *   NLM_F_DUMP_INTR      -EINTR: the table changed under the dump, which is inconsistent:
+ *                        restart it (ctnl_request() does, three times; events re-dumps)
+ *   malformed reply      -EBADMSG
+ *   anything else        -errno as it came
+ */
+int ctnl_error(int err);
+
+/* Bytes a request built by ctnl_put_request() needs. */
+#define CTNL_REQUEST_SIZE 32
+
+/*
+ * Build in @buf (CTNL_REQUEST_SIZE bytes, aligned) a GET request of message @type of subsystem
+ * @subsys for every family, a dump when @dump, with sequence number @seq.
+ */
+struct nlmsghdr *ctnl_put_request(void *buf, uint8_t subsys, uint8_t type, bool dump, uint32_t seq);
+
 struct mnl_socket;
+
+/* Build and send such a request on @nl: 0 or -errno as mapped above. */
+int ctnl_send_request(struct mnl_socket *nl, uint8_t subsys, uint8_t type, bool dump, uint32_t seq);
+
+typedef int (*ctnl_msg_fn)(const struct nlmsghdr *nlh, void *userdata);
+
+/*
+ * Hand @fn each message in the @len bytes at @buf (one datagram) that answers request @seq
+ * from port @portid, checked with ctnl_msg_ok(); others (an abandoned request's leftovers,
+ * NLMSG_NOOP) are skipped. 1: the request is finished (NLMSG_DONE, an ACK, or @fn returned a
+ * positive value to stop); 0: more to read; -errno: an error reply or an NLMSG_DONE carrying
+ * one, NLM_F_DUMP_INTR, a malformed message (mapped as above), or @fn's own error.
+ */
+int ctnl_reply_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid, ctnl_msg_fn fn,
+		    void *userdata);
+
+/*
+ * A non-blocking socket that listens to the multicast @groups (NF_NETLINK_CONNTRACK_*), its
+ * receive buffer sized to @bufsize with SO_RCVBUFFORCE (SO_RCVBUF without CAP_NET_ADMIN);
+ * *@ret_rcvbuf gets the size in force. -errno as mapped above (-EPERM: not allowed to listen).
+ */
+int ctnl_listen(unsigned groups, size_t bufsize, struct mnl_socket **ret, int *ret_rcvbuf);
+/*
+ * A non-blocking socket of its own with a dump of the conntrack table under way (request
+ * @seq): read it with ctnl_reply_walk(), close it to abandon the dump.
+ */
+int ctnl_dump_open(uint32_t seq, struct mnl_socket **ret);
 
 struct ctnl {
 	struct mnl_socket *nl;
@@ -73,16 +120,13 @@ struct ctnl {
 	size_t buf_size;
 };
 
-typedef int (*ctnl_msg_fn)(const struct nlmsghdr *nlh, void *userdata);
-
 /* -errno: EPROTONOSUPPORT without nfnetlink, EPERM/EACCES when refused. */
 int ctnl_open(struct ctnl *c);
 void ctnl_close(struct ctnl *c);
 /*
  * Send one GET request and hand each reply message to @fn. Opens the socket when it is not
- * (nfnetlink may be loaded after we started), and after an EPERM answers -EPERM at once. A request for a subsystem that
- * isn't there fails with -EOPNOTSUPP; without CAP_NET_ADMIN with -EPERM; a kernel that doesn't
- * answer within a second with -ETIMEDOUT.
+ * (nfnetlink may be loaded after we started), and after an EPERM answers -EPERM at once.
+ * Errors as in the table above.
  */
 int ctnl_request(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_msg_fn fn,
 		 void *userdata);

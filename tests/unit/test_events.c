@@ -27,6 +27,7 @@ struct spec {
 	int tcp_state; /* -1: no protoinfo */
 	int status; /* -1: no CTA_STATUS */
 	int zone; /* -1: no CTA_ZONE */
+	int tuple_zone; /* 0: no CTA_TUPLE_ZONE in the original tuple, else the zone + 1 */
 };
 
 /* A message shaped as ctnetlink_conntrack_event() builds it. */
@@ -52,6 +53,8 @@ static struct nlmsghdr *build(const struct spec *s)
 	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(s->sport));
 	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(80));
 	mnl_attr_nest_end(nlh, proto);
+	if (s->tuple_zone)
+		mnl_attr_put_u16(nlh, CTA_TUPLE_ZONE, htons((uint16_t)(s->tuple_zone - 1)));
 	mnl_attr_nest_end(nlh, orig);
 	if (s->zone >= 0)
 		mnl_attr_put_u16(nlh, CTA_ZONE, htons((uint16_t)s->zone));
@@ -70,7 +73,7 @@ static struct nlmsghdr *build(const struct spec *s)
 
 START_TEST(new_update_destroy)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 77, 6, 1234, 1, 0, 5 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 77, 6, 1234, 1, 0, 5, 0 };
 	struct ct_event a, b;
 
 	ck_assert(ctnl_msg_ok(build(&s), build(&s)->nlmsg_len));
@@ -107,7 +110,7 @@ END_TEST
 
 START_TEST(dump_entries_are_new)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_MULTI, 9, 17, 53, -1, IPS_SEEN_REPLY, -1 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_MULTI, 9, 17, 53, -1, IPS_SEEN_REPLY, -1, 0 };
 	struct ct_event e;
 
 	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
@@ -118,7 +121,7 @@ END_TEST
 
 START_TEST(rejects)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, 0, 1, 6, 1, 3, 0, -1 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, 0, 1, 6, 1, 3, 0, -1, 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
 	struct ct_event e;
@@ -144,15 +147,170 @@ START_TEST(rejects)
 	((struct nlattr *)mnl_attr_get_payload(a))->nla_len = 0xfff0;
 	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
 
-	/* An id of the wrong size. */
+	/* An id of the wrong size: exactly a u32, or an error. */
 	nlh = build(&s);
 	mnl_attr_put_u16(nlh, CTA_ID, 1);
-	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
 
 	/* No id at all: a flow we could never find again. */
 	nlh = build(&s);
 	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
 	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
+}
+END_TEST
+
+/* The attribute of @type at the top level of @nlh (after the nfgenmsg). */
+static struct nlattr *top_attr(struct nlmsghdr *nlh, uint16_t type)
+{
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh,
+			  sizeof(struct nfgenmsg)) if (mnl_attr_get_type(a) == type) return a;
+	return NULL;
+}
+
+/* The first attribute of @type inside the nest @nest. */
+static struct nlattr *nested_attr(struct nlattr *nest, uint16_t type)
+{
+	struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest) if (mnl_attr_get_type(a) == type) return a;
+	return NULL;
+}
+
+/* Every attribute we read must have its kernel size exactly; a size off either way is -EINVAL. */
+START_TEST(wrong_sizes)
+{
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 6, 1, 3, 0, 5, 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *a;
+	struct ct_event e;
+
+	/* A 4-byte CTA_ZONE is an error, not a u16 (nor a zone read from its first bytes). */
+	nlh = build(&s);
+	mnl_attr_put_u32(nlh, CTA_ZONE, htonl(5));
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+	nlh = build(&s);
+	mnl_attr_put_u8(nlh, CTA_ZONE, 5);
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+	/* CTA_STATUS: a u32. */
+	nlh = build(&s);
+	mnl_attr_put_u64(nlh, CTA_STATUS, 0);
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+	/* CTA_PROTO_NUM: a u8 (turned into a u16 of the same nest length). */
+	nlh = build(&s);
+	a = nested_attr(nested_attr(top_attr(nlh, CTA_TUPLE_ORIG), CTA_TUPLE_PROTO), CTA_PROTO_NUM);
+	ck_assert_ptr_nonnull(a);
+	a->nla_len = sizeof(*a) + 2;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+	/* CTA_PROTOINFO_TCP_STATE: a u8. */
+	nlh = build(&s);
+	a = nested_attr(nested_attr(top_attr(nlh, CTA_PROTOINFO), CTA_PROTOINFO_TCP),
+			CTA_PROTOINFO_TCP_STATE);
+	ck_assert_ptr_nonnull(a);
+	a->nla_len = sizeof(*a) + 3;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+	/* A nest that is too short to hold anything. */
+	nlh = build(&s);
+	a = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
+	mnl_attr_put(nlh, 0, 0, NULL);
+	a->nla_len = sizeof(*a) + 2;
+	nlh->nlmsg_len = (uint32_t)((char *)a - (char *)nlh) + 8;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+}
+END_TEST
+
+START_TEST(nested_overruns)
+{
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 6, 1, 3, 0, 5, 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *a;
+	struct ct_event e;
+
+	/* An attribute inside the tuple running past the tuple's end (but not the message's). */
+	nlh = build(&s);
+	a = nested_attr(top_attr(nlh, CTA_TUPLE_ORIG), CTA_TUPLE_PROTO);
+	a->nla_len += 4;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
+	/* Inside the addresses, which we only hash: still checked. */
+	nlh = build(&s);
+	a = nested_attr(nested_attr(top_attr(nlh, CTA_TUPLE_ORIG), CTA_TUPLE_IP), CTA_IP_V4_DST);
+	a->nla_len = 0xff;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
+	/* Two levels down, in the TCP protoinfo. */
+	nlh = build(&s);
+	a = nested_attr(nested_attr(top_attr(nlh, CTA_PROTOINFO), CTA_PROTOINFO_TCP),
+			CTA_PROTOINFO_TCP_STATE);
+	a->nla_len = 3;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
+	/* The message cut anywhere inside its last attribute, the 16-byte protoinfo. */
+	for (uint32_t cut = 1; cut < 16; cut++) {
+		nlh = build(&s);
+		nlh->nlmsg_len -= cut;
+		ck_assert_msg(ct_event_parse(nlh, &e) < 0, "cut %u", cut);
+	}
+}
+END_TEST
+
+START_TEST(forward_compatible)
+{
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 17, 1, -1, 0, -1, 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *a;
+	struct ct_event e;
+	char junk[5] = "abcd";
+
+	/* Attributes we don't read, at every level, any shape: skipped. */
+	nlh = build(&s);
+	mnl_attr_put(nlh, CTA_TIMEOUT, 1, junk); /* a u32 in the kernel: not ours to check */
+	mnl_attr_put(nlh, 200, sizeof(junk), junk);
+	a = mnl_attr_nest_start(nlh, CTA_TUPLE_REPLY);
+	mnl_attr_put(nlh, 77, 3, junk);
+	mnl_attr_nest_end(nlh, a);
+	ck_assert_int_eq(ct_event_parse(nlh, &e), 0);
+	ck_assert_uint_eq(e.id, 7);
+	ck_assert_uint_eq(e.l4proto, 17);
+
+	/* The original tuple's zone, when there is no CTA_ZONE; CTA_ZONE wins over it. */
+	s.tuple_zone = 9 + 1;
+	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
+	ck_assert_uint_eq(e.zone, 9);
+	s.zone = 4;
+	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
+	ck_assert_uint_eq(e.zone, 4);
+	/* A tuple zone of the wrong size. */
+	s.zone = -1;
+	nlh = build(&s);
+	a = nested_attr(top_attr(nlh, CTA_TUPLE_ORIG), CTA_TUPLE_ZONE);
+	ck_assert_ptr_nonnull(a);
+	a->nla_len = sizeof(*a) + 1;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+}
+END_TEST
+
+START_TEST(missing_parts)
+{
+	struct spec s = { IPCTNL_MSG_CT_NEW, 0, 1, 6, 1, 3, 0, -1, 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *a;
+	struct ct_event e;
+
+	/* A tuple without its protocol number. */
+	nlh = build(&s);
+	a = nested_attr(nested_attr(top_attr(nlh, CTA_TUPLE_ORIG), CTA_TUPLE_PROTO), CTA_PROTO_NUM);
+	a->nla_type = 99; /* now an attribute we don't know */
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
+	/* No original tuple at all. */
+	nlh = build(&s);
+	top_attr(nlh, CTA_TUPLE_ORIG)->nla_type = 99;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EBADMSG);
+	/* A TCP protoinfo without a state: fine, the state is just not known. */
+	nlh = build(&s);
+	a = nested_attr(nested_attr(top_attr(nlh, CTA_PROTOINFO), CTA_PROTOINFO_TCP),
+			CTA_PROTOINFO_TCP_STATE);
+	a->nla_type = 99;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), 0);
+	ck_assert(!e.has_tcp_state);
 }
 END_TEST
 
@@ -241,6 +399,10 @@ int main(void)
 	tcase_add_test(tc, new_update_destroy);
 	tcase_add_test(tc, dump_entries_are_new);
 	tcase_add_test(tc, rejects);
+	tcase_add_test(tc, wrong_sizes);
+	tcase_add_test(tc, nested_overruns);
+	tcase_add_test(tc, forward_compatible);
+	tcase_add_test(tc, missing_parts);
 	tcase_add_test(tc, flowtable_basics);
 	tcase_add_test(tc, flowtable_against_oracle);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The events collector's record of live flows and its counts: see flows.h. */
+#include "flows.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#include "util.h"
+
+const double flows_lifetime_bounds[FLOWS_N_BOUNDS] = {
+	0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400,
+};
+
+const char *const flows_state_names[FLOW_N_STATES] = {
+	"none",	     "syn_sent", "syn_recv",  "established", "fin_wait", "close_wait", "last_ack",
+	"time_wait", "close",	 "syn_sent2", "unreplied",   "replied",	 "assured",
+};
+
+const char *flows_proto_name(unsigned proto, char buf[static 4])
+{
+	static const struct {
+		uint8_t num;
+		const char *name;
+	} names[] = {
+		{ 1, "icmp" }, { 6, "tcp" },	 { 17, "udp" },	  { 33, "dccp" },
+		{ 47, "gre" }, { 58, "icmpv6" }, { 132, "sctp" }, { 136, "udplite" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i].num == proto)
+			return names[i].name;
+	snprintf(buf, 4, "%u", proto & 0xff);
+	return buf;
+}
+
+bool flows_proto_named(unsigned proto)
+{
+	char buf[4];
+
+	return flows_proto_name(proto, buf) != buf;
+}
+
+int flows_init(struct flows *f)
+{
+	*f = (struct flows){ 0 };
+	f->zone_live = calloc(65536, sizeof(*f->zone_live));
+	if (!f->zone_live)
+		return -ENOMEM;
+	return ft_init(&f->ft, 0);
+}
+
+void flows_fini(struct flows *f)
+{
+	if (!f)
+		return;
+	ft_free(&f->ft);
+	ft_free(&f->tombs);
+	free(f->zone_live);
+	for (size_t i = 0; i < ARRAY_SIZE(f->hist); i++)
+		free(f->hist[i]);
+	*f = (struct flows){ 0 };
+}
+
+unsigned flows_state_of(const struct ct_event *ev, int old)
+{
+	if (ev->l4proto == FLOW_PROTO_TCP) {
+		if (ev->has_tcp_state && ev->tcp_state <= CT_TCP_STATE_MAX)
+			return ev->tcp_state;
+		/* UPDATEs without a state change, and DESTROYs, carry no protoinfo. */
+		return old >= 0 && old <= CT_TCP_STATE_MAX ? (unsigned)old : FLOW_ST_TCP_NONE;
+	}
+	if (!ev->has_status)
+		return old >= FLOW_ST_UNREPLIED ? (unsigned)old : FLOW_ST_UNREPLIED;
+	if (ev->status & IPS_ASSURED)
+		return FLOW_ST_ASSURED;
+	return ev->status & IPS_SEEN_REPLY ? FLOW_ST_REPLIED : FLOW_ST_UNREPLIED;
+}
+
+static void count(struct flows *f, const struct flow *fl, int delta)
+{
+	unsigned st = (fl->state & FLOW_STATE_MASK) - 1u;
+
+	f->live[fl->proto][st] += (uint32_t)delta;
+	f->zone_live[fl->zone] += (uint32_t)delta;
+	if (fl->zone >= f->zone_top)
+		f->zone_top = fl->zone + 1u;
+}
+
+static void observe_lifetime(struct flows *f, const struct flow *fl, uint32_t now_ds)
+{
+	double life;
+
+	if (!fl->start)
+		return; /* seen in a dump, not born under our eyes */
+	life = (double)(now_ds - fl->start) / 10.0;
+	if (!f->hist[fl->proto] && !(f->hist[fl->proto] = calloc(1, sizeof(*f->hist[0]))))
+		return; /* out of memory: this flow goes unobserved, nothing worse */
+	for (size_t i = 0; i < FLOWS_N_BOUNDS; i++)
+		if (life <= flows_lifetime_bounds[i])
+			(*f->hist[fl->proto])[i]++;
+	f->hist_count[fl->proto]++;
+	f->hist_sum[fl->proto] += life;
+}
+
+static void forget(struct flows *f, struct flow *fl)
+{
+	if (!(fl->state & FLOW_EVENTS))
+		f->silent--;
+	count(f, fl, -1);
+	ft_delete(&f->ft, fl);
+}
+
+/* Whether @ev says the flow's state, or only that it lives (a TCP update without protoinfo). */
+static bool says_state(const struct ct_event *ev)
+{
+	if (ev->l4proto == FLOW_PROTO_TCP)
+		return ev->has_tcp_state && ev->tcp_state <= CT_TCP_STATE_MAX;
+	return ev->has_status;
+}
+
+int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint32_t now_ds)
+{
+	struct flow *fl = ft_find(&f->ft, ev->id, ev->thash);
+	/*
+	 * While a dump runs, an event that doesn't say the state must not mark the flow as
+	 * known to this generation: the dump's entry would be ignored, and a state missed in an
+	 * overrun would stay wrong after the resync meant to repair it (found by fuzz_flows).
+	 * Left unmarked, the flow takes the dump's state; if the dump doesn't bring it, it died
+	 * and its DESTROY was lost with the rest. Between dumps there is nothing to wait for.
+	 */
+	bool mark = from_dump || !f->dump_active || says_state(ev);
+	unsigned st;
+	int r;
+
+	if (!from_dump) {
+		f->events[ev->type][ev->l4proto]++;
+		f->events_seen++;
+	}
+	if (ev->type == CT_EVENT_DESTROY) {
+		if (fl) {
+			observe_lifetime(f, fl, now_ds);
+			forget(f, fl);
+		}
+		/* The dump under way may still bring this flow, from before its death: ignore it. */
+		if (f->dump_active && !ft_find(&f->tombs, ev->id, ev->thash)) {
+			struct flow t = { .id = ev->id, .thash = ev->thash, .state = 1 };
+
+			(void)ft_insert(&f->tombs,
+					&t); /* no room: a phantom until the next resync */
+		}
+		return 0;
+	}
+	if (from_dump && ((fl && (fl->state & FLOW_GEN) == f->gen) ||
+			  (!fl && ft_find(&f->tombs, ev->id, ev->thash))))
+		return 0; /* an event of this dump's time already said more, or the flow died */
+	st = flows_state_of(ev, fl ? (int)(fl->state & FLOW_STATE_MASK) - 1 : -1);
+	if (fl) {
+		uint8_t keep = fl->state & FLOW_EVENTS;
+
+		if ((fl->state & FLOW_STATE_MASK) != st + 1 || fl->zone != ev->zone ||
+		    fl->proto != ev->l4proto) {
+			count(f, fl, -1);
+			fl->state = (uint8_t)(st + 1);
+			fl->zone = ev->zone;
+			fl->proto = ev->l4proto;
+			count(f, fl, +1);
+		}
+		if (!keep && !from_dump)
+			f->silent--;
+		fl->state = (uint8_t)((fl->state & FLOW_STATE_MASK) |
+				      (mark ? f->gen : fl->state & FLOW_GEN) | keep |
+				      (from_dump ? 0 : FLOW_EVENTS));
+		return 0;
+	}
+	{
+		struct flow nf = {
+			.id = ev->id,
+			.thash = ev->thash,
+			.zone = ev->zone,
+			.proto = ev->l4proto,
+			.state = (uint8_t)((st + 1) | (mark ? f->gen : f->gen ^ FLOW_GEN) |
+					   (from_dump ? 0 : FLOW_EVENTS)),
+			.start = ev->type == CT_EVENT_NEW && !from_dump ? now_ds : 0,
+		};
+
+		r = ft_insert(&f->ft, &nf);
+		if (r < 0)
+			return r;
+		count(f, &nf, +1);
+		if (from_dump)
+			f->silent++;
+	}
+	return 0;
+}
+
+int flows_dump_begin(struct flows *f)
+{
+	int r;
+
+	r = ft_init(&f->tombs, 0);
+	if (r < 0)
+		return r;
+	/* Flows the dump doesn't mention, and no event touches meanwhile, are gone. */
+	if (!f->dump_abandoned)
+		f->gen ^= FLOW_GEN;
+	f->dump_abandoned = false;
+	f->dump_active = true;
+	return 0;
+}
+
+void flows_dump_abort(struct flows *f)
+{
+	/* Unfinished: the next dump keeps this generation, or flows it never saw would survive. */
+	f->dump_abandoned = f->dump_active;
+	f->dump_active = false;
+	ft_free(&f->tombs);
+}
+
+void flows_dump_end(struct flows *f)
+{
+	/* Sweep; a deletion shifts the next flow into slot i, so look at i again. */
+	for (size_t i = 0; i < f->ft.cap;) {
+		struct flow *fl = &f->ft.slots[i];
+
+		if ((fl->state & FLOW_STATE_MASK) && (fl->state & FLOW_GEN) != f->gen)
+			forget(f, fl);
+		else
+			i++;
+	}
+	f->dump_active = false; /* finished, not abandoned */
+	f->dump_abandoned = false;
+	ft_free(&f->tombs);
+}
+
+void flows_fit(struct flows *f, uint64_t entries)
+{
+	size_t want = (size_t)entries + (size_t)entries / 16;
+
+	if (want > f->ft.cap || want * 4 < f->ft.cap)
+		(void)ft_resize(&f->ft, want); /* on failure the table still grows as it goes */
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct zone_count *x = a, *y = b;
+
+	return x->n != y->n ? (x->n < y->n ? 1 : -1) : (x->zone > y->zone) - (x->zone < y->zone);
+}
+
+static int by_zone(const void *a, const void *b)
+{
+	const struct zone_count *x = a, *y = b;
+
+	return (x->zone > y->zone) - (x->zone < y->zone);
+}
+
+int flows_zones(const struct flows *f, unsigned max, struct zone_count **ret, size_t *ret_n,
+		uint64_t *ret_other)
+{
+	struct zone_count *z;
+	size_t n = 0, shown;
+	uint64_t other = 0;
+
+	/* Most hosts use zone 0 alone: with one namespace per pod, scanning 64k is the cost. */
+	z = malloc((f->zone_top + 1) * sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	for (unsigned i = 0; i < f->zone_top; i++)
+		if (f->zone_live[i])
+			z[n++] = (struct zone_count){ (uint16_t)i, f->zone_live[i] };
+	/* The biggest zones get their own series: the one gone wild is what matters. */
+	shown = n;
+	if (n > max) {
+		qsort(z, n, sizeof(*z), by_count_desc);
+		shown = max;
+		for (size_t i = shown; i < n; i++)
+			other += z[i].n;
+		qsort(z, shown, sizeof(*z), by_zone);
+	}
+	*ret = z;
+	*ret_n = shown;
+	*ret_other = other;
+	return 0;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NFCE_FLOWS_H
+#define NFCE_FLOWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctevent.h"
+#include "flowtable.h"
+
+/*
+ * The events collector's bookkeeping, free of sockets and clocks: the record of live flows
+ * (flowtable.h) and the counts a scrape reports, kept from events and dump entries.
+ *
+ * A resync is a dump of the table between flows_dump_begin() and flows_dump_end(). Each begin
+ * flips the generation mark; an event or dump entry marks the flow it touches with the current
+ * one, and the end forgets the flows nobody marked: gone while we weren't listening. An event
+ * says more than a dump entry of the same time (the dump read the entry before, or after, the
+ * event: we can't tell), so a dump entry never overrides a flow an event marked. Flows
+ * destroyed while the dump runs are remembered (tombs) so that the dump, which may have read
+ * them before their death, does not bring them back. An abandoned dump (flows_dump_abort(),
+ * NLM_F_DUMP_INTR or a socket error) leaves its marks, and the next begin keeps the generation:
+ * flipping it back would pass off the flows the abandoned dump never saw as seen.
+ *
+ * Exact after flows_dump_end() when no event was lost since the first begin of its generation,
+ * and no flow that sends no events changed after the dump read it; events keep it exact after.
+ */
+
+/* State slots: TCP's own states by number, then status-bit states for the others. */
+enum {
+	FLOW_ST_TCP_NONE = 0, /* ... up to CT_TCP_STATE_MAX */
+	FLOW_ST_UNREPLIED = CT_TCP_STATE_MAX + 1,
+	FLOW_ST_REPLIED,
+	FLOW_ST_ASSURED,
+	FLOW_N_STATES,
+};
+
+#define FLOW_PROTO_TCP 6
+
+/* Label values: the state slots' names, and a protocol's ("tcp", or its number). */
+extern const char *const flows_state_names[FLOW_N_STATES];
+const char *flows_proto_name(unsigned proto, char buf[static 4]);
+/* Named protocols show all their states, 0 included: series don't come and go. */
+bool flows_proto_named(unsigned proto);
+
+#define FLOWS_N_BOUNDS 17
+/* Upper bounds of the lifetime histogram's buckets, in seconds. */
+extern const double flows_lifetime_bounds[FLOWS_N_BOUNDS];
+
+struct flows {
+	struct flowtable ft;
+	struct flowtable tombs; /* flows destroyed while a dump runs: not to be revived by it */
+	uint8_t gen; /* 0 or FLOW_GEN */
+	bool dump_active;
+	bool dump_abandoned;
+
+	uint64_t events[_CT_EVENT_MAX][256]; /* by type and protocol */
+	uint64_t events_seen;
+	uint32_t live[256][FLOW_N_STATES]; /* by protocol and state */
+	uint32_t *zone_live; /* [65536] */
+	unsigned zone_top; /* above the highest zone ever counted: what a scan covers */
+	/*
+	 * Flows known only from a dump, that never sent an event: born before any listener
+	 * (nf_conntrack_events=2) or with events switched off for them (nft "ct event set 0").
+	 */
+	size_t silent;
+
+	uint64_t (*hist[256])[FLOWS_N_BOUNDS]; /* allocated for a protocol at its first death */
+	uint64_t hist_count[256];
+	double hist_sum[256];
+};
+
+/* -ENOMEM; flows_fini() undoes a half-done init. */
+int flows_init(struct flows *f);
+/* NULL-safe, and safe on a zeroed struct. */
+void flows_fini(struct flows *f);
+
+/* The state slot an event or dump entry says, given the flow's slot so far (-1: new flow). */
+unsigned flows_state_of(const struct ct_event *ev, int old);
+
+/*
+ * Apply one event (@from_dump false: counted, and marks the flow as one that sends events)
+ * or dump entry to the record and the counts; @now_ds: deciseconds since some fixed start,
+ * plus one (0 is "not seen born"), for the lifetime histogram. -ENOMEM when the record could
+ * not grow: it is stale then, resync.
+ */
+int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint32_t now_ds);
+
+/* A dump is about to start: -ENOMEM and nothing changed, or 0. */
+int flows_dump_begin(struct flows *f);
+/* The dump ended unfinished: its marks stay, and the next begin keeps the generation. */
+void flows_dump_abort(struct flows *f);
+/* The dump finished: forget the flows neither it nor an event marked. */
+void flows_dump_end(struct flows *f);
+
+/* Size the record for about @entries flows, or give memory back after the table shrank. */
+void flows_fit(struct flows *f, uint64_t entries);
+
+struct zone_count {
+	uint16_t zone;
+	uint32_t n;
+};
+
+/*
+ * The zones with live flows, in zone order, at most @max of them: the biggest (ties: lower
+ * zone first); what the others hold is summed in *@ret_other. *@ret is malloc'd.
+ */
+int flows_zones(const struct flows *f, unsigned max, struct zone_count **ret, size_t *ret_n,
+		uint64_t *ret_other);
+
+#endif

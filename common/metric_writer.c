@@ -534,7 +534,6 @@ enum mw_format mw_negotiate(const char *accept, size_t len)
 	return MW_FORMAT_TEXT;
 }
 
-
 /* --- Regrouping families ------------------------------------------------------------------ */
 
 static bool same_family(const struct metric_writer *src, const struct mw_mark *a,

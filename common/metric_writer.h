@@ -109,8 +109,7 @@ static inline void mw_set_format(struct metric_writer *w, enum mw_format format)
 	w->format = format;
 }
 /* Put @name="@value" first on every sample from now on; NULL @name: no more. */
-static inline void mw_set_const_label(struct metric_writer *w, const char *name,
-				      const char *value)
+static inline void mw_set_const_label(struct metric_writer *w, const char *name, const char *value)
 {
 	w->const_label_name = name;
 	w->const_label_value = name ? value : NULL;

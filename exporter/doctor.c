@@ -48,8 +48,8 @@ static const struct {
 	const char *ev_protocol, *ev_state; /* NULL: no state to count */
 	double above, suggest;
 } long_ones[] = {
-	{ "tcp", "established", "nf_conntrack_tcp_timeout_established", "tcp", "established",
-	  86400, 86400 },
+	{ "tcp", "established", "nf_conntrack_tcp_timeout_established", "tcp", "established", 86400,
+	  86400 },
 	{ "udp", "stream", "nf_conntrack_udp_timeout_stream", "udp", "assured", 300, 120 },
 	{ "generic", "default", "nf_conntrack_generic_timeout", NULL, NULL, 600, 600 },
 };
@@ -384,7 +384,8 @@ static void examine_caches(const struct snapshot *t, struct report *r)
 			    i ? "sysctl -w net.ipv6.neigh.default.gc_thresh2=4096"
 			      : "sysctl -w net.ipv4.neigh.default.gc_thresh2=4096",
 			    "The neighbour table grew past gc_thresh2 and was pruned at once; past gc_thresh3 it overflows.",
-			    "%s forced garbage collection %.0f times since boot", neigh_tables[i], v);
+			    "%s forced garbage collection %.0f times since boot", neigh_tables[i],
+			    v);
 	}
 }
 

@@ -132,8 +132,7 @@ void print_text(const struct facts *x, const struct report *r, bool risk)
 			       x->entries >= x->limit ? "already full" : "not filling");
 		}
 	}
-	for (size_t i = 0; i < x->n_ns && i < NS_SHOWN; i++)
-	{
+	for (size_t i = 0; i < x->n_ns && i < NS_SHOWN; i++) {
 		printf("%s %5.1f %%  %.0f entries  ", i ? "         " : "netns:   ",
 		       x->limit > 0 ? 100 * x->ns[i].entries / x->limit : NAN, x->ns[i].entries);
 		text_fputs(TEXT_PLAIN, x->ns[i].netns, stdout);
@@ -168,4 +167,3 @@ void print_text(const struct facts *x, const struct report *r, bool risk)
 	for (unsigned i = 0; i < r->n_unseen; i++)
 		printf("not seen: %s\n", r->unseen[i]);
 }
-

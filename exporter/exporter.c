@@ -44,7 +44,7 @@ static void fair_unlock(struct fair_lock *l)
 }
 
 int set_init(struct collector_set *s, const struct config *cfg, const bool *enabled,
-		    const char *netns)
+	     const char *netns)
 {
 	s->cfg = *cfg;
 	for (size_t i = 0; i < collector_registry_size; i++) {

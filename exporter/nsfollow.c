@@ -240,12 +240,14 @@ int netns_follow_init(struct exporter *e)
 	/* Running out of fds would fail scrapes and sockets alike: stop following first. */
 	e->netns_fd_max = UINT_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		e->netns_fd_max = rl.rlim_cur > NETNS_FD_RESERVE
-					  ? (unsigned)((rl.rlim_cur - NETNS_FD_RESERVE) / NETNS_FDS_EACH)
-					  : 0;
+		e->netns_fd_max =
+			rl.rlim_cur > NETNS_FD_RESERVE
+				? (unsigned)((rl.rlim_cur - NETNS_FD_RESERVE) / NETNS_FDS_EACH)
+				: 0;
 		if (e->netns_fd_max < e->netns_max)
 			log_warn("the open file limit caps the namespaces followed",
-				 LF_INT("namespaces", e->netns_fd_max), LF_INT("open_files", rl.rlim_cur));
+				 LF_INT("namespaces", e->netns_fd_max),
+				 LF_INT("open_files", rl.rlim_cur));
 	}
 	e->self_ns_fd = openat(e->cfg.procfs_fd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (e->self_ns_fd < 0) {
@@ -343,4 +345,3 @@ void write_netns_facts(struct exporter *e)
 		mw_u64(w, "nf_conntrack_host_entries", MW_NO_LABELS, host);
 	}
 }
-

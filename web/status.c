@@ -289,7 +289,8 @@ void status_json(const struct status *st, struct metric_writer *w)
 		put_num(w, st->v.zones[i].value);
 		put(w, "}");
 	}
-	putf(w, "],\"collectors\":%u,\"collectors_ok\":%u}\n", st->v.collectors, st->v.collectors_ok);
+	putf(w, "],\"collectors\":%u,\"collectors_ok\":%u}\n", st->v.collectors,
+	     st->v.collectors_ok);
 }
 
 static void html_duration(struct metric_writer *w, double s)

@@ -78,12 +78,16 @@ int main(int argc, char **argv)
 	if (fd < 0 || !v)
 		return 1;
 	for (size_t k = 0; k < n; k++) {
-		v[k].cfg = (struct config){ .scope = SCOPE_NETNS, .net_dir = "net",
-					    .procfs = argv[1], .procfs_fd = fd, .sysfs_fd = -1,
+		v[k].cfg = (struct config){ .scope = SCOPE_NETNS,
+					    .net_dir = "net",
+					    .procfs = argv[1],
+					    .procfs_fd = fd,
+					    .sysfs_fd = -1,
 					    .no_netlink = true };
 		snprintf(v[k].label, sizeof(v[k].label), "ns-%zu", k);
 		for (size_t i = 0; i < 3; i++) {
-			v[k].c[i] = (struct collector){ .ops = ops[i], .cfg = &v[k].cfg,
+			v[k].c[i] = (struct collector){ .ops = ops[i],
+							.cfg = &v[k].cfg,
 							.enabled = true };
 			v[k].c[i].priv = calloc(1, ops[i]->priv_size);
 			if (ops[i]->init && ops[i]->init(&v[k].c[i], &v[k].cfg) < 0)

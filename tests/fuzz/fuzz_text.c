@@ -43,7 +43,8 @@ static void check_escapes(const char *s, size_t size)
 		/* Nothing raw that would end a quoted value or a line. */
 		if (kind != TEXT_HTML && kind != TEXT_PLAIN && kind != TEXT_HELP)
 			for (size_t i = 0; i < o.len; i++)
-				if (o.buf[i] == '\n' || (o.buf[i] == '"' && (i == 0 || o.buf[i - 1] != '\\')))
+				if (o.buf[i] == '\n' ||
+				    (o.buf[i] == '"' && (i == 0 || o.buf[i - 1] != '\\')))
 					abort();
 	}
 	free(o.buf);

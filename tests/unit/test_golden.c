@@ -16,17 +16,17 @@
 #include "testlib.h"
 
 static const char *const fixtures[] = {
-	"linux-3.10-4cpu", "linux-4.19-8cpu",	"linux-5.10-1cpu",
+	"linux-3.10-4cpu", "linux-4.19-8cpu",	 "linux-5.10-1cpu",
 	"linux-6.18-2cpu", "future-kernel-2cpu", "wrap-2cpu-a",
 };
 
 static const struct collector_ops *const ops[] = {
-	&table_collector, &stat_collector, &timeouts_collector, &lnstat_collector, &kernel_collector,
+	&table_collector,  &stat_collector,   &timeouts_collector,
+	&lnstat_collector, &kernel_collector,
 };
 
 /* Every collector once on @fixture into @w, as one scope (with a netns label) or alone. */
-static void render(struct metric_writer *w, const char *fixture, unsigned scope,
-		   const char *netns)
+static void render(struct metric_writer *w, const char *fixture, unsigned scope, const char *netns)
 {
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		struct config cfg = {
@@ -78,8 +78,8 @@ static void compare(const char *name, const char *buf, size_t len)
 		char *want = fixture_read(rel, &glen);
 
 		ck_assert_msg(glen == len && memcmp(want, buf, len) == 0,
-			      "%s differs from the golden file:\n--- got ---\n%.*s", name,
-			      (int)len, buf);
+			      "%s differs from the golden file:\n--- got ---\n%.*s", name, (int)len,
+			      buf);
 		free(want);
 	}
 }

@@ -35,10 +35,10 @@ static void scrape(struct status *st, double t, unsigned ns, uint64_t entries, u
 		mw_family(&w, MN_STAT_DROP, METRIC_COUNTER, "D.");
 		mw_u64(&w, MN_STAT_DROP, MW_NO_LABELS, drop);
 		mw_family(&w, MN_STATE_ENTRIES, METRIC_GAUGE, "S.");
-		mw_u64(&w, MN_STATE_ENTRIES, MW_LABELS({ ML_PROTOCOL, "tcp" }, { ML_STATE, "established" }),
-		       entries);
-		mw_u64(&w, MN_STATE_ENTRIES, MW_LABELS({ ML_PROTOCOL, "udp" }, { ML_STATE, "unreplied" }),
-		       1);
+		mw_u64(&w, MN_STATE_ENTRIES,
+		       MW_LABELS({ ML_PROTOCOL, "tcp" }, { ML_STATE, "established" }), entries);
+		mw_u64(&w, MN_STATE_ENTRIES,
+		       MW_LABELS({ ML_PROTOCOL, "udp" }, { ML_STATE, "unreplied" }), 1);
 		mw_family(&w, MN_ZONE_ENTRIES, METRIC_GAUGE, "Z.");
 		mw_u64(&w, MN_ZONE_ENTRIES, MW_LABELS({ ML_ZONE, "7\xc3<" }), 3);
 	}

@@ -111,7 +111,8 @@ START_TEST(writer_label_is_valid)
 	mw_u64(&w, "x", MW_LABELS({ "k", "\xc3" }), 1);
 	ck_assert_int_eq(mw_error(&w), 0);
 	ck_assert_uint_eq(w.len, strlen("x{netns=\"bad\xef\xbf\xbdname\",k=\"\xef\xbf\xbd\"} 1\n"));
-	ck_assert(memcmp(w.buf, "x{netns=\"bad\xef\xbf\xbdname\",k=\"\xef\xbf\xbd\"} 1\n", w.len) == 0);
+	ck_assert(memcmp(w.buf, "x{netns=\"bad\xef\xbf\xbdname\",k=\"\xef\xbf\xbd\"} 1\n", w.len) ==
+		  0);
 	mw_free(&w);
 }
 END_TEST

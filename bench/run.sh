@@ -6,6 +6,11 @@
 # prometheus-node-exporter (apt-get install -y prometheus-node-exporter wrk nftables conntrack).
 #
 # Usage: bench/run.sh            (environment overrides below; results go to $OUT)
+#
+# OURS_OLD=path (optional): a second build of nf_conntrack_exporter, e.g. the one before a change,
+# run as two more targets, ours_old and ours_like_old (same flags as ours and ours_like, ports
+# 39903 and 39904), in the same rotating rounds; $OUT/compare.md then has old vs new side by side
+# and summary.md is made from the other three targets as before. Unset: behaviour as before.
 set -euo pipefail
 
 NS=${NS:-nfce-bench}
@@ -19,10 +24,12 @@ DURATION=${DURATION:-10}        # seconds per wrk run
 ROUNDS=${ROUNDS:-3}             # rounds per phase; each round runs every target once, rotating
 UDP_TIMEOUT=${UDP_TIMEOUT:-600} # nf_conntrack_udp_timeout inside $NS only (per-netns sysctl)
 OUT=${OUT:-$HERE/results}
+OURS_OLD=${OURS_OLD:-}
 
 # ours: default collectors; ours_like: table+stat only; node: node_exporter conntrack only
 TARGETS=(ours ours_like node)
-declare -A PORT=([ours]=39901 [ours_like]=39902 [node]=9100)
+declare -A PORT=([ours]=39901 [ours_like]=39902 [node]=9100 [ours_old]=39903 [ours_like_old]=39904)
+[[ -n $OURS_OLD ]] && TARGETS=(ours ours_old ours_like ours_like_old node)
 declare -A PID=()
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -69,6 +76,7 @@ trap 'exit 143' TERM
 for t in wrk nft conntrack curl python3 ip; do
 	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
 done
+[[ -z $OURS_OLD || -x $OURS_OLD ]] || { echo "OURS_OLD=$OURS_OLD is not executable" >&2; exit 1; }
 [[ -x $NODE ]] || { echo "missing $NODE (apt-get install -y prometheus-node-exporter)" >&2; exit 1; }
 if [[ ! -x $OURS ]]; then
 	log "building $OURS"
@@ -98,6 +106,13 @@ CLK_TCK=$(getconf CLK_TCK)
 	echo "ours_version	$("$OURS" --version 2>&1 | head -1)"
 	echo "ours_binary_built	$(date -u -r "$OURS" +%Y-%m-%dT%H:%M:%SZ)"
 	echo "ours_git	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?) ($(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted paths in tree)"
+	if [[ -n $OURS_OLD ]]; then
+		echo "ours_sha256	$(sha256sum "$OURS" | cut -c1-16)"
+		echo "ours_old	$OURS_OLD"
+		echo "ours_old_version	$("$OURS_OLD" --version 2>&1 | head -1)"
+		echo "ours_old_binary_built	$(date -u -r "$OURS_OLD" +%Y-%m-%dT%H:%M:%SZ)"
+		echo "ours_old_sha256	$(sha256sum "$OURS_OLD" | cut -c1-16)"
+	fi
 	echo "node_version	$("$NODE" --version 2>&1 | head -1)"
 	echo "wrk_version	$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
 	echo "nf_conntrack_max	$(cat /proc/sys/net/netfilter/nf_conntrack_max)"
@@ -136,10 +151,19 @@ start ours_like "$OURS" --web.listen-address=127.0.0.1:"${PORT[ours_like]}" \
 	--collector.disable-defaults --collector.table --collector.stat
 start node "$NODE" --web.listen-address=127.0.0.1:"${PORT[node]}" \
 	--collector.disable-defaults --collector.conntrack
+if [[ -n $OURS_OLD ]]; then
+	start ours_old "$OURS_OLD" --web.listen-address=127.0.0.1:"${PORT[ours_old]}"
+	start ours_like_old "$OURS_OLD" --web.listen-address=127.0.0.1:"${PORT[ours_like_old]}" \
+		--collector.disable-defaults --collector.table --collector.stat
+fi
 {
 	echo "ours	$OURS --web.listen-address=127.0.0.1:${PORT[ours]}"
 	echo "ours_like	$OURS --web.listen-address=127.0.0.1:${PORT[ours_like]} --collector.disable-defaults --collector.table --collector.stat"
 	echo "node	$NODE --web.listen-address=127.0.0.1:${PORT[node]} --collector.disable-defaults --collector.conntrack"
+	if [[ -n $OURS_OLD ]]; then
+		echo "ours_old	$OURS_OLD --web.listen-address=127.0.0.1:${PORT[ours_old]}"
+		echo "ours_like_old	$OURS_OLD --web.listen-address=127.0.0.1:${PORT[ours_like_old]} --collector.disable-defaults --collector.table --collector.stat"
+	fi
 } >"$OUT/commands.tsv"
 
 for t in "${TARGETS[@]}"; do
@@ -151,7 +175,8 @@ for t in "${TARGETS[@]}"; do
 	nsx ss -Hltn "sport = :${PORT[$t]}" | grep -q . || { echo "$t did not listen" >&2; exit 1; }
 	# ip netns exec execs the command, so $! is the exporter itself.
 	comm=$(cat "/proc/${PID[$t]}/comm")
-	[[ $comm == nf_conntrack_ex || $comm == prometheus-node ]] ||
+	[[ $comm == nf_conntrack_ex || $comm == prometheus-node ||
+		(-n $OURS_OLD && $comm == "$(basename "$OURS_OLD" | cut -c1-15)") ]] ||
 		{ echo "pid ${PID[$t]} is $comm, not the exporter" >&2; exit 1; }
 	log "$t listening on :${PORT[$t]} (pid ${PID[$t]}, $comm)"
 done
@@ -163,6 +188,9 @@ mem() { # when
 	for t in "${TARGETS[@]}"; do
 		printf '%s\t%s\t%s\t%s\n' "$1" "$t" "$(status_kb "${PID[$t]}" VmRSS)" \
 			"$(status_kb "${PID[$t]}" VmHWM)" >>"$OUT/mem.tsv"
+		# open fds in a file of their own (mem.tsv keeps its four columns)
+		[[ -z $OURS_OLD ]] || printf '%s\t%s\t%s\n' "$1" "$t" \
+			"$(find "/proc/${PID[$t]}/fd" -mindepth 1 -maxdepth 1 | wc -l)" >>"$OUT/fds.tsv"
 	done
 }
 ct_count() { nsx conntrack -C; }
@@ -240,4 +268,71 @@ for t in "${TARGETS[@]}"; do
 	printf '%s\t%s\n' "$t" "$n" >>"$OUT/logwarn.tsv"
 done
 
-python3 "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"
+if [[ -z $OURS_OLD ]]; then
+	python3 "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"
+	exit 0
+fi
+# summarize.py knows ours, ours_like and node: give it those rows only, then compare old vs new.
+mkdir -p "$OUT/three"
+for f in env commands probe mem runs logwarn; do
+	[[ -f $OUT/$f.tsv ]] || continue
+	awk -F'\t' '$1 !~ /_old$/ && $2 !~ /_old$/' "$OUT/$f.tsv" >"$OUT/three/$f.tsv"
+done
+python3 "$HERE/summarize.py" "$OUT/three" | tee "$OUT/summary.md"
+python3 - "$OUT" <<'PY' | tee "$OUT/compare.md"
+import statistics, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+def tsv(name):
+    p = out / name
+    return [l.split("\t") for l in p.read_text().splitlines() if l] if p.exists() else []
+env = dict(tsv("env.tsv"))
+clk = int(env.get("clk_tck", "100"))
+runs = {}
+for phase, t, rnd, ticks, before, after, kv in tsv("runs.tsv"):
+    d = {k: float(v) for k, v in (x.split("=") for x in kv.split())}
+    d["ticks"] = int(ticks)
+    runs.setdefault((phase, t), []).append(d)
+size = {(p, t): int(s) for p, t, code, s, fails in tsv("probe.tsv")}
+mem = {(w, t): int(rss) for w, t, rss, hwm in tsv("mem.tsv")}
+fds = {(w, t): int(n) for w, t, n in tsv("fds.tsv")}
+def stats(phase, t):
+    rs = runs[(phase, t)]
+    reqs = sum(r["requests"] for r in rs)
+    secs = sum(r["duration_us"] for r in rs) / 1e6
+    return {
+        "p50 µs": statistics.median(r["p50_us"] for r in rs),
+        "p90 µs": statistics.median(r["p90_us"] for r in rs),
+        "p99 µs": statistics.median(r["p99_us"] for r in rs),
+        "req/s": reqs / secs,
+        "CPU ms / 1000 scrapes": sum(r["ticks"] for r in rs) / clk / reqs * 1e6,
+        "body bytes": size.get((phase, t), 0),
+        "VmRSS kB after phase": mem.get(("after-" + phase, t), 0),
+        "open fds after phase": fds.get(("after-" + phase, t), 0),
+    }
+print("old = OURS_OLD, new = OURS; p50/p90/p99: median over the rounds of each wrk run's "
+      "percentile; req/s and CPU: totals over all rounds; ratio = new / old\n")
+print("| table | exporter | metric | old | new | new / old |")
+print("|---|---|---|---:|---:|---:|")
+for phase in ("empty", "full"):
+    for new, old, label in (("ours", "ours_old", "default collectors"),
+                            ("ours_like", "ours_like_old", "table + stat only")):
+        if (phase, new) not in runs or (phase, old) not in runs:
+            continue
+        a, b = stats(phase, old), stats(phase, new)
+        for k in a:
+            r = f"{b[k] / a[k]:.2f}" if a[k] else "n/a"
+            print(f"| {phase} | {label} | {k} | {a[k]:,.0f} | {b[k]:,.0f} | {r} |")
+print()
+print("Per wrk run, in the order run (p50 µs / p99 µs):\n")
+print("| table | round | " + " | ".join(t for t in ("ours_old", "ours", "ours_like_old", "ours_like")) + " |")
+print("|---|---:|---:|---:|---:|---:|")
+rounds = sorted({int(r) for _, _, r, *_ in tsv("runs.tsv")})
+for phase in ("empty", "full"):
+    for i, rnd in enumerate(rounds):
+        cells = []
+        for t in ("ours_old", "ours", "ours_like_old", "ours_like"):
+            rs = runs.get((phase, t), [])
+            cells.append(f"{rs[i]['p50_us']:.0f} / {rs[i]['p99_us']:.0f}" if i < len(rs) else "")
+        print(f"| {phase} | {rnd} | " + " | ".join(cells) + " |")
+PY

@@ -10,6 +10,10 @@
 # Needs root, ip, nft, python3. Loopback traffic only.
 #
 # Usage: bench/netns/run.sh [BUILD_DIR]   (N, FLOWS, SCRAPES, ROUNDS from the environment)
+#
+# EXE_OLD=path (optional): a second build (e.g. the one before a change); every variant then also
+# runs with it, as own_old, all_old and noev_old, right next to the new one in the same rounds
+# (which of the two goes first alternates by round), and $OUT/netns-compare.md has old vs new.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +25,7 @@ FLOWS=${FLOWS:-20}
 SCRAPES=${SCRAPES:-100}
 ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-$HERE/results}
+EXE_OLD=${EXE_OLD:-}
 PREFIX=nfce-bn$$
 HOME_NS=$PREFIX-home
 PORT=39950
@@ -52,6 +57,7 @@ mkns() {
 }
 
 [ -x "$EXE" ] || { echo "no exporter at $EXE (build first)" >&2; exit 1; }
+[ -z "$EXE_OLD" ] || [ -x "$EXE_OLD" ] || { echo "EXE_OLD=$EXE_OLD is not executable" >&2; exit 1; }
 log "creating $N namespaces with $FLOWS UDP flows each"
 mkns "$HOME_NS"
 t0=$(date +%s.%N)
@@ -85,12 +91,15 @@ scrape() {
 }
 
 run_variant() {
-	local name=$1 pid rss fds res
+	local name=$1 pid rss fds res exe=$EXE
 	shift
-	ip netns exec "$HOME_NS" "$EXE" --web.listen-address=127.0.0.1:$PORT --log.level=warn "$@" &
+	[[ $name == *_old ]] && exe=$EXE_OLD
+	ip netns exec "$HOME_NS" "$exe" --web.listen-address=127.0.0.1:$PORT --log.level=warn "$@" &
 	pid=$!
 	PIDS+=("$pid")
-	for _ in $(seq 100); do
+	# READY_TRIES: at 1000 namespaces --netns=all takes 20-30 s to listen on a busy 2-core host
+	for _ in $(seq "${READY_TRIES:-100}"); do
+		kill -0 "$pid" 2>/dev/null || { echo "exporter $name exited before listening" >&2; return 1; }
 		ip netns exec "$HOME_NS" python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null && break
 		sleep 0.1
 	done
@@ -105,11 +114,25 @@ run_variant() {
 mkdir -p "$OUT"
 raw=$OUT/netns-raw.txt
 : >"$raw"
+# with EXE_OLD: each variant for both builds, the old one first in odd rounds
+pair() { # name args...
+	local name=$1
+	shift
+	if [ -z "$EXE_OLD" ]; then
+		run_variant "$name" "$@" >>"$raw"
+	elif ((r % 2)); then
+		run_variant "${name}_old" "$@" >>"$raw"
+		run_variant "$name" "$@" >>"$raw"
+	else
+		run_variant "$name" "$@" >>"$raw"
+		run_variant "${name}_old" "$@" >>"$raw"
+	fi
+}
 for r in $(seq "$ROUNDS"); do
 	log "round $r of $ROUNDS"
-	run_variant own >>"$raw"
-	run_variant all --netns=all >>"$raw"
-	run_variant noev --netns=all --no-collector.events >>"$raw"
+	pair own
+	pair all --netns=all
+	pair noev --netns=all --no-collector.events
 done
 followed=$(ip netns exec "$HOME_NS" true; ip netns list | wc -l)
 
@@ -135,4 +158,24 @@ print(f"\nper namespace (--netns=all minus own, over {named} namespaces): "
       f"{(e[3] - o[3]) / named:.0f} KiB, {(e[4] - o[4]) / named:.1f} fds, {(e[0] - o[0]) / named * 1000:.0f} µs")
 print(f"ratio p50 --netns=all / own: {a[0] / o[0]:.1f}x; target: p50 under 50 ms at 200 namespaces: "
       f"{'met' if a[0] < 50 else 'MISSED'}")
+PY
+
+[ -n "$EXE_OLD" ] || exit 0
+python3 - "$raw" "$N" "$EXE" "$EXE_OLD" <<'PY' | tee "$OUT/netns-compare.md"
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+by = {}
+for name, p50, p99, size, rss, fds in rows:
+    by.setdefault(name, []).append((float(p50), float(p99), int(size), int(rss), int(fds)))
+med = {k: [statistics.median(x[i] for x in v) for i in range(5)] for k, v in by.items()}
+print(f"{sys.argv[2]} namespaces; old = {sys.argv[4]}, new = {sys.argv[3]}; medians of "
+      f"{len(by['own'])} rounds; ratio = new / old\n")
+print("| variant | metric | old | new | new / old |")
+print("|---|---|---:|---:|---:|")
+for k, label in (("own", "own namespace only"), ("all", "--netns=all"), ("noev", "--netns=all --no-collector.events")):
+    for i, (m, fmt) in enumerate((("scrape p50 ms", "{:.2f}"), ("scrape p99 ms", "{:.2f}"),
+                                  ("response bytes", "{:,.0f}"), ("RSS KiB", "{:,.0f}"), ("open fds", "{:.0f}"))):
+        o, n = med[k + "_old"][i], med[k][i]
+        print(f"| {label} | {m} | {fmt.format(o)} | {fmt.format(n)} | {n / o:.2f} |" if o else
+              f"| {label} | {m} | {fmt.format(o)} | {fmt.format(n)} | n/a |")
 PY

@@ -89,7 +89,20 @@ static void mw_sink(void *w, const char *s, size_t n)
 
 void mw_escape(struct metric_writer *w, int kind, const char *s)
 {
-	text_escape((enum text_kind)kind, s, strlen(s), mw_sink, w);
+	size_t n = strlen(s), i;
+
+	/* Most values are plain ASCII that no kind escapes: one append, no per-byte calls. */
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < ' ' || c >= 0x7f || c == '\\' || c == '"' || c == '&' || c == '<' ||
+		    c == '>' || c == '\'')
+			break;
+	}
+	if (i == n)
+		mw_append(w, s, n);
+	else
+		text_escape((enum text_kind)kind, s, n, mw_sink, w);
 }
 
 /* FNV-1a: tells families apart before their names are compared. */
@@ -110,15 +123,15 @@ void mw_family(struct metric_writer *w, const char *name, enum metric_type type,
 		[METRIC_HISTOGRAM] = "histogram",
 		[METRIC_UNTYPED] = "untyped",
 	};
+	static uint64_t family_serial;
 	bool om = w->format == MW_FORMAT_OPENMETRICS;
-	size_t n = strlen(name);
+	size_t n = strlen(name), head = w->len;
+	size_t k = n < sizeof(w->family) - 1 ? n : sizeof(w->family) - 1;
 	const char *t = types[type];
 
-	size_t head = w->len;
-
-	static uint64_t family_serial;
-
-	snprintf(w->family, sizeof(w->family), "%s", name);
+	/* For the tap: the family's name and a key that changes with every family. */
+	memcpy(w->family, name, k);
+	w->family[k] = '\0';
 	w->family_type = type;
 	w->family_id = __atomic_add_fetch(&family_serial, 1, __ATOMIC_RELAXED);
 	if (om && type == METRIC_UNTYPED)

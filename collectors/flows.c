@@ -149,8 +149,8 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 		if (f->dump_active && !ft_find(&f->tombs, ev->id, ev->thash)) {
 			struct flow t = { .id = ev->id, .thash = ev->thash, .state = 1 };
 
-			(void)ft_insert(&f->tombs,
-					&t); /* no room: a phantom until the next resync */
+			/* No room: a phantom until the next resync. */
+			(void)ft_insert(&f->tombs, &t);
 		}
 		return 0;
 	}
@@ -160,6 +160,8 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 	st = flows_state_of(ev, fl ? (int)(fl->state & FLOW_STATE_MASK) - 1 : -1);
 	if (fl) {
 		uint8_t keep = fl->state & FLOW_EVENTS;
+		/* Taken before the state is rewritten below, generation bit and all. */
+		uint8_t gen = mark ? f->gen : fl->state & FLOW_GEN;
 
 		if ((fl->state & FLOW_STATE_MASK) != st + 1 || fl->zone != ev->zone ||
 		    fl->proto != ev->l4proto) {
@@ -171,8 +173,7 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 		}
 		if (!keep && !from_dump)
 			f->silent--;
-		fl->state = (uint8_t)((fl->state & FLOW_STATE_MASK) |
-				      (mark ? f->gen : fl->state & FLOW_GEN) | keep |
+		fl->state = (uint8_t)((fl->state & FLOW_STATE_MASK) | gen | keep |
 				      (from_dump ? 0 : FLOW_EVENTS));
 		return 0;
 	}

@@ -317,6 +317,23 @@ START_TEST(overrun_then_resync)
 	ck_assert_ptr_nonnull(find(6));
 	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 1);
 	consistent();
+
+	/*
+	 * The record still holds an earlier flow on the same id and hash (UDP, its DESTROY and
+	 * the new flow's NEW lost): the update moves it to TCP, and must leave it unmarked all
+	 * the same (fuzz_flows found the mark lost with the old state's bits).
+	 */
+	event(udp(CT_EVENT_NEW, 7, IPS_ASSURED, 2));
+	ck_assert_int_eq(flows_dump_begin(&f), 0);
+	dumped(tcp(CT_EVENT_NEW, 6, ESTABLISHED));
+	event(tcp(CT_EVENT_UPDATE, 7, -1));
+	ck_assert_uint_eq(f.live[UDP][FLOW_ST_ASSURED], 0);
+	dumped(tcp(CT_EVENT_NEW, 7, TIME_WAIT));
+	flows_dump_end(&f);
+	ck_assert_uint_eq(f.live[TCP][TIME_WAIT], 1);
+	ck_assert_uint_eq(f.live[TCP][FLOW_ST_TCP_NONE], 0);
+	ck_assert_uint_eq(f.zone_live[2], 0);
+	consistent();
 }
 END_TEST
 

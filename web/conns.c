@@ -45,7 +45,10 @@ bool conn_table_admit(struct conn_table *t, const uint8_t addr[AUTH_ADDR_SIZE], 
 		if (hc->cut || memcmp(hc->addr, addr, AUTH_ADDR_SIZE) != 0)
 			continue;
 		n++;
-		if (!idle && !hc->receiving && !hc->busy && !unread(hc))
+		/* The one idle longest: Prometheus's own keep-alive connection is busy every
+		 * scrape interval, a neighbour's forgotten ones are not. */
+		if (!hc->receiving && !hc->busy && !unread(hc) &&
+		    (!idle || hc->since_us < idle->since_us))
 			idle = hc;
 	}
 	ok = n < per_addr || idle;

@@ -36,7 +36,7 @@ void conn_table_fini(struct conn_table *t);
 
 /*
  * Whether a new connection from @addr may be accepted. Below @per_addr connections (not cut)
- * from that address, yes; at it, the address's oldest idle connection (no request under way,
+ * from that address, yes; at it, the address's connection idle longest (no request under way,
  * nothing unread) is cut to make room, so that a neighbour's idle keep-alive connections
  * behind the same NAT address cannot lock Prometheus out. No if none is idle.
  */

@@ -423,7 +423,7 @@ START_TEST(fairness)
 	ck_assert_uint_eq(t.n, 3);
 	ck_assert(conn_table_admit(&t, addr_b, 3)); /* another address: under its limit */
 	ck_assert_uint_eq(t.n, 3);
-	/* At the limit: the oldest idle connection of the address makes room. */
+	/* At the limit: the connection of the address idle longest makes room. */
 	ck_assert(conn_table_admit(&t, addr_a, 3));
 	ck_assert(p[0].hc.cut);
 	ck_assert(peer_closed(&p[0]));
@@ -467,6 +467,26 @@ START_TEST(fairness)
 }
 END_TEST
 
+/* The first connection, Prometheus's keep-alive one, just answered: the neighbour's go first. */
+START_TEST(fairness_longest_idle)
+{
+	const uint8_t addr[AUTH_ADDR_SIZE] = { [15] = 1 };
+	struct conn_table t;
+	struct pair p[3];
+
+	conn_table_init(&t);
+	for (unsigned i = 0; i < 3; i++)
+		open_conn(&t, &p[i], 1, 100 + i, 1000);
+	conn_table_begin(&t, &p[0].hc, 500);
+	conn_table_end(&t, &p[0].hc, 510);
+	ck_assert(conn_table_admit(&t, addr, 3));
+	ck_assert(!p[0].hc.cut && p[1].hc.cut && !p[2].hc.cut);
+	for (unsigned i = 0; i < 3; i++)
+		close_conn(&t, &p[i]);
+	conn_table_fini(&t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("auth");
@@ -488,6 +508,7 @@ int main(void)
 	tcase_add_test(tc_state, limiter);
 	tcase_add_test(tc_state, limiter_slots);
 	tcase_add_test(tc_state, fairness);
+	tcase_add_test(tc_state, fairness_longest_idle);
 	suite_add_tcase(s, tc_state);
 	return run_suite(s);
 }

@@ -86,7 +86,7 @@ static void mw_sink(void *w, const char *s, size_t n)
 	mw_append(w, s, n);
 }
 
-void mw_escape(struct metric_writer *w, int kind, const char *s)
+void mw_escape(struct metric_writer *w, enum text_kind kind, const char *s)
 {
 	size_t n = strlen(s), i;
 
@@ -101,7 +101,7 @@ void mw_escape(struct metric_writer *w, int kind, const char *s)
 	if (i == n)
 		mw_append(w, s, n);
 	else
-		text_escape((enum text_kind)kind, s, n, mw_sink, w);
+		text_escape(kind, s, n, mw_sink, w);
 }
 
 /* FNV-1a: tells families apart before their names are compared. */
@@ -358,15 +358,17 @@ int mw_regroup(struct metric_writer *dst, struct metric_writer *src)
 	const struct mw_mark *m = src->marks;
 	size_t n = src->n_marks, n_fam = 0, *first, *count, *order, *fam;
 
+	if (dst->error)
+		return dst->error;
 	if (src->error)
-		return src->error;
+		return dst->error = src->error;
 	if (!n)
-		return src->len ? -EINVAL : mw_error(dst);
+		return src->len ? (dst->error = -EINVAL) : 0;
 	if (m[0].head != 0)
-		return -EINVAL; /* samples before the first family: not tracked */
+		return dst->error = -EINVAL; /* samples before the first family: not tracked */
 	/* Scratch kept with @src across scrapes: first, family of each, order, counts. */
 	if (GROW_ARRAY(src->scratch, src->scratch_cap, 4 * n + 1, 256) < 0)
-		return -ENOMEM;
+		return dst->error = -ENOMEM;
 	first = src->scratch;
 	fam = first + n;
 	order = fam + n;

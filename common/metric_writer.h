@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "text.h"
+
 /*
  * Prometheus text format 0.0.4 writer, or OpenMetrics 1.0.0 when the scraper asked for it. One
  * buffer, grown geometrically and reused across scrapes; the first failure (no memory, size cap)
@@ -137,7 +139,7 @@ static inline void mw_track_families(struct metric_writer *w, bool on)
 int mw_regroup(struct metric_writer *dst, struct metric_writer *src);
 
 /* @s escaped for @kind (text.h) and appended; invalid UTF-8 becomes U+FFFD. */
-void mw_escape(struct metric_writer *w, int kind, const char *s);
+void mw_escape(struct metric_writer *w, enum text_kind kind, const char *s);
 /* After the last family: OpenMetrics's "# EOF" line; nothing for the text format. */
 void mw_finish(struct metric_writer *w);
 /*
@@ -154,7 +156,7 @@ void mw_u64(struct metric_writer *w, const char *name, const struct mw_label *la
 void mw_double(struct metric_writer *w, const char *name, const struct mw_label *labels,
 	       size_t n_labels, double value);
 
-/* Helpers shared with other text writers (logs, JSON); return the number of bytes written. */
+/* Number formatting, exactly as samples get it (also for JSON numbers); return the length. */
 size_t fmt_u64(char *dst, uint64_t v); /* dst >= 21 bytes, not terminated */
 size_t fmt_double(char *dst, size_t n, double v); /* Prometheus spelling, C locale */
 

@@ -156,13 +156,23 @@ void text_escape(enum text_kind kind, const char *s, size_t n, text_sink_fn out,
 			len = 1;
 		} else {
 			len = text_utf8_len(p, (size_t)(end - p));
-			if (len) {
+			/* C1 controls (U+0080..U+009F) act on some terminals: escaped there. */
+			if (len == 2 && p[0] == 0xc2 && p[1] < 0xa0 &&
+			    (kind == TEXT_PLAIN || kind == TEXT_LOGFMT)) {
+				static const char hex[] = "0123456789abcdef";
+
+				memcpy(buf, "\\u00", 4);
+				buf[4] = hex[p[1] >> 4];
+				buf[5] = hex[p[1] & 15];
+				k = 6;
+			} else if (len) {
 				p += len; /* well-formed: itself */
 				continue;
+			} else {
+				len = 1;
+				k = kind == TEXT_JSON ? 6 : 3;
+				memcpy(buf, kind == TEXT_JSON ? "\\ufffd" : REPLACEMENT, k);
 			}
-			len = 1;
-			k = kind == TEXT_JSON ? 6 : 3;
-			memcpy(buf, kind == TEXT_JSON ? "\\ufffd" : REPLACEMENT, k);
 		}
 		if (!k) {
 			p++;

@@ -18,8 +18,8 @@ enum text_kind {
 	TEXT_HELP_OM, /* HELP text in OpenMetrics: \\ \" \n */
 	TEXT_JSON, /* inside a JSON string: \" \\ \n \t \r, other controls and U+FFFD as \uXXXX */
 	TEXT_HTML, /* HTML text or a quoted attribute: & < > " ' as character references */
-	TEXT_LOGFMT, /* inside a quoted logfmt value: \\ \" \n \t, other controls as \xXX */
-	TEXT_PLAIN, /* a terminal: controls as \xXX, nothing else escaped */
+	TEXT_LOGFMT, /* inside a quoted logfmt value: \\ \" \n \t, other controls as \xXX, C1 as \u00XX */
+	TEXT_PLAIN, /* a terminal: controls as \xXX, C1 controls as \u00XX, nothing else escaped */
 };
 
 typedef void (*text_sink_fn)(void *sink, const char *s, size_t n);

@@ -100,7 +100,8 @@ int set_init(struct collector_set *s, const struct config *cfg, const bool *enab
 	     const char *netns);
 void set_fini(struct collector_set *s);
 int set_watch(struct collector_set *s, int epfd, size_t set, uint32_t gen, int op);
-void collect_set(struct collector_set *s, struct metric_writer *w, const char *netns);
+void collect_set(struct collector_set *s, struct metric_writer *w,
+		 const struct scrape_observer *obs, const char *netns);
 
 /* nsfollow.c */
 int netns_follow_init(struct exporter *e);

@@ -42,6 +42,20 @@ static void add(struct report *r, enum severity sev, const char *fix, const char
 	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
 }
 
+static void unseen(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Something doctor could not look at; past the room for them, dropped. */
+static void unseen(struct report *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->n_unseen == ARRAY_SIZE(r->unseen))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->unseen[r->n_unseen++], sizeof(r->unseen[0]), fmt, ap);
+	va_end(ap);
+}
+
 /* Long timeouts worth a word, and the events collector's state their entries are in. */
 static const struct {
 	const char *protocol, *state, *sysctl;
@@ -69,9 +83,8 @@ struct snapshot {
 	int error;
 };
 
-static void snapshot_begin(void *ctx)
+static void snapshot_begin(struct snapshot *x)
 {
-	struct snapshot *x = ctx;
 	struct ns_fill *ns = x->ns;
 	size_t cap = x->ns_cap;
 
@@ -121,9 +134,8 @@ static struct ns_fill *ns_of(struct snapshot *x, const char *netns)
 	return n;
 }
 
-static void snapshot_sample(void *ctx, const struct mw_sample *s)
+static void snapshot_sample(struct snapshot *x, const struct mw_sample *s)
 {
-	struct snapshot *x = ctx;
 	const char *f = s->family;
 	struct ns_fill *n;
 
@@ -170,12 +182,58 @@ static void snapshot_sample(void *ctx, const struct mw_sample *s)
 	}
 }
 
+/* The snapshot, and what it was before the collector under way, to forget a failed one. */
+struct taking {
+	struct snapshot *x;
+	struct snapshot saved; /* its figures and count of namespaces */
+	struct ns_fill saved_last; /* the namespace being written may have been updated */
+};
+
+static void taking_begin(void *ctx)
+{
+	snapshot_begin(((struct taking *)ctx)->x);
+}
+
+static void taking_sample(void *ctx, const struct mw_sample *s)
+{
+	snapshot_sample(((struct taking *)ctx)->x, s);
+}
+
+static void taking_part_begin(void *ctx)
+{
+	struct taking *t = ctx;
+
+	t->saved = *t->x;
+	if (t->x->n_ns)
+		t->saved_last = t->x->ns[t->x->n_ns - 1];
+}
+
+static void taking_part_end(void *ctx, bool kept)
+{
+	struct taking *t = ctx;
+	struct ns_fill *ns = t->x->ns;
+	size_t cap = t->x->ns_cap;
+	int error = t->x->error;
+
+	if (kept)
+		return;
+	*t->x = t->saved;
+	t->x->ns = ns; /* may have moved */
+	t->x->ns_cap = cap;
+	t->x->error = error;
+	if (t->x->n_ns)
+		t->x->ns[t->x->n_ns - 1] = t->saved_last;
+}
+
 static int scrape(struct exporter *e, struct snapshot *x)
 {
+	struct taking t = { .x = x };
 	const struct scrape_observer obs = {
-		.begin = snapshot_begin,
-		.sample = snapshot_sample,
-		.ctx = x,
+		.begin = taking_begin,
+		.sample = taking_sample,
+		.part_begin = taking_part_begin,
+		.part_end = taking_part_end,
+		.ctx = &t,
 	};
 	struct metric_writer *w;
 	int r;
@@ -268,8 +326,7 @@ static void examine(struct snapshot *t, const struct snapshot *t0, struct facts 
 		x->growth > 0 && x->limit > x->entries ? (x->limit - x->entries) / x->growth : NAN;
 
 	if (isnan(x->entries) || !(x->limit > 0)) {
-		snprintf(r->unseen[r->n_unseen++], sizeof(r->unseen[0]),
-			 "the table's fill (is nf_conntrack loaded?)");
+		unseen(r, "the table's fill (is nf_conntrack loaded?)");
 		return;
 	}
 	/* What one more entry costs, from the slab object size the kernel reports. */
@@ -344,8 +401,7 @@ static void examine(struct snapshot *t, const struct snapshot *t0, struct facts 
 		    100 * x->mem_full / x->ram, b);
 	}
 	if (isnan(x->mem_now))
-		snprintf(r->unseen[r->n_unseen++], sizeof(r->unseen[0]),
-			 "kernel memory (/proc/slabinfo needs root)");
+		unseen(r, "kernel memory (/proc/slabinfo needs root)");
 }
 
 static void examine_timeouts(const struct snapshot *t, struct report *r)
@@ -423,7 +479,7 @@ int doctor_run(const struct flags *f)
 	struct snapshot t0 = { 0 }, t = { 0 };
 	struct report r = { 0 };
 	const char *name;
-	int status = 2, procfs_fd, err;
+	int status = 2, procfs_fd, err, ret;
 	bool risk = false, events;
 
 	/*
@@ -438,16 +494,18 @@ int doctor_run(const struct flags *f)
 		fprintf(stderr, "nf_conntrack_exporter doctor: cannot read %s\n", f->procfs);
 		goto out;
 	}
-	if (scrape(e, &t0) == 0)
+	ret = scrape(e, &t0);
+	if (ret == 0) {
 		pump_events(e, SAMPLE_GAP_S * 1000000ULL);
-	if (t0.error || scrape(e, &t) < 0) {
-		fprintf(stderr, "nf_conntrack_exporter doctor: cannot collect\n");
+		ret = scrape(e, &t);
+	}
+	if (ret < 0) {
+		fprintf(stderr, "nf_conntrack_exporter doctor: cannot collect: %s\n",
+			strerror(-ret));
 		goto out;
 	}
 	for (size_t i = 0; exporter_failed_collector(e, i, &name, &err); i++)
-		if (r.n_unseen < ARRAY_SIZE(r.unseen))
-			snprintf(r.unseen[r.n_unseen++], sizeof(r.unseen[0]),
-				 "collector %s failed: %s", name, strerror(-err));
+		unseen(&r, "collector %s failed: %s", name, strerror(-err));
 	procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	x.ram = procfs_fd >= 0 ? mem_total_bytes(procfs_fd) : NAN;
 	if (procfs_fd >= 0)

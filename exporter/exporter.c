@@ -283,13 +283,15 @@ static void log_note_change(struct collector_set *s, size_t i, const char *netns
 }
 
 static void collect_one(struct collector_set *s, size_t i, struct metric_writer *w,
-			const char *netns)
+			const struct scrape_observer *obs, const char *netns)
 {
 	struct collector *c = &s->c[i];
 	size_t mark = w->len;
 	uint64_t t0 = now_monotonic_us();
 	int r;
 
+	if (obs->part_begin)
+		obs->part_begin(obs->ctx);
 	r = c->ops->collect(c, w);
 	if (r >= 0 && mw_error(w))
 		r = mw_error(w);
@@ -305,14 +307,18 @@ static void collect_one(struct collector_set *s, size_t i, struct metric_writer 
 			log_warn("collector failed", LF_STR("collector", c->ops->name),
 				 LF_STR("netns", netns), LF_ERR(r), LF_INT("times", n));
 	}
+	/* What the observer took from a failed collector is not in the exposition either. */
+	if (obs->part_end)
+		obs->part_end(obs->ctx, r >= 0);
 	log_note_change(s, i, netns);
 }
 
-void collect_set(struct collector_set *s, struct metric_writer *w, const char *netns)
+void collect_set(struct collector_set *s, struct metric_writer *w,
+		 const struct scrape_observer *obs, const char *netns)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->c[i].enabled)
-			collect_one(s, i, w, netns);
+			collect_one(s, i, w, obs, netns);
 }
 
 /* One sample per enabled collector: unlabelled for the host set, netns-labelled after. */
@@ -392,7 +398,7 @@ static int scrape(struct exporter *e)
 	if (e->fatal)
 		return e->fatal;
 	if (!e->netns_mode) {
-		collect_set(&e->host, &e->w, NULL);
+		collect_set(&e->host, &e->w, &e->obs, NULL);
 	} else {
 		exporter_netns_refresh(e);
 		r = collect_namespaces(e);
@@ -420,6 +426,7 @@ int exporter_scrape(struct exporter *e, enum mw_format format, struct metric_wri
 	if (e->obs.end)
 		e->obs.end(e->obs.ctx, r);
 	mw_set_tap(&e->w, NULL, NULL);
-	*ret_w = &e->w;
+	if (r == 0)
+		*ret_w = &e->w;
 	return r;
 }

@@ -2,6 +2,7 @@
 #ifndef NFCE_EXPORTER_H
 #define NFCE_EXPORTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,12 @@ struct exporter;
 struct scrape_observer {
 	void (*begin)(void *ctx);
 	mw_tap_fn sample; /* every sample, in the order collectors write them */
+	/*
+	 * Around each collector: a collector that fails has its output cut from the exposition,
+	 * so part_end(ctx, false) must forget the samples since part_begin() too.
+	 */
+	void (*part_begin)(void *ctx);
+	void (*part_end)(void *ctx, bool kept);
 	void (*end)(void *ctx, int result);
 	void *ctx;
 };
@@ -37,7 +44,8 @@ void exporter_unlock(struct exporter *e);
 void exporter_observe(struct exporter *e, const struct scrape_observer *o);
 /*
  * Render all enabled collectors and the self metrics in @format into the exporter's writer,
- * returned in *@ret_w (valid until the next scrape; the caller may reuse it for another body).
+ * returned in *@ret_w on success (valid until the next scrape; the caller may reuse it for
+ * another body).
  */
 int exporter_scrape(struct exporter *e, enum mw_format format, struct metric_writer **ret_w);
 

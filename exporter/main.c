@@ -50,6 +50,16 @@ static void status_sample_cb(void *ctx, const struct mw_sample *s)
 	status_sample(ctx, s);
 }
 
+static void status_part_begin_cb(void *ctx)
+{
+	status_part_begin(ctx);
+}
+
+static void status_part_end_cb(void *ctx, bool kept)
+{
+	status_part_end(ctx, kept);
+}
+
 static void status_end_cb(void *ctx, int result)
 {
 	status_end(ctx, result == 0, now_realtime());
@@ -273,6 +283,8 @@ int main(int argc, char **argv)
 	const struct scrape_observer obs = {
 		.begin = status_begin_cb,
 		.sample = status_sample_cb,
+		.part_begin = status_part_begin_cb,
+		.part_end = status_part_end_cb,
 		.end = status_end_cb,
 		.ctx = &status_page,
 	};

@@ -283,7 +283,7 @@ int collect_namespaces(struct exporter *e)
 	/* Counter family names and bucket bounds differ in OpenMetrics: write them alike. */
 	mw_set_format(w, e->w.format);
 	mw_set_tap(w, e->obs.sample, e->obs.ctx);
-	collect_set(&e->host, w, NULL);
+	collect_set(&e->host, w, &e->obs, NULL);
 	for (size_t i = 0; i < e->ns_slots; i++) {
 		struct netns_inst *n = e->ns[i];
 		int r;
@@ -296,7 +296,7 @@ int collect_namespaces(struct exporter *e)
 			continue;
 		}
 		mw_set_const_label(w, ML_NETNS, n->label);
-		collect_set(&n->set, w, n->label);
+		collect_set(&n->set, w, &e->obs, n->label);
 		mw_set_const_label(w, NULL, NULL);
 		ns_leave(e);
 	}
@@ -327,7 +327,7 @@ void write_netns_facts(struct exporter *e)
 		snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
 		snprintf(pid, sizeof(pid), "%d", (int)n->pid);
 		mw_u64(w, "nf_conntrack_netns_info",
-		       MW_LABELS({ "netns", n->label }, { "inode", ino },
+		       MW_LABELS({ ML_NETNS, n->label }, { "inode", ino },
 				 { "pid", n->pid ? pid : "" }),
 		       1);
 		for (size_t i = 0; i < n->set.n; i++)

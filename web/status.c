@@ -144,6 +144,17 @@ void status_sample(struct status *st, const struct mw_sample *m)
 	}
 }
 
+void status_part_begin(struct status *st)
+{
+	st->part = st->next;
+}
+
+void status_part_end(struct status *st, bool kept)
+{
+	if (!kept)
+		st->next = st->part;
+}
+
 void status_end(struct status *st, bool ok, double now)
 {
 	const struct status_sample *last;

@@ -48,6 +48,7 @@ struct status {
 	unsigned head, n;
 	struct status_view v; /* the last complete scrape's */
 	struct status_view next; /* being filled by the scrape under way */
+	struct status_view part; /* next as it was before the collector under way */
 	uint64_t family_id; /* the family of the last sample, and what it is to the page */
 	int family_kind;
 };
@@ -58,6 +59,9 @@ struct status {
  */
 void status_begin(struct status *st);
 void status_sample(struct status *st, const struct mw_sample *s);
+/* Around each collector: a failed one's samples are forgotten, as the exposition drops them. */
+void status_part_begin(struct status *st);
+void status_part_end(struct status *st, bool kept);
 void status_end(struct status *st, bool ok, double now);
 void status_json(const struct status *st, struct metric_writer *w);
 void status_html(const struct status *st, struct metric_writer *w, const char *telemetry_path);

@@ -115,6 +115,36 @@ START_TEST(namespaces)
 }
 END_TEST
 
+/* A collector that wrote samples and then failed: its samples are cut, on the page too. */
+START_TEST(failed_collector_forgotten)
+{
+	struct status *st = calloc(1, sizeof(*st));
+	struct metric_writer w;
+	size_t mark;
+	char *j;
+
+	mw_init(&w, 1 << 20);
+	mw_set_tap(&w, tap, st);
+	status_begin(st);
+	status_part_begin(st);
+	mw_family(&w, MN_ENTRIES_LIMIT, METRIC_GAUGE, "L.");
+	mw_u64(&w, MN_ENTRIES_LIMIT, MW_NO_LABELS, 1000);
+	status_part_end(st, true);
+	status_part_begin(st);
+	mark = w.len;
+	mw_family(&w, MN_ENTRIES, METRIC_GAUGE, "E.");
+	mw_u64(&w, MN_ENTRIES, MW_NO_LABELS, 12345);
+	mw_truncate(&w, mark);
+	status_part_end(st, false);
+	status_end(st, true, 100);
+	j = render(st, false);
+	has(j, "\"entries\":null,\"limit\":null,");
+	free(j);
+	mw_free(&w);
+	free(st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("status");
@@ -122,6 +152,7 @@ int main(void)
 
 	tcase_add_test(tc, own_namespace);
 	tcase_add_test(tc, namespaces);
+	tcase_add_test(tc, failed_collector_forgotten);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -54,6 +54,12 @@ START_TEST(json_html_logfmt_plain)
 			 "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
 	ck_assert_str_eq(ESC(TEXT_LOGFMT, "a \"b\"\\\n\x1b"), "a \\\"b\\\"\\\\\\n\\x1b");
 	ck_assert_str_eq(ESC(TEXT_PLAIN, "ns \"q\"\n\x1b[2J"), "ns \"q\"\\x0a\\x1b[2J");
+	/* C1 controls (CSI is U+009B) are escaped for terminals and logs, kept elsewhere. */
+	ck_assert_str_eq(ESC(TEXT_PLAIN, "a\xc2\x9b"
+					 "2Jb\xc2\xa0"),
+			 "a\\u009b2Jb\xc2\xa0");
+	ck_assert_str_eq(ESC(TEXT_LOGFMT, "\xc2\x85"), "\\u0085");
+	ck_assert_str_eq(ESC(TEXT_LABEL, "\xc2\x85"), "\xc2\x85");
 	ck_assert(text_logfmt_bare("plain", 5));
 	ck_assert(!text_logfmt_bare("", 0));
 	ck_assert(!text_logfmt_bare("a b", 3));

@@ -11,6 +11,7 @@
 
 #include "collector.h"
 #include "ctnl.h"
+#include "metric_names.h"
 #include "percpu.h"
 #include "util.h"
 
@@ -218,7 +219,7 @@ static int stat_collect(struct collector *c, struct metric_writer *w)
 
 		if (!st->present[i])
 			continue;
-		snprintf(name, sizeof(name), "nf_conntrack_stat_%s_total", st->names[i]);
+		snprintf(name, sizeof(name), MN_STAT("%s"), st->names[i]);
 		mw_family(w, name, METRIC_COUNTER, help_for(st->names[i], help, sizeof(help)));
 		mw_u64(w, name, MW_NO_LABELS, percpu_sum(st, i));
 	}

@@ -8,9 +8,10 @@
 
 #include "collector.h"
 #include "ctnl.h"
+#include "metric_names.h"
 #include "util.h"
 
-#define NF_SYSCTL "sys/net/netfilter/"
+#define NF_SYSCTL NF_SYSCTL_DIR "/"
 
 struct table_priv {
 	struct ctnl nl;
@@ -47,9 +48,9 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 	if (scope & SCOPE_NETNS) {
 		c->has_entries = true;
 		c->entries = g.entries;
-		mw_family(w, "nf_conntrack_entries", METRIC_GAUGE,
+		mw_family(w, MN_ENTRIES, METRIC_GAUGE,
 			  "Connection tracking entries in this network namespace.");
-		mw_u64(w, "nf_conntrack_entries", MW_NO_LABELS, g.entries);
+		mw_u64(w, MN_ENTRIES, MW_NO_LABELS, g.entries);
 	}
 	if (!(scope & SCOPE_HOST))
 		return 0;
@@ -61,14 +62,14 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 	}
 
 	mw_family(
-		w, "nf_conntrack_entries_limit", METRIC_GAUGE,
+		w, MN_ENTRIES_LIMIT, METRIC_GAUGE,
 		"Maximum number of conntrack entries (nf_conntrack_max); new flows are dropped beyond it.");
-	mw_u64(w, "nf_conntrack_entries_limit", MW_NO_LABELS, g.max_entries);
+	mw_u64(w, MN_ENTRIES_LIMIT, MW_NO_LABELS, g.max_entries);
 
-	if (read_u64_at(fd, NF_SYSCTL "nf_conntrack_buckets", &p->buf, &v) == 0) {
-		mw_family(w, "nf_conntrack_buckets", METRIC_GAUGE,
+	if (read_u64_at(fd, NF_SYSCTL MN_BUCKETS, &p->buf, &v) == 0) {
+		mw_family(w, MN_BUCKETS, METRIC_GAUGE,
 			  "Size of the conntrack hash table (nf_conntrack_buckets).");
-		mw_u64(w, "nf_conntrack_buckets", MW_NO_LABELS, v);
+		mw_u64(w, MN_BUCKETS, MW_NO_LABELS, v);
 	}
 	if (read_u64_at(fd, NF_SYSCTL "nf_conntrack_expect_max", &p->buf, &v) == 0) {
 		mw_family(w, "nf_conntrack_expect_entries_limit", METRIC_GAUGE,

@@ -83,12 +83,13 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 
 	for (slot = e->ns_first_free; slot < e->ns_slots && e->ns[slot]; slot++)
 		;
+	/* Slot numbers go into epoll tags, where TAG_HOST_SET stands for the host set. */
+	if (slot >= TAG_HOST_SET)
+		return -E2BIG;
 	e->ns_first_free = slot + 1;
 	if (slot == e->ns_slots) {
 		size_t old = e->ns_slots;
 
-		if (slot + 1 >= TAG_HOST_SET)
-			return -E2BIG;
 		r = GROW_ARRAY(e->ns, e->ns_slots, slot + 1, 16);
 		if (r < 0)
 			return r;

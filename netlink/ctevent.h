@@ -37,9 +37,9 @@ struct ct_event {
 /*
  * Parse one message checked with ctnl_msg_ok(). A dump entry parses as CT_EVENT_NEW.
  * -ENOMSG: not a conntrack entry message (another subsystem or type); -EBADMSG: malformed
- * framing (see attr.h), or lacking the id, the original tuple or its protocol; -EINVAL: an
- * attribute we read of the wrong size (CTA_ID, CTA_STATUS: u32; CTA_ZONE, CTA_TUPLE_ZONE: u16;
- * CTA_PROTO_NUM, CTA_PROTOINFO_TCP_STATE: u8), or a nest that holds no attribute.
+ * framing (see attr.h), or lacking the id, the original tuple or its protocol (an empty
+ * CTA_TUPLE_ORIG among them); -EINVAL: an attribute we read of the wrong size (CTA_ID,
+ * CTA_STATUS: u32; CTA_ZONE, CTA_TUPLE_ZONE: u16; CTA_PROTO_NUM, CTA_PROTOINFO_TCP_STATE: u8).
  */
 int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret);
 

@@ -213,6 +213,9 @@ int ctnl_reply_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
 
 			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
 				return -EBADMSG;
+			/* The kernel's errors are negative: anything else is no answer of its. */
+			if (e->error > 0)
+				return -EBADMSG;
 			return e->error ? ctnl_error(-e->error) : 1;
 		}
 		if (nlh->nlmsg_type == NLMSG_NOOP)

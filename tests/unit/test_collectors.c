@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "metric_names.h"
 #include "testlib.h"
 #include "timeouts.h"
 
@@ -345,6 +346,41 @@ START_TEST(kernel_memory_and_settings)
 }
 END_TEST
 
+/* Every name the status page and doctor read is one some collector writes. */
+START_TEST(names_others_read_are_written)
+{
+	static const struct {
+		const struct collector_ops *ops;
+		const char *name;
+	} want[] = {
+		{ &table_collector, "\n" MN_ENTRIES " " },
+		{ &table_collector, "\n" MN_ENTRIES_LIMIT " " },
+		{ &table_collector, "\n" MN_BUCKETS " " },
+		{ &stat_collector, "\n" MN_STAT_DROP " " },
+		{ &stat_collector, "\n" MN_STAT_EARLY_DROP " " },
+		{ &stat_collector, "\n" MN_STAT_INSERT_FAILED " " },
+		{ &stat_collector, "\n" MN_STAT_CHAINTOOLONG " " },
+		{ &timeouts_collector,
+		  "\n" MN_TIMEOUT_SECONDS "{" ML_PROTOCOL "=\"tcp\"," ML_STATE },
+		{ &kernel_collector, "\n" MN_KERNEL_MEMORY_BYTES " " },
+		{ &kernel_collector, "\n" MN_KERNEL_MEMORY_LIMIT_BYTES " " },
+		{ &lnstat_collector, "\n" MN_LNSTAT_TABLE_FULLS "{" ML_TABLE "=\"arp_cache\"}" },
+		{ &lnstat_collector,
+		  "\n" MN_LNSTAT_FORCED_GC_RUNS "{" ML_TABLE "=\"ndisc_cache\"}" },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct run r;
+
+		run_start(&r, want[i].ops, "linux-6.18-2cpu");
+		ck_assert_int_eq(run_collect(&r), 0);
+		ck_assert_msg(strstr(r.out, want[i].name), "%s writes no %s", want[i].ops->name,
+			      want[i].name + 1);
+		run_end(&r);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("collectors");
@@ -362,6 +398,7 @@ int main(void)
 	tcase_add_test(tc, scopes_split_the_series);
 	tcase_add_test(tc, lnstat_wrap_and_64bit_columns);
 	tcase_add_test(tc, kernel_memory_and_settings);
+	tcase_add_test(tc, names_others_read_are_written);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

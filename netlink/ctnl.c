@@ -184,6 +184,9 @@ int ctnl_send_request(struct mnl_socket *nl, uint8_t subsys, uint8_t type, bool 
 	return 0;
 }
 
+/* The largest errno the kernel returns (include/linux/err.h). */
+#define MAX_ERRNO 4095
+
 /* NLMSG_DONE carries the dump's last return value: negative when the dump failed part-way. */
 static int done_status(const struct nlmsghdr *nlh)
 {
@@ -192,6 +195,8 @@ static int done_status(const struct nlmsghdr *nlh)
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(err))
 		return 1;
 	memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	if (err < -MAX_ERRNO)
+		return -EBADMSG; /* no errno, and INT_MIN would not even negate */
 	return err < 0 ? ctnl_error(-err) : 1;
 }
 
@@ -213,8 +218,8 @@ int ctnl_reply_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid, 
 
 			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
 				return -EBADMSG;
-			/* The kernel's errors are negative: anything else is no answer of its. */
-			if (e->error > 0)
+			/* The kernel's errors are small negative errnos: anything else is no answer. */
+			if (e->error > 0 || e->error < -MAX_ERRNO)
 				return -EBADMSG;
 			return e->error ? ctnl_error(-e->error) : 1;
 		}

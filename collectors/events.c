@@ -547,7 +547,7 @@ static int events_collect(struct collector *c, struct metric_writer *w)
 		"Live conntrack entries by protocol and state (TCP states, else unreplied/replied/assured).");
 	for (unsigned proto = 0; proto < 256; proto++) {
 		char pb[4];
-		const char *pn = flows_proto_name(proto, pb);
+		const char *pn = NULL; /* named when first needed: most protocols have nothing */
 		bool named = flows_proto_named(proto);
 
 		for (unsigned st = 0; st < FLOW_N_STATES; st++) {
@@ -557,6 +557,8 @@ static int events_collect(struct collector *c, struct metric_writer *w)
 			if (!p->flows.live[proto][st] && (!named || st == FLOW_ST_TCP_NONE ||
 							  tcp_state != (proto == FLOW_PROTO_TCP)))
 				continue;
+			if (!pn)
+				pn = flows_proto_name(proto, pb);
 			mw_u64(w, MN_STATE_ENTRIES,
 			       MW_LABELS({ ML_PROTOCOL, pn }, { ML_STATE, flows_state_names[st] }),
 			       p->flows.live[proto][st]);

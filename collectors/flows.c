@@ -20,28 +20,24 @@ const char *const flows_state_names[FLOW_N_STATES] = {
 	"time_wait", "close",	 "syn_sent2", "unreplied",   "replied",	 "assured",
 };
 
+/* Indexed by protocol number: a scrape names 256 protocols per namespace, by lookup. */
+static const char *const proto_names[256] = {
+	[1] = "icmp", [6] = "tcp",     [17] = "udp",   [33] = "dccp",
+	[47] = "gre", [58] = "icmpv6", [132] = "sctp", [136] = "udplite",
+};
+
 const char *flows_proto_name(unsigned proto, char buf[static 4])
 {
-	static const struct {
-		uint8_t num;
-		const char *name;
-	} names[] = {
-		{ 1, "icmp" }, { 6, "tcp" },	 { 17, "udp" },	  { 33, "dccp" },
-		{ 47, "gre" }, { 58, "icmpv6" }, { 132, "sctp" }, { 136, "udplite" },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (names[i].num == proto)
-			return names[i].name;
-	snprintf(buf, 4, "%u", proto & 0xff);
+	proto &= 0xff;
+	if (proto_names[proto])
+		return proto_names[proto];
+	snprintf(buf, 4, "%u", proto);
 	return buf;
 }
 
 bool flows_proto_named(unsigned proto)
 {
-	char buf[4];
-
-	return flows_proto_name(proto, buf) != buf;
+	return proto_names[proto & 0xff] != NULL;
 }
 
 int flows_init(struct flows *f)

@@ -26,6 +26,15 @@ struct collector_ops {
 	int (*event_fd)(const struct collector *c);
 	/* Must not block. > 0: call again no sooner than that many microseconds. */
 	int (*on_event)(struct collector *c);
+	/*
+	 * Optional, for sources that are slow to read and change rarely (sysctls, slabinfo): read
+	 * them into the collector's state, which collect() then renders. The core calls it from
+	 * the event loop every @refresh_s seconds; collect() calls it itself when its values are
+	 * older than twice that (or were never read), so a scrape serves values at most
+	 * 2 x @refresh_s old and almost never pays for the read.
+	 */
+	int (*refresh)(struct collector *c);
+	unsigned refresh_s;
 	/* Renders into @w; a negative return discards what it wrote and reports failure. */
 	int (*collect)(struct collector *c, struct metric_writer *w);
 	void (*fini)(struct collector *c); /* NULL-safe, half-init-safe */
@@ -46,6 +55,9 @@ struct collector {
 	 */
 	const char *note;
 	int note_error;
+	/* When refresh() last ran (monotonic µs, 0: never), and what it returned. */
+	uint64_t refreshed_us;
+	int refresh_error;
 	/* Entries of the namespace, set by the table collector for the host-wide sum. */
 	bool has_entries;
 	uint64_t entries;
@@ -56,6 +68,11 @@ static inline void collector_note(struct collector *c, const char *note, int err
 	c->note = note;
 	c->note_error = error;
 }
+
+/* Refresh @c now: what refresh() returned. */
+int collector_refresh(struct collector *c);
+/* For collect(): refresh @c if its values are older than 2 x refresh_s; what it last returned. */
+int collector_fresh_enough(struct collector *c);
 
 extern const struct collector_ops *const collector_registry[];
 extern const size_t collector_registry_size;

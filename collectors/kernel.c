@@ -21,8 +21,16 @@ static const char *const settings[] = {
 	"events", "acct", "timestamp", "tcp_loose", "tcp_be_liberal", "checksum",
 };
 
+/* slabinfo makes the kernel walk every slab cache (~250 µs): off the scrape path, <= 20 s old. */
+#define KERNEL_REFRESH_S 10
+
+/* What the last refresh read. */
 struct kernel_priv {
 	struct rbuf buf;
+	uint64_t max, buckets, hashsize;
+	bool have_slab, have_hashsize;
+	uint64_t slab_bytes, slab_objsize;
+	char values[ARRAY_SIZE(settings)][24];
 };
 
 struct slab_sum {
@@ -51,20 +59,17 @@ static int slab_cb(void *userdata, const struct slab_cache *c)
 	return 0;
 }
 
-static int kernel_collect(struct collector *c, struct metric_writer *w)
+static int kernel_refresh(struct collector *c)
 {
 	struct kernel_priv *p = c->priv;
 	int fd = c->cfg->procfs_fd;
 	struct slab_sum slab = { 0 };
-	char values[ARRAY_SIZE(settings)][24];
-	struct mw_label labels[ARRAY_SIZE(settings)];
-	uint64_t max, buckets, hashsize;
 	int r;
 
-	r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_max", &p->buf, &max);
+	r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_max", &p->buf, &p->max);
 	if (r < 0)
 		return r;
-	r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_buckets", &p->buf, &buckets);
+	r = read_u64_at(fd, NF_SYSCTL "nf_conntrack_buckets", &p->buf, &p->buckets);
 	if (r < 0)
 		return r;
 
@@ -77,18 +82,9 @@ static int kernel_collect(struct collector *c, struct metric_writer *w)
 		       r < 0 ? "no conntrack slab cache in /proc/slabinfo (root only; or merged)"
 			     : NULL,
 		       r);
-	if (r >= 0) {
-		mw_family(
-			w, MN_KERNEL_MEMORY_BYTES, METRIC_GAUGE,
-			"Kernel memory of the conntrack table now: active slab objects times their size, plus the hash buckets.");
-		mw_u64(w, MN_KERNEL_MEMORY_BYTES, MW_NO_LABELS,
-		       slab.bytes + buckets * BUCKET_BYTES);
-		mw_family(
-			w, MN_KERNEL_MEMORY_LIMIT_BYTES, METRIC_GAUGE,
-			"Kernel memory the conntrack table would use when full: nf_conntrack_max objects plus the hash buckets.");
-		mw_u64(w, MN_KERNEL_MEMORY_LIMIT_BYTES, MW_NO_LABELS,
-		       max * slab.objsize + buckets * BUCKET_BYTES);
-	}
+	p->have_slab = r >= 0;
+	p->slab_bytes = slab.bytes;
+	p->slab_objsize = slab.objsize;
 
 	for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
 		char path[96];
@@ -96,24 +92,49 @@ static int kernel_collect(struct collector *c, struct metric_writer *w)
 
 		snprintf(path, sizeof(path), NF_SYSCTL "nf_conntrack_%s", settings[i]);
 		if (read_u64_at(fd, path, &p->buf, &v) == 0)
-			snprintf(values[i], sizeof(values[i]), "%llu", (unsigned long long)v);
+			snprintf(p->values[i], sizeof(p->values[i]), "%llu", (unsigned long long)v);
 		else
-			values[i][0] = '\0'; /* not on this kernel, or the module is not loaded */
-		labels[i] = (struct mw_label){ settings[i], values[i] };
+			p->values[i][0] =
+				'\0'; /* not on this kernel, or the module is not loaded */
 	}
+	p->have_hashsize = c->cfg->sysfs_fd >= 0 && read_u64_at(c->cfg->sysfs_fd, HASHSIZE_PARAM,
+								&p->buf, &p->hashsize) == 0;
+	return 0;
+}
+
+static int kernel_collect(struct collector *c, struct metric_writer *w)
+{
+	struct kernel_priv *p = c->priv;
+	struct mw_label labels[ARRAY_SIZE(settings)];
+	int r = collector_fresh_enough(c);
+
+	if (r < 0)
+		return r;
+	if (p->have_slab) {
+		mw_family(
+			w, MN_KERNEL_MEMORY_BYTES, METRIC_GAUGE,
+			"Kernel memory of the conntrack table now: active slab objects times their size, plus the hash buckets.");
+		mw_u64(w, MN_KERNEL_MEMORY_BYTES, MW_NO_LABELS,
+		       p->slab_bytes + p->buckets * BUCKET_BYTES);
+		mw_family(
+			w, MN_KERNEL_MEMORY_LIMIT_BYTES, METRIC_GAUGE,
+			"Kernel memory the conntrack table would use when full: nf_conntrack_max objects plus the hash buckets.");
+		mw_u64(w, MN_KERNEL_MEMORY_LIMIT_BYTES, MW_NO_LABELS,
+		       p->max * p->slab_objsize + p->buckets * BUCKET_BYTES);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(settings); i++)
+		labels[i] = (struct mw_label){ settings[i], p->values[i] };
 	mw_family(
 		w, "nf_conntrack_settings_info", METRIC_GAUGE,
 		"The conntrack sysctls that change behaviour and cost, as labels (empty: absent).");
 	mw_u64(w, "nf_conntrack_settings_info", labels, ARRAY_SIZE(labels), 1);
 
 	/* The module parameter is what the next boot gets; the sysctl is what runs now. */
-	if (c->cfg->sysfs_fd >= 0 &&
-	    read_u64_at(c->cfg->sysfs_fd, HASHSIZE_PARAM, &p->buf, &hashsize) == 0 &&
-	    hashsize != buckets) {
+	if (p->have_hashsize && p->hashsize != p->buckets) {
 		mw_family(
 			w, "nf_conntrack_hashsize_module_param", METRIC_GAUGE,
 			"The nf_conntrack module's hashsize parameter, shown when it differs from nf_conntrack_buckets.");
-		mw_u64(w, "nf_conntrack_hashsize_module_param", MW_NO_LABELS, hashsize);
+		mw_u64(w, "nf_conntrack_hashsize_module_param", MW_NO_LABELS, p->hashsize);
 	}
 	return 0;
 }
@@ -132,6 +153,8 @@ const struct collector_ops kernel_collector = {
 	.default_enabled = true,
 	.scopes = SCOPE_HOST,
 	.priv_size = sizeof(struct kernel_priv),
+	.refresh = kernel_refresh,
+	.refresh_s = KERNEL_REFRESH_S,
 	.collect = kernel_collect,
 	.fini = kernel_fini,
 };

@@ -16,3 +16,20 @@ const struct collector_ops *const collector_registry[] = {
 /* clang-format on */
 
 const size_t collector_registry_size = ARRAY_SIZE(collector_registry);
+
+int collector_refresh(struct collector *c)
+{
+	c->refresh_error = c->ops->refresh(c);
+	/* A failed read is retried at the next scrape, not served as fresh for the period. */
+	c->refreshed_us = c->refresh_error < 0 ? 0 : now_monotonic_us();
+	return c->refresh_error;
+}
+
+int collector_fresh_enough(struct collector *c)
+{
+	uint64_t now = now_monotonic_us();
+
+	if (!c->refreshed_us || now - c->refreshed_us > 2ull * c->ops->refresh_s * 1000000)
+		return collector_refresh(c);
+	return c->refresh_error;
+}

@@ -359,6 +359,44 @@ static void write_per_collector(struct exporter *e, const char *name, bool durat
 	}
 }
 
+/* How old the values were that collectors reading slow sources in the background served. */
+static void write_data_age(struct exporter *e)
+{
+	uint64_t now = now_monotonic_us();
+	bool family = false;
+
+	for (size_t i = 0; i < e->host.n; i++) {
+		const struct collector *c = &e->host.c[i];
+
+		if (!c->enabled || !c->ops->refresh || !c->last_success || !c->refreshed_us)
+			continue;
+		if (!family)
+			mw_family(
+				&e->w, "nf_conntrack_exporter_collector_data_age_seconds",
+				METRIC_GAUGE,
+				"Age of the values served by a collector whose slow sources are read in the background (at most twice its refresh period).");
+		family = true;
+		mw_double(&e->w, "nf_conntrack_exporter_collector_data_age_seconds",
+			  MW_LABELS({ ML_COLLECTOR, c->ops->name }),
+			  (double)(now - c->refreshed_us) / 1e6);
+	}
+}
+
+void exporter_refresh(struct exporter *e)
+{
+	uint64_t now = now_monotonic_us();
+
+	fair_lock(&e->lock);
+	for (size_t i = 0; i < e->host.n; i++) {
+		struct collector *c = &e->host.c[i];
+
+		if (c->enabled && c->ops->refresh && c->refreshed_us &&
+		    now - c->refreshed_us >= (uint64_t)c->ops->refresh_s * 1000000)
+			(void)collector_refresh(c); /* an error shows at the next scrape */
+	}
+	fair_unlock(&e->lock);
+}
+
 static void write_self_metrics(struct exporter *e)
 {
 	struct metric_writer *w = &e->w;
@@ -373,6 +411,7 @@ static void write_self_metrics(struct exporter *e)
 	mw_family(w, MN_COLLECTOR_DURATION, METRIC_GAUGE,
 		  "Time the collector took at this scrape.");
 	write_per_collector(e, MN_COLLECTOR_DURATION, true);
+	write_data_age(e);
 	if (e->netns_mode) {
 		mw_family(w, "nf_conntrack_exporter_netns_followed", METRIC_GAUGE,
 			  "Network namespaces the exporter collects in.");

@@ -57,6 +57,11 @@ int exporter_watch(struct exporter *e, int epfd);
  * in *@ret_name.
  */
 int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name);
+/*
+ * From the event loop, every few seconds: re-read the slow sources (timeouts, slabinfo) whose
+ * period is up, off the scrape path. Takes the lock.
+ */
+void exporter_refresh(struct exporter *e);
 /* Without an event loop (doctor): let the own namespace's collectors read their events. */
 void exporter_poll_events(struct exporter *e);
 

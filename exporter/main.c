@@ -115,7 +115,10 @@ static int render_json(void *userdata, http_body_fn body_fn, void *body_ctx)
 	return render_status(userdata, false, body_fn, body_ctx);
 }
 
-/* Every few seconds, so the status page has rates and a time to full when someone opens it. */
+/*
+ * Every few seconds: the slow sources whose period is up, and a sample for the status page so
+ * that it has rates and a time to full when someone opens it.
+ */
 static void status_tick(struct exporter *e, int tfd)
 {
 	struct metric_writer *w;
@@ -123,6 +126,7 @@ static void status_tick(struct exporter *e, int tfd)
 
 	if (read(tfd, &n, sizeof(n)) != sizeof(n))
 		return;
+	exporter_refresh(e);
 	exporter_lock(e);
 	/* Prometheus's own scrapes feed the samples too: only fill the gaps between them. */
 	if (now_realtime() - status_page.v.now.t >= STATUS_SAMPLE_EVERY_S - 0.5)

@@ -346,6 +346,36 @@ START_TEST(kernel_memory_and_settings)
 }
 END_TEST
 
+/* Slow sources are served from the last read until it is older than twice the period. */
+START_TEST(slow_sources_served_from_cache)
+{
+	const struct collector_ops *ops[] = { &timeouts_collector, &kernel_collector };
+
+	for (size_t k = 0; k < 2; k++) {
+		struct run r;
+		char *first;
+
+		run_start(&r, ops[k], "linux-3.10-4cpu");
+		ck_assert_int_eq(run_collect(&r), 0);
+		ck_assert_uint_gt(r.c.refreshed_us, 0);
+		first = strdup(r.out);
+		run_switch(&r, "linux-6.18-2cpu");
+		ck_assert_int_eq(run_collect(&r), 0);
+		ck_assert_str_eq(r.out, first); /* within the period: the last read */
+		r.c.refreshed_us -= 2ull * ops[k]->refresh_s * 1000000 + 1;
+		ck_assert_int_eq(run_collect(&r), 0);
+		ck_assert_str_ne(r.out, first); /* past twice the period: read again */
+		/* A source gone: the read fails, and the next scrape tries again. */
+		run_switch(&r, "bad");
+		r.c.refreshed_us = 0;
+		ck_assert_int_lt(run_collect(&r), 0);
+		ck_assert_uint_eq(r.c.refreshed_us, 0);
+		free(first);
+		run_end(&r);
+	}
+}
+END_TEST
+
 /* Every name the status page and doctor read is one some collector writes. */
 START_TEST(names_others_read_are_written)
 {
@@ -399,6 +429,7 @@ int main(void)
 	tcase_add_test(tc, lnstat_wrap_and_64bit_columns);
 	tcase_add_test(tc, kernel_memory_and_settings);
 	tcase_add_test(tc, names_others_read_are_written);
+	tcase_add_test(tc, slow_sources_served_from_cache);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

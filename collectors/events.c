@@ -12,7 +12,9 @@
  * nothing dumps on the scrape path.
  *
  * This file keeps the sockets, the loop's pacing and the rendering; what an event or a dump
- * entry does to the record and the counts is flows.c's.
+ * entry does to the record and the counts is flows.c's. Longer than 600 lines: the event
+ * socket, the dump slices, the drift check and the overrun handling share one state machine
+ * (when a resync may start depends on all four), which reads best in one place.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +45,7 @@
 #define QUIET_MISMATCHES 2 /* seconds of disagreement with no events before a resync */
 #define BUSY_MISMATCHES 60 /* seconds of disagreement under traffic before a resync */
 #define SILENT_RESYNC_MIN_US (30 * 1000000ULL)
+#define OVERRUN_WAIT_US 1000000ULL
 
 enum resync_reason {
 	RESYNC_STARTUP,
@@ -68,6 +71,14 @@ struct events_priv {
 	char *dump_buf;
 	uint32_t dump_seq;
 	bool start_failed; /* the last resync_start() failed: retry from tick() only */
+	/*
+	 * After an overrun the socket still holds the events from before the loss: a dump that
+	 * started now would see them arrive after it, older than its own view (a NEW whose
+	 * DESTROY was lost would keep a dead flow). The resync waits until they are read, or
+	 * OVERRUN_WAIT_US in a flood that never lets the socket empty.
+	 */
+	bool backlog;
+	uint64_t overrun_us;
 	bool synced;
 	bool resync_pending;
 	enum resync_reason dump_reason, pending_reason;
@@ -120,6 +131,19 @@ static void resync_request(struct events_priv *p, enum resync_reason why)
 	if (!p->resync_pending || why == RESYNC_OVERRUN)
 		p->pending_reason = why;
 	p->resync_pending = true;
+}
+
+static void overrun(struct events_priv *p)
+{
+	resync_request(p, RESYNC_OVERRUN);
+	p->backlog = true;
+	p->overrun_us = now_monotonic_us();
+}
+
+/* Whether a pending resync may start: not while an overrun's earlier events are unread. */
+static bool resync_may_start(const struct events_priv *p)
+{
+	return !p->backlog || now_monotonic_us() - p->overrun_us >= OVERRUN_WAIT_US;
 }
 
 /*
@@ -233,12 +257,14 @@ static int events_read(struct events_priv *p)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				p->backlog = false;
 				return (int)handled;
+			}
 			if (errno == ENOBUFS) {
 				/* The kernel dropped events for us: our record is stale now. */
 				p->overruns++;
-				resync_request(p, RESYNC_OVERRUN);
+				overrun(p);
 				continue;
 			}
 			return -errno;
@@ -249,7 +275,7 @@ static int events_read(struct events_priv *p)
 
 			if (p->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				p->bad_messages++;
-				resync_request(p, RESYNC_OVERRUN);
+				overrun(p);
 				continue;
 			}
 			/* One event per datagram, but walk them all in case a kernel batches. */
@@ -303,7 +329,7 @@ static void tick(struct events_priv *p)
 	if (p->flows.silent && !p->resync_pending && p->synced &&
 	    since_resync >= (pace > SILENT_RESYNC_MIN_US ? pace : SILENT_RESYNC_MIN_US))
 		resync_request(p, RESYNC_PERIODIC);
-	if (p->resync_pending)
+	if (p->resync_pending && resync_may_start(p))
 		p->start_failed = resync_start(p) < 0;
 }
 
@@ -336,7 +362,8 @@ static int events_on_event(struct collector *c)
 		}
 	}
 	/* An overrun seen while reading starts its resync at once; a failed start waits for a tick. */
-	if (p->resync_pending && !p->flows.dump_active && p->synced && !p->start_failed) {
+	if (p->resync_pending && !p->flows.dump_active && p->synced && !p->start_failed &&
+	    resync_may_start(p)) {
 		int rr = resync_start(p);
 
 		p->start_failed = rr < 0;

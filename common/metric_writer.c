@@ -88,17 +88,10 @@ static void mw_sink(void *w, const char *s, size_t n)
 
 void mw_escape(struct metric_writer *w, enum text_kind kind, const char *s)
 {
-	size_t n = strlen(s), i;
+	size_t n = strlen(s);
 
-	/* Most values are plain ASCII that no kind escapes: one append, no per-byte calls. */
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < ' ' || c >= 0x7f || c == '\\' || c == '"' || c == '&' || c == '<' ||
-		    c == '>' || c == '\'')
-			break;
-	}
-	if (i == n)
+	/* Most values need no escape: appended without a callback per run. */
+	if (text_plain_prefix(s, n) == n)
 		mw_append(w, s, n);
 	else
 		text_escape(kind, s, n, mw_sink, w);

@@ -68,89 +68,96 @@ void text_sink_file(void *file, const char *s, size_t n)
 	fwrite(s, 1, n, file);
 }
 
+/* @prefix then @c as two hex digits into @buf ("\\x1b", "\\u009b"); the length. */
+static size_t put_hex(char *buf, const char *prefix, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(prefix);
+
+	memcpy(buf, prefix, n);
+	buf[n] = hex[c >> 4];
+	buf[n + 1] = hex[c & 15];
+	return n + 2;
+}
+
+/* Whether no kind escapes ASCII byte @c: the common case, appended as a run. */
+static inline bool plain_ascii(unsigned char c)
+{
+	return c >= ' ' && c < 0x7f && c != '\\' && c != '"' && c != '&' && c != '<' && c != '>' &&
+	       c != '\'';
+}
+
+/* A backslash and @c into @buf. */
+static size_t put_backslashed(char *buf, char c)
+{
+	buf[0] = '\\';
+	buf[1] = c;
+	return 2;
+}
+
 /* The escape of ASCII byte @c for @kind into @buf, or 0 if it stands for itself. */
 static size_t escape_ascii(enum text_kind kind, unsigned char c, char *buf)
 {
-	static const char hex[] = "0123456789abcdef";
+	static const char *const entity[128] = {
+		['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+	};
+	bool control = c < ' ' || c == 0x7f;
 
 	switch (kind) {
 	case TEXT_LABEL:
 	case TEXT_HELP:
 	case TEXT_HELP_OM:
-		if (c == '\\' || (c == '"' && kind != TEXT_HELP)) {
-			buf[0] = '\\';
-			buf[1] = (char)c;
-			return 2;
-		}
-		if (c == '\n') {
-			memcpy(buf, "\\n", 2);
-			return 2;
-		}
+		if (c == '\n')
+			return put_backslashed(buf, 'n');
+		if (c == '\\' || (c == '"' && kind != TEXT_HELP))
+			return put_backslashed(buf, (char)c);
 		return 0;
 	case TEXT_PLAIN:
-		if (c >= ' ' && c != 0x7f)
-			return 0;
-		buf[0] = '\\';
-		buf[1] = 'x';
-		buf[2] = hex[c >> 4];
-		buf[3] = hex[c & 15];
-		return 4;
+		return control ? put_hex(buf, "\\x", c) : 0;
 	case TEXT_JSON:
 	case TEXT_LOGFMT:
-		if (c == '\\' || c == '"') {
-			buf[0] = '\\';
-			buf[1] = (char)c;
-			return 2;
-		}
-		if (c == '\n' || c == '\t' || (c == '\r' && kind == TEXT_JSON)) {
-			buf[0] = '\\';
-			buf[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-			return 2;
-		}
-		if (c >= ' ' && c != 0x7f)
+		if (c == '\\' || c == '"')
+			return put_backslashed(buf, (char)c);
+		if (c == '\n')
+			return put_backslashed(buf, 'n');
+		if (c == '\t')
+			return put_backslashed(buf, 't');
+		if (c == '\r' && kind == TEXT_JSON)
+			return put_backslashed(buf, 'r');
+		if (!control)
 			return 0;
-		if (kind == TEXT_JSON) {
-			memcpy(buf, "\\u00", 4);
-			buf[4] = hex[c >> 4];
-			buf[5] = hex[c & 15];
-			return 6;
-		}
-		buf[0] = '\\';
-		buf[1] = 'x';
-		buf[2] = hex[c >> 4];
-		buf[3] = hex[c & 15];
-		return 4;
+		return put_hex(buf, kind == TEXT_JSON ? "\\u00" : "\\x", c);
 	case TEXT_HTML:
-		switch (c) {
-		case '&':
-			memcpy(buf, "&amp;", 5);
-			return 5;
-		case '<':
-			memcpy(buf, "&lt;", 4);
-			return 4;
-		case '>':
-			memcpy(buf, "&gt;", 4);
-			return 4;
-		case '"':
-			memcpy(buf, "&quot;", 6);
-			return 6;
-		case '\'':
-			memcpy(buf, "&#39;", 5);
-			return 5;
-		}
-		return 0;
+		if (!entity[c])
+			return 0;
+		memcpy(buf, entity[c], strlen(entity[c]));
+		return strlen(entity[c]);
 	}
 	return 0;
+}
+
+size_t text_plain_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && plain_ascii((unsigned char)s[i]))
+		i++;
+	return i;
 }
 
 void text_escape(enum text_kind kind, const char *s, size_t n, text_sink_fn out, void *sink)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
 
+	p += text_plain_prefix(s, n); /* most strings need nothing: one out() for the whole */
 	while (p < end) {
 		char buf[8];
 		size_t len, k;
 
+		if (plain_ascii(*p)) {
+			p++; /* most of any string: one out() per run, not per byte */
+			continue;
+		}
 		if (*p < 0x80) {
 			k = escape_ascii(kind, *p, buf);
 			len = 1;
@@ -159,12 +166,7 @@ void text_escape(enum text_kind kind, const char *s, size_t n, text_sink_fn out,
 			/* C1 controls (U+0080..U+009F) act on some terminals: escaped there. */
 			if (len == 2 && p[0] == 0xc2 && p[1] < 0xa0 &&
 			    (kind == TEXT_PLAIN || kind == TEXT_LOGFMT)) {
-				static const char hex[] = "0123456789abcdef";
-
-				memcpy(buf, "\\u00", 4);
-				buf[4] = hex[p[1] >> 4];
-				buf[5] = hex[p[1] & 15];
-				k = 6;
+				k = put_hex(buf, "\\u00", p[1]);
 			} else if (len) {
 				p += len; /* well-formed: itself */
 				continue;

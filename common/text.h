@@ -27,6 +27,9 @@ typedef void (*text_sink_fn)(void *sink, const char *s, size_t n);
 /* Escape @n bytes of @s for @kind into @out, in runs as long as possible. */
 void text_escape(enum text_kind kind, const char *s, size_t n, text_sink_fn out, void *sink);
 
+/* How many leading bytes of @s no kind escapes (plain printable ASCII): n when none needs it. */
+size_t text_plain_prefix(const char *s, size_t n);
+
 /* Length of the well-formed UTF-8 sequence at @p (at most @n bytes), or 0 if none starts there. */
 size_t text_utf8_len(const unsigned char *p, size_t n);
 

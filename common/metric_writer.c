@@ -289,6 +289,14 @@ size_t fmt_double(char *dst, size_t n, double v)
 	return r < 0 ? 0 : (size_t)r < n ? (size_t)r : n - 1;
 }
 
+const char *mw_sample_label(const struct mw_sample *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_labels; i++)
+		if (strcmp(s->labels[i].name, name) == 0)
+			return s->labels[i].value ? s->labels[i].value : "";
+	return "";
+}
+
 static void mw_tap(struct metric_writer *w, const char *name, const struct mw_label *labels,
 		   size_t n_labels, bool is_u64, uint64_t u, double d)
 {

@@ -59,6 +59,9 @@ struct mw_sample {
 
 typedef void (*mw_tap_fn)(void *ctx, const struct mw_sample *s);
 
+/* The value of label @name of sample @s; "" when it has none (the constant label excluded). */
+const char *mw_sample_label(const struct mw_sample *s, const char *name);
+
 /* Where a family starts in the buffer: its HELP line at @head, its samples from @body. */
 struct mw_mark {
 	size_t head, body;

@@ -97,14 +97,6 @@ static void snapshot_begin(struct snapshot *x)
 		x->table_fulls[i] = x->forced_gc[i] = NAN;
 }
 
-static const char *label(const struct mw_sample *s, const char *key)
-{
-	for (size_t i = 0; i < s->n_labels; i++)
-		if (strcmp(s->labels[i].name, key) == 0)
-			return s->labels[i].value ? s->labels[i].value : "";
-	return "";
-}
-
 static void add_to(double *sum, double v)
 {
 	*sum = (isnan(*sum) ? 0 : *sum) + v;
@@ -163,21 +155,22 @@ static void snapshot_sample(struct snapshot *x, const struct mw_sample *s)
 		set_first(&x->mem_full, s->value);
 	} else if (strcmp(f, MN_TIMEOUT_SECONDS) == 0) {
 		for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++)
-			if (strcmp(label(s, ML_PROTOCOL), long_ones[i].protocol) == 0 &&
-			    strcmp(label(s, ML_STATE), long_ones[i].state) == 0)
+			if (strcmp(mw_sample_label(s, ML_PROTOCOL), long_ones[i].protocol) == 0 &&
+			    strcmp(mw_sample_label(s, ML_STATE), long_ones[i].state) == 0)
 				set_first(&x->timeout[i], s->value);
 	} else if (strcmp(f, MN_STATE_ENTRIES) == 0) {
 		for (size_t i = 0; i < ARRAY_SIZE(long_ones); i++)
 			if (long_ones[i].ev_state &&
-			    strcmp(label(s, ML_PROTOCOL), long_ones[i].ev_protocol) == 0 &&
-			    strcmp(label(s, ML_STATE), long_ones[i].ev_state) == 0)
+			    strcmp(mw_sample_label(s, ML_PROTOCOL), long_ones[i].ev_protocol) ==
+				    0 &&
+			    strcmp(mw_sample_label(s, ML_STATE), long_ones[i].ev_state) == 0)
 				set_first(&x->in_state[i], s->value);
 	} else if (strcmp(f, MN_LNSTAT_TABLE_FULLS) == 0 ||
 		   strcmp(f, MN_LNSTAT_FORCED_GC_RUNS) == 0) {
 		bool fulls = strcmp(f, MN_LNSTAT_TABLE_FULLS) == 0;
 
 		for (size_t i = 0; i < ARRAY_SIZE(neigh_tables); i++)
-			if (strcmp(label(s, ML_TABLE), neigh_tables[i]) == 0)
+			if (strcmp(mw_sample_label(s, ML_TABLE), neigh_tables[i]) == 0)
 				set_first(fulls ? &x->table_fulls[i] : &x->forced_gc[i], s->value);
 	}
 }
@@ -445,16 +438,13 @@ static void examine_caches(const struct snapshot *t, struct report *r)
 	}
 }
 
-static uint64_t own_entries(const char *procfs)
+static uint64_t own_entries(int procfs_fd)
 {
 	uint64_t v = UINT64_MAX;
 	struct rbuf b = { 0 };
-	int fd = open(procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd >= 0) {
-		(void)read_u64_at(fd, NF_SYSCTL_DIR "/nf_conntrack_count", &b, &v);
-		close(fd);
-	}
+	if (procfs_fd >= 0)
+		(void)read_u64_at(procfs_fd, NF_SYSCTL_DIR "/nf_conntrack_count", &b, &v);
 	rbuf_free(&b);
 	return v;
 }
@@ -479,14 +469,16 @@ int doctor_run(const struct flags *f)
 	struct snapshot t0 = { 0 }, t = { 0 };
 	struct report r = { 0 };
 	const char *name;
-	int status = 2, procfs_fd, err, ret;
+	int status = 2, err, ret;
 	bool risk = false, events;
+	/* For doctor's own reads (the count, MemTotal): the exporter's fd is its own business. */
+	_cleanup_close_ int procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	/*
 	 * The events collector's per-state counts need a dump of the table: fine for a small one
 	 * of this namespace, no one-shot's business for a big one or for every namespace.
 	 */
-	events = !f->netns_all && !f->n_netns && own_entries(f->procfs) <= DOCTOR_DUMP_MAX;
+	events = !f->netns_all && !f->n_netns && own_entries(procfs_fd) <= DOCTOR_DUMP_MAX;
 	for (size_t i = 0; i < collector_registry_size; i++)
 		df.collector_enabled[i] = collector_registry[i] != &events_collector || events;
 	log_set_level(LOG_LEVEL_ERROR);
@@ -506,10 +498,7 @@ int doctor_run(const struct flags *f)
 	}
 	for (size_t i = 0; exporter_failed_collector(e, i, &name, &err); i++)
 		unseen(&r, "collector %s failed: %s", name, strerror(-err));
-	procfs_fd = open(f->procfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	x.ram = procfs_fd >= 0 ? mem_total_bytes(procfs_fd) : NAN;
-	if (procfs_fd >= 0)
-		close(procfs_fd);
 	examine(&t, &t0, &x, &r);
 	examine_timeouts(&t, &r);
 	examine_caches(&t, &r);

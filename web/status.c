@@ -11,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *label(const struct mw_sample *m, const char *key)
-{
-	for (size_t i = 0; i < m->n_labels; i++)
-		if (strcmp(m->labels[i].name, key) == 0)
-			return m->labels[i].value ? m->labels[i].value : "";
-	return "";
-}
-
 /*
  * Keep the @STATUS_TOP biggest, biggest first. With --netns the same state comes once per
  * namespace: add it to its entry (approximate once one was pushed out of the top).
@@ -130,12 +122,12 @@ void status_sample(struct status *st, const struct mw_sample *m)
 		break;
 	case SF_STATES:
 		v->have_states = true;
-		top_insert(v->states, &v->n_states, label(m, ML_PROTOCOL), label(m, ML_STATE),
-			   m->value);
+		top_insert(v->states, &v->n_states, mw_sample_label(m, ML_PROTOCOL),
+			   mw_sample_label(m, ML_STATE), m->value);
 		break;
 	case SF_ZONES:
 		v->have_zones = true;
-		top_insert(v->zones, &v->n_zones, label(m, ML_ZONE), "", m->value);
+		top_insert(v->zones, &v->n_zones, mw_sample_label(m, ML_ZONE), "", m->value);
 		break;
 	case SF_COLLECTOR_SUCCESS:
 		v->collectors++;

@@ -55,9 +55,8 @@ struct collector {
 	 */
 	const char *note;
 	int note_error;
-	/* When refresh() last ran (monotonic µs, 0: never), and what it returned. */
+	/* When refresh() last succeeded (monotonic µs); 0: never, or its last try failed. */
 	uint64_t refreshed_us;
-	int refresh_error;
 	/* Entries of the namespace, set by the table collector for the host-wide sum. */
 	bool has_entries;
 	uint64_t entries;
@@ -71,7 +70,7 @@ static inline void collector_note(struct collector *c, const char *note, int err
 
 /* Refresh @c now: what refresh() returned. */
 int collector_refresh(struct collector *c);
-/* For collect(): refresh @c if its values are older than 2 x refresh_s; what it last returned. */
+/* For collect(): refresh @c if its values are older than 2 x refresh_s (or missing); 0 or -errno. */
 int collector_fresh_enough(struct collector *c);
 
 extern const struct collector_ops *const collector_registry[];

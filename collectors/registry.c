@@ -19,10 +19,11 @@ const size_t collector_registry_size = ARRAY_SIZE(collector_registry);
 
 int collector_refresh(struct collector *c)
 {
-	c->refresh_error = c->ops->refresh(c);
+	int r = c->ops->refresh(c);
+
 	/* A failed read is retried at the next scrape, not served as fresh for the period. */
-	c->refreshed_us = c->refresh_error < 0 ? 0 : now_monotonic_us();
-	return c->refresh_error;
+	c->refreshed_us = r < 0 ? 0 : now_monotonic_us();
+	return r;
 }
 
 int collector_fresh_enough(struct collector *c)
@@ -31,5 +32,5 @@ int collector_fresh_enough(struct collector *c)
 
 	if (!c->refreshed_us || now - c->refreshed_us > 2ull * c->ops->refresh_s * 1000000)
 		return collector_refresh(c);
-	return c->refresh_error;
+	return 0; /* read, and read well: a failed read leaves refreshed_us 0 */
 }

@@ -20,6 +20,7 @@ enum flag_id {
 	FLAG_RUNAS,
 	FLAG_NETNS,
 	FLAG_NETNS_MAX,
+	FLAG_NETNS_METRICS,
 	FLAG_FORMAT,
 	FLAG_EVENTS_BUFFER_SIZE,
 	FLAG_EVENTS_MAX_ZONES,
@@ -54,6 +55,8 @@ static const struct {
 	  "collect in every network namespace (all) or in this one under /run/netns (repeatable); default: the exporter's own only" },
 	{ "netns.max", FLAG_NETNS_MAX, true, "N",
 	  "follow at most this many namespaces with --netns=all (default 1024)" },
+	{ "netns.metrics", FLAG_NETNS_METRICS, true, "basic|full",
+	  "series per followed namespace: basic (at most 20: entries, drops, insert failures, overruns, the largest states) or full (every series of the own namespace); the exporter's own namespace always gets full (default basic)" },
 	{ "collector.events.buffer-size", FLAG_EVENTS_BUFFER_SIZE, true, "BYTES",
 	  "receive buffer of the conntrack event socket, e.g. 8MiB (default 8MiB)" },
 	{ "collector.events.max-zones", FLAG_EVENTS_MAX_ZONES, true, "N",
@@ -250,6 +253,12 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		f->netns_max = (unsigned)n;
 		return 0;
 	}
+	case FLAG_NETNS_METRICS:
+		if (strcmp(v, "basic") != 0 && strcmp(v, "full") != 0)
+			return fail(err, size, "invalid value \"%s\" for --%s: want basic or full",
+				    v, name);
+		f->netns_metrics_full = strcmp(v, "full") == 0;
+		return 0;
 	case FLAG_FORMAT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
 			return fail(err, size, "invalid value \"%s\" for --%s: want text or json",

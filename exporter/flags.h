@@ -29,6 +29,7 @@ struct flags {
 	const char *netns[FLAGS_MAX_NETNS]; /* --netns=NAME, names under /run/netns */
 	size_t n_netns;
 	unsigned netns_max; /* --netns.max */
+	bool netns_metrics_full; /* --netns.metrics=full */
 	size_t events_buffer_size;
 	unsigned events_max_zones;
 	bool collector_enabled[FLAGS_MAX_COLLECTORS];

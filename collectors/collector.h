@@ -20,12 +20,18 @@ struct collector_ops {
 	const char *help; /* one line for --help */
 	bool default_enabled;
 	unsigned scopes; /* SCOPE_* it has series for */
+	bool basic; /* has series with config.basic; instances are not made otherwise */
 	size_t priv_size; /* private state, zero-allocated by the core */
 	/* -EOPNOTSUPP: off, quietly. A source that is absent now is not an init error. */
 	int (*init)(struct collector *c, const struct config *cfg);
 	int (*event_fd)(const struct collector *c);
 	/* Must not block. > 0: call again no sooner than that many microseconds. */
 	int (*on_event)(struct collector *c);
+	/*
+	 * Optional: called by the event loop about once a second, inside the collector's
+	 * namespace, for periodic checks. One timer for all instances instead of one each.
+	 */
+	void (*tick)(struct collector *c);
 	/*
 	 * Optional, for sources that are slow to read and change rarely (sysctls, slabinfo): read
 	 * them into the collector's state, which collect() then renders. The core calls it from

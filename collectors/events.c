@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -60,17 +59,16 @@ static const char *const event_names[] = { "new", "update", "destroy" };
 struct events_priv {
 	unsigned max_zones;
 	int epfd;
-	int timer_fd;
 	struct mnl_socket *ev;
 	int ev_err; /* why there are no events (EPERM without CAP_NET_ADMIN), or 0 */
 	int rcvbuf;
-	struct ctnl stats;
+	struct ctnl *nl; /* the namespace's statistics socket (config.nl) */
 
 	/* resync */
 	struct mnl_socket *dump;
 	char *dump_buf;
 	uint32_t dump_seq;
-	bool start_failed; /* the last resync_start() failed: retry from tick() only */
+	bool start_failed; /* the last resync_start() failed: retry from the tick only */
 	/*
 	 * After an overrun the socket still holds the events from before the loss: a dump that
 	 * started now would see them arrive after it, older than its own view (a NEW whose
@@ -154,7 +152,7 @@ static void fit_record(struct events_priv *p)
 {
 	struct ctnl_global g = { 0 };
 
-	if (ctnl_get_global(&p->stats, &g) == 0 && g.has_entries)
+	if (ctnl_get_global(p->nl, &g) == 0 && g.has_entries)
 		flows_fit(&p->flows, g.entries);
 }
 
@@ -289,12 +287,13 @@ static int events_read(struct events_priv *p)
 }
 
 /*
- * Once a second: does our count agree with the kernel's? Entries born before we listened
+ * Once a second (the core's tick): does our count agree with the kernel's? Entries born before we listened
  * never send a DESTROY, and a lost event is only noticed this way. A quiet table that still
  * disagrees, or a busy one that disagrees for a minute, gets a resync.
  */
-static void tick(struct events_priv *p)
+static void events_tick(struct collector *c)
 {
+	struct events_priv *p = c->priv;
 	struct ctnl_global g = { 0 };
 	uint64_t last_second = p->flows.events_seen - p->events_at_tick;
 	bool quiet = last_second == 0;
@@ -311,8 +310,7 @@ static void tick(struct events_priv *p)
 	p->events_at_tick = p->flows.events_seen;
 	if (p->flows.dump_active || !p->ev)
 		return; /* no event socket (init failed): nothing to keep in step */
-	if (!p->resync_pending && p->synced && ctnl_get_global(&p->stats, &g) == 0 &&
-	    g.has_entries) {
+	if (!p->resync_pending && p->synced && ctnl_get_global(p->nl, &g) == 0 && g.has_entries) {
 		size_t n = p->flows.ft.n;
 		uint64_t diff = g.entries > n ? g.entries - n : n - g.entries;
 
@@ -349,12 +347,7 @@ static int events_on_event(struct collector *c)
 	if (got < 0)
 		r = got;
 	for (int i = 0; i < n; i++) {
-		if (evs[i].data.fd == p->timer_fd) {
-			uint64_t ticks;
-
-			if (read(p->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
-				tick(p);
-		} else if (p->dump && evs[i].data.fd == mnl_socket_get_fd(p->dump)) {
+		if (p->dump && evs[i].data.fd == mnl_socket_get_fd(p->dump)) {
 			int rr = dump_read(p);
 
 			if (rr < 0 && r == 0)
@@ -416,11 +409,11 @@ static void scratch_put(void)
 static int events_init(struct collector *c, const struct config *cfg)
 {
 	struct events_priv *p = c->priv;
-	struct itimerspec its = { .it_interval = { .tv_sec = 1 }, .it_value = { .tv_sec = 1 } };
 	int r;
 
 	p->max_zones = cfg->events_max_zones;
-	p->epfd = p->timer_fd = -1;
+	p->nl = cfg->nl;
+	p->epfd = -1;
 	p->t0_us = now_monotonic_us();
 	if (cfg->no_netlink) {
 		p->ev_err = -EOPNOTSUPP;
@@ -441,21 +434,12 @@ static int events_init(struct collector *c, const struct config *cfg)
 					    .iov_len = RX_SLOT };
 		p->msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &p->iov[i], .msg_iovlen = 1 };
 	}
-	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (p->timer_fd < 0 || timerfd_settime(p->timer_fd, 0, &its, NULL) < 0)
-		return -errno;
-	r = epoll_mod(p->epfd, EPOLL_CTL_ADD, p->timer_fd);
-	if (r < 0)
-		return r;
-
 	/* Listen first, then dump: nothing that happens in between is missed. */
 	r = ctnl_listen(NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
 				NF_NETLINK_CONNTRACK_DESTROY,
 			cfg->events_buffer_size, &p->ev, &p->rcvbuf);
 	if (r == 0)
 		r = epoll_mod(p->epfd, EPOLL_CTL_ADD, mnl_socket_get_fd(p->ev));
-	if (r == 0)
-		r = ctnl_open(&p->stats);
 	if (r == 0) {
 		resync_request(p, RESYNC_STARTUP);
 		r = resync_start(p);
@@ -523,12 +507,103 @@ static void write_histograms(struct events_priv *p, struct metric_writer *w)
 	}
 }
 
+/*
+ * config.basic: state series within the namespace's budget of NETNS_BASIC_SERIES, after
+ * entries, five statistics, overruns, bad messages, netns_info and three collector_success.
+ */
+#define BASIC_STATE_SERIES (NETNS_BASIC_SERIES - 12)
+
+struct state_count {
+	uint32_t n;
+	uint8_t proto;
+	uint8_t st;
+};
+
+/*
+ * The non-zero states only, and when there are more than fit, the largest and the rest as
+ * protocol="other",state="other": the family still sums to the entries the events know.
+ */
+static void write_states_basic(struct events_priv *p, struct metric_writer *w)
+{
+	struct state_count top[BASIC_STATE_SERIES];
+	size_t n = 0, kept;
+	uint64_t shown = 0, total = 0;
+	bool over = false;
+
+	for (unsigned proto = 0; proto < 256; proto++)
+		for (unsigned st = 0; st < FLOW_N_STATES; st++) {
+			struct state_count x = { p->flows.live[proto][st], (uint8_t)proto,
+						 (uint8_t)st };
+			size_t k;
+
+			if (!x.n)
+				continue;
+			total += x.n;
+			if (n < BASIC_STATE_SERIES) {
+				top[n++] = x;
+				continue;
+			}
+			over = true;
+			/* The smallest kept one makes way for a larger one; order stays the table's. */
+			k = 0;
+			for (size_t i = 1; i < n; i++)
+				if (top[i].n < top[k].n)
+					k = i;
+			if (x.n > top[k].n) {
+				memmove(&top[k], &top[k + 1], (n - k - 1) * sizeof(top[0]));
+				top[n - 1] = x;
+			}
+		}
+	/* With one too many, the smallest kept goes to "other" to make room for it. */
+	kept = over ? n - 1 : n;
+	if (over) {
+		size_t k = 0;
+
+		for (size_t i = 1; i < n; i++)
+			if (top[i].n <= top[k].n)
+				k = i;
+		memmove(&top[k], &top[k + 1], (n - k - 1) * sizeof(top[0]));
+	}
+	mw_family(
+		w, MN_STATE_ENTRIES, METRIC_GAUGE,
+		"Live conntrack entries by protocol and state (TCP states, else unreplied/replied/assured).");
+	for (size_t i = 0; i < kept; i++) {
+		char pb[4];
+
+		shown += top[i].n;
+		mw_u64(w, MN_STATE_ENTRIES,
+		       MW_LABELS({ ML_PROTOCOL, flows_proto_name(top[i].proto, pb) },
+				 { ML_STATE, flows_state_names[top[i].st] }),
+		       top[i].n);
+	}
+	if (over)
+		mw_u64(w, MN_STATE_ENTRIES,
+		       MW_LABELS({ ML_PROTOCOL, "other" }, { ML_STATE, "other" }), total - shown);
+}
+
+/* config.basic: what the alerts read of the events, and the largest states. */
+static int events_collect_basic(struct events_priv *p, struct metric_writer *w)
+{
+	mw_family(
+		w, "nf_conntrack_event_overruns_total", METRIC_COUNTER,
+		"Times the kernel dropped events for the exporter because its socket buffer was full (ENOBUFS).");
+	mw_u64(w, "nf_conntrack_event_overruns_total", MW_NO_LABELS, p->overruns);
+	mw_family(w, "nf_conntrack_event_bad_messages_total", METRIC_COUNTER,
+		  "Event and dump messages the exporter could not parse, or that were truncated.");
+	mw_u64(w, "nf_conntrack_event_bad_messages_total", MW_NO_LABELS, p->bad_messages);
+	if (p->synced)
+		write_states_basic(p, w);
+	return 0;
+}
+
 static int events_collect(struct collector *c, struct metric_writer *w)
 {
 	struct events_priv *p = c->priv;
 
 	if (p->ev_err)
 		return p->ev_err;
+	if (c->cfg->basic)
+		return events_collect_basic(p, w);
 
 	mw_family(w, "nf_conntrack_events_total", METRIC_COUNTER,
 		  "Conntrack events received from the kernel, by type and protocol.");
@@ -603,9 +678,6 @@ static void events_fini(struct collector *c)
 	dump_close(p);
 	if (p->ev)
 		mnl_socket_close(p->ev);
-	ctnl_close(&p->stats);
-	if (p->timer_fd >= 0)
-		close(p->timer_fd);
 	if (p->epfd >= 0)
 		close(p->epfd);
 	flows_fini(&p->flows);
@@ -618,9 +690,11 @@ const struct collector_ops events_collector = {
 	.help = "live entries per protocol, state and zone, from conntrack events",
 	.default_enabled = true,
 	.scopes = SCOPE_NETNS,
+	.basic = true,
 	.priv_size = sizeof(struct events_priv),
 	.init = events_init,
 	.event_fd = events_event_fd,
+	.tick = events_tick,
 	.on_event = events_on_event,
 	.collect = events_collect,
 	.fini = events_fini,

@@ -65,7 +65,6 @@ static const struct {
 };
 
 struct stat_priv {
-	struct ctnl nl;
 	/*
 	 * Netlink numbers CPUs by id, /proc by row (possible CPUs only): with holes in the
 	 * possible mask they differ, so each source keeps its own wrap state.
@@ -77,12 +76,17 @@ struct stat_priv {
 	int col_slot[STAT_MAX_FIELDS];
 };
 
-static int stat_init(struct collector *c, const struct config *cfg)
-{
-	struct stat_priv *p = c->priv;
+/* With config.basic: what the alerts read, and what explains an insert failure. */
+static const char *const basic_names[] = {
+	"drop", "early_drop", "insert_failed", "chaintoolong", "clash_resolve",
+};
 
-	p->nl.refused = cfg->no_netlink;
-	return 0;
+static bool is_basic(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(basic_names); i++)
+		if (strcmp(basic_names[i], name) == 0)
+			return true;
+	return false;
 }
 
 struct cpu_walk {
@@ -115,17 +119,19 @@ static int cpu_cb(const struct nlmsghdr *nlh, void *userdata)
 	return 0;
 }
 
-static int read_netlink(struct stat_priv *p)
+static int read_netlink(struct stat_priv *p, struct ctnl *nl, bool basic)
 {
 	struct cpu_walk ct = { &p->nl_st, ct_attr_names, ARRAY_SIZE(ct_attr_names) };
 	struct cpu_walk exp = { &p->nl_st, exp_attr_names, ARRAY_SIZE(exp_attr_names) };
 	int r;
 
-	r = ctnl_request(&p->nl, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS_CPU, true, cpu_cb, &ct);
+	r = ctnl_request(nl, CTNL_SUBSYS_CT, CTNL_MSG_CT_GET_STATS_CPU, true, cpu_cb, &ct);
 	if (r < 0)
 		return r;
+	if (basic)
+		return 0; /* no expectation series: spare the round trip */
 	/* Expectation statistics are a bonus: their absence is not the collector's failure. */
-	(void)ctnl_request(&p->nl, CTNL_SUBSYS_EXP, CTNL_MSG_EXP_GET_STATS_CPU, true, cpu_cb, &exp);
+	(void)ctnl_request(nl, CTNL_SUBSYS_EXP, CTNL_MSG_EXP_GET_STATS_CPU, true, cpu_cb, &exp);
 	return 0;
 }
 
@@ -199,7 +205,7 @@ static int stat_collect(struct collector *c, struct metric_writer *w)
 	int r;
 
 	percpu_begin(&p->nl_st);
-	r = read_netlink(p);
+	r = read_netlink(p, c->cfg->nl, c->cfg->basic);
 	if (r < 0) {
 		collector_note(
 			c,
@@ -217,7 +223,7 @@ static int stat_collect(struct collector *c, struct metric_writer *w)
 	for (unsigned i = 0; i < st->n_slots; i++) {
 		char name[STAT_NAME_MAX + 32], help[STAT_NAME_MAX + 80];
 
-		if (!st->present[i])
+		if (!st->present[i] || (c->cfg->basic && !is_basic(st->names[i])))
 			continue;
 		snprintf(name, sizeof(name), MN_STAT("%s"), st->names[i]);
 		mw_family(w, name, METRIC_COUNTER, help_for(st->names[i], help, sizeof(help)));
@@ -232,7 +238,6 @@ static void stat_fini(struct collector *c)
 
 	if (!p)
 		return;
-	ctnl_close(&p->nl);
 	percpu_free(&p->nl_st);
 	percpu_free(&p->proc_st);
 	rbuf_free(&p->buf);
@@ -243,8 +248,8 @@ const struct collector_ops stat_collector = {
 	.help = "per-CPU conntrack statistics: drops, early drops, insert failures, ...",
 	.default_enabled = true,
 	.scopes = SCOPE_NETNS,
+	.basic = true,
 	.priv_size = sizeof(struct stat_priv),
-	.init = stat_init,
 	.collect = stat_collect,
 	.fini = stat_fini,
 };

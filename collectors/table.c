@@ -14,17 +14,8 @@
 #define NF_SYSCTL NF_SYSCTL_DIR "/"
 
 struct table_priv {
-	struct ctnl nl;
 	struct rbuf buf;
 };
-
-static int table_init(struct collector *c, const struct config *cfg)
-{
-	struct table_priv *p = c->priv;
-
-	p->nl.refused = cfg->no_netlink;
-	return 0;
-}
 
 static int table_collect(struct collector *c, struct metric_writer *w)
 {
@@ -35,7 +26,7 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 	uint64_t v;
 	int r;
 
-	r = ctnl_get_global(&p->nl, &g);
+	r = ctnl_get_global(c->cfg->nl, &g);
 	if (r < 0)
 		collector_note(c, "netlink statistics unavailable, reading sysctls instead", r);
 	else
@@ -85,7 +76,6 @@ static void table_fini(struct collector *c)
 
 	if (!p)
 		return;
-	ctnl_close(&p->nl);
 	rbuf_free(&p->buf);
 }
 
@@ -94,8 +84,8 @@ const struct collector_ops table_collector = {
 	.help = "conntrack table fill: entries, limit, hash buckets",
 	.default_enabled = true,
 	.scopes = SCOPE_HOST | SCOPE_NETNS,
+	.basic = true,
 	.priv_size = sizeof(struct table_priv),
-	.init = table_init,
 	.collect = table_collect,
 	.fini = table_fini,
 };

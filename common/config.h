@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct ctnl;
+
 /*
  * What a collector instance collects. Alone (the default), one instance does both. With
  * --netns, one instance collects the host-wide facts and one per namespace the rest, so that
@@ -12,6 +14,9 @@
  */
 #define SCOPE_HOST 0x1 /* the same whatever the namespace: limits, buckets, timeouts */
 #define SCOPE_NETNS 0x2 /* counted per network namespace: entries, statistics, events */
+
+/* Series of one namespace with --netns.metrics=basic, netns_info and collector_success included. */
+#define NETNS_BASIC_SERIES 20
 
 /* What collectors may know of the command line. Filled by exporter/, read-only after. */
 struct config {
@@ -23,6 +28,16 @@ struct config {
 	int procfs_fd; /* O_PATH directory fd of procfs; every /proc read is relative to it */
 	int sysfs_fd; /* O_PATH of --path.sysfs, or -1 */
 	bool no_netlink; /* read /proc only: what unit tests on captured files need */
+	/*
+	 * The namespace's statistics socket, shared by its collectors (one descriptor instead of
+	 * one each); NULL: no netlink, as with no_netlink. Opened lazily inside the namespace.
+	 */
+	struct ctnl *nl;
+	/*
+	 * --netns.metrics=basic, in a followed namespace other than the exporter's own: only the
+	 * series an operator alerts and drills down on, at most NETNS_BASIC_SERIES of them.
+	 */
+	bool basic;
 	size_t events_buffer_size; /* --collector.events.buffer-size */
 	unsigned events_max_zones; /* --collector.events.max-zones */
 };

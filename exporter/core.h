@@ -12,6 +12,7 @@
 
 #include "collector.h"
 #include "config.h"
+#include "ctnl.h"
 #include "exporter.h"
 #include "flags.h"
 #include "log.h"
@@ -33,6 +34,7 @@ struct fair_lock {
 /* The collectors of one namespace (or of the host-wide facts) and their log state. */
 struct collector_set {
 	struct config cfg;
+	struct ctnl nl; /* config.nl: one statistics socket for the set's collectors */
 	struct collector c[FLAGS_MAX_COLLECTORS];
 	size_t n;
 	struct log_ratelimit fail_rl[FLAGS_MAX_COLLECTORS];
@@ -62,6 +64,8 @@ struct exporter {
 	struct process_metrics pm;
 	struct scrape_observer obs;
 	int epfd; /* the main loop's, for collectors' event fds; -1 before it exists */
+	int tick_fd; /* one timer for every collector's tick and the namespace scans */
+	uint64_t ticked_us; /* when the collectors' ticks last ran */
 
 	/* --netns */
 	bool netns_mode;
@@ -73,6 +77,14 @@ struct exporter {
 	const bool *enabled; /* per registry entry */
 	int self_ns_fd;
 	struct netns_scan scan;
+	bool netns_full; /* --netns.metrics=full */
+	dev_t self_dev; /* the exporter's own namespace, which always gets every series */
+	ino_t self_ino;
+	uint64_t scanned_us; /* last namespace scan, monotonic; 0: never */
+	bool scan_soon; /* /run/netns changed: scan at the next (short) tick */
+	unsigned scan_retries; /* names seen before their mount, looked at again shortly */
+	int inotify_fd; /* on /run/netns, -1 without */
+	int inotify_wd; /* -1 while /run/netns is missing: added again at the next scan */
 	struct netns_inst **ns; /* slots; NULL when free */
 	size_t ns_slots;
 	size_t ns_first_free; /* no free slot below it */
@@ -89,6 +101,12 @@ struct exporter {
 #define TAG_SET_SHIFT 8
 #define TAG_GEN_SHIFT 24
 #define TAG_HOST_SET 0xffff
+/* The core's own fds: its one-second timer and the /run/netns watch. */
+#define TAG_CORE_SET 0xfffe
+#define TAG_CORE_TICK 0
+#define TAG_CORE_INOTIFY 1
+/* Namespace discovery: every NETNS_SCAN_S by the loop, at a scrape when twice that old. */
+#define NETNS_SCAN_S 5
 
 static inline uint64_t make_tag(size_t set, uint32_t gen, size_t i)
 {
@@ -112,6 +130,12 @@ void drop_unenterable(struct exporter *e, size_t slot, int err);
 size_t ns_count(const struct exporter *e);
 /* Follow namespaces that appeared, drop those gone; the caller holds the lock. */
 void exporter_netns_refresh(struct exporter *e);
+/* From the tick: a scan when one is due; returns µs until the next tick should come, or 0. */
+uint64_t netns_tick(struct exporter *e);
+/* /run/netns changed: read the notifications; the scan follows shortly (the mount lags). */
+void netns_inotify(struct exporter *e);
+/* The /run/netns watch, made or made again (the directory may appear later). */
+void netns_watch_run_dir(struct exporter *e);
 /* The host set, then each namespace's collectors with the netns label, regrouped into e->w. */
 int collect_namespaces(struct exporter *e);
 /* nf_conntrack_netns_info and, when every namespace is followed, nf_conntrack_host_entries. */

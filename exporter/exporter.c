@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "metric_names.h"
 #include "util.h"
@@ -47,12 +49,14 @@ int set_init(struct collector_set *s, const struct config *cfg, const bool *enab
 	     const char *netns)
 {
 	s->cfg = *cfg;
+	s->nl = (struct ctnl){ .refused = cfg->no_netlink };
+	s->cfg.nl = &s->nl;
 	for (size_t i = 0; i < collector_registry_size; i++) {
 		const struct collector_ops *ops = collector_registry[i];
 		struct collector *c = &s->c[s->n];
 		int r;
 
-		if (!enabled[i] || !(ops->scopes & cfg->scope))
+		if (!enabled[i] || !(ops->scopes & cfg->scope) || (cfg->basic && !ops->basic))
 			continue;
 		*c = (struct collector){ .ops = ops, .cfg = &s->cfg, .enabled = true };
 		if (ops->priv_size) {
@@ -90,6 +94,7 @@ void set_fini(struct collector_set *s)
 		free(c->priv);
 	}
 	s->n = 0;
+	ctnl_close(&s->nl);
 }
 
 int set_watch(struct collector_set *s, int epfd, size_t set, uint32_t gen, int op)
@@ -126,7 +131,11 @@ int exporter_new(const struct flags *f, struct exporter **ret)
 			.events_max_zones = f->events_max_zones,
 		},
 		.epfd = -1,
+		.tick_fd = -1,
 		.self_ns_fd = -1,
+		.inotify_fd = -1,
+		.inotify_wd = -1,
+		.netns_full = f->netns_metrics_full,
 		.netns_mode = f->netns_all || f->n_netns,
 		.netns_all = f->netns_all,
 		.netns_names = f->netns,
@@ -164,16 +173,82 @@ fail:
 	return r;
 }
 
+/* The next tick in @first_us, then every second. */
+static void tick_arm(struct exporter *e, uint64_t first_us)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = 1 },
+		.it_value = { .tv_sec = (time_t)(first_us / 1000000),
+			      .tv_nsec = (long)(first_us % 1000000) * 1000 },
+	};
+
+	(void)timerfd_settime(e->tick_fd, 0, &its, NULL);
+}
+
+static int watch_core(struct exporter *e, int fd, unsigned what)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = make_tag(TAG_CORE_SET, 0, what) };
+
+	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
 int exporter_watch(struct exporter *e, int epfd)
 {
 	int r;
 
 	e->epfd = epfd;
-	r = set_watch(&e->host, epfd, TAG_HOST_SET, 0, EPOLL_CTL_ADD);
+	e->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (e->tick_fd < 0)
+		return -errno;
+	tick_arm(e, 1000000);
+	r = watch_core(e, e->tick_fd, TAG_CORE_TICK);
+	if (r == 0 && e->inotify_fd >= 0)
+		r = watch_core(e, e->inotify_fd, TAG_CORE_INOTIFY);
+	if (r == 0)
+		r = set_watch(&e->host, epfd, TAG_HOST_SET, 0, EPOLL_CTL_ADD);
 	for (size_t i = 0; r == 0 && i < e->ns_slots; i++)
 		if (e->ns[i])
 			r = set_watch(&e->ns[i]->set, epfd, i, e->ns[i]->gen, EPOLL_CTL_ADD);
 	return r;
+}
+
+static void tick_set(struct collector_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->c[i].enabled && s->c[i].ops->tick)
+			s->c[i].ops->tick(&s->c[i]);
+}
+
+/* The timer: namespace scans when due, and about once a second the collectors' ticks. */
+static void core_tick(struct exporter *e)
+{
+	uint64_t ticks, now, soon;
+
+	if (read(e->tick_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	soon = netns_tick(e);
+	if (soon)
+		tick_arm(e, soon);
+	now = now_monotonic_us();
+	/* Not for the short ticks a scan asked for: once a second is what collectors expect. */
+	if (now - e->ticked_us < 900000)
+		return;
+	e->ticked_us = now;
+	tick_set(&e->host);
+	for (size_t i = 0; i < e->ns_slots; i++) {
+		struct netns_inst *n = e->ns[i];
+		int r;
+
+		if (!n)
+			continue;
+		r = ns_enter(n);
+		if (r < 0) {
+			drop_unenterable(e, i, r);
+			continue;
+		}
+		tick_set(&n->set);
+		ns_leave(e);
+	}
 }
 
 int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name)
@@ -185,6 +260,18 @@ int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name)
 	int r;
 
 	fair_lock(&e->lock);
+	if (set == TAG_CORE_SET) {
+		*ret_name = "core";
+		if (i == TAG_CORE_TICK) {
+			core_tick(e);
+		} else {
+			netns_inotify(e);
+			/* A burst of names (a node starting its pods) is one scan, a little later. */
+			tick_arm(e, 50000);
+		}
+		fair_unlock(&e->lock);
+		return 0;
+	}
 	if (set == TAG_HOST_SET) {
 		s = &e->host;
 	} else if (set < e->ns_slots && e->ns[set] && e->ns[set]->gen == gen) {
@@ -220,6 +307,8 @@ void exporter_free(struct exporter *e)
 	if (e->netns_mode)
 		netns_follow_fini(e);
 	set_fini(&e->host);
+	if (e->tick_fd >= 0)
+		close(e->tick_fd);
 	if (e->cfg.procfs_fd >= 0)
 		close(e->cfg.procfs_fd);
 	if (e->cfg.sysfs_fd >= 0)
@@ -246,9 +335,15 @@ void exporter_observe(struct exporter *e, const struct scrape_observer *o)
 
 void exporter_poll_events(struct exporter *e)
 {
+	uint64_t now = now_monotonic_us();
+
 	for (size_t i = 0; i < e->host.n; i++)
 		if (e->host.c[i].enabled && e->host.c[i].ops->on_event)
 			(void)e->host.c[i].ops->on_event(&e->host.c[i]);
+	if (now - e->ticked_us >= 1000000) {
+		e->ticked_us = now;
+		tick_set(&e->host);
+	}
 }
 
 bool exporter_failed_collector(const struct exporter *e, size_t i, const char **ret_name,
@@ -340,6 +435,9 @@ static void write_per_collector(struct exporter *e, const char *name, bool durat
 	for (size_t k = 0; k < e->ns_slots; k++) {
 		const struct netns_inst *n = e->ns[k];
 
+		/* --netns.metrics=basic keeps whether it worked, not how long it took. */
+		if (n && duration && n->set.cfg.basic)
+			continue;
 		for (size_t i = 0; n && i < n->set.n; i++) {
 			const struct collector *c = &n->set.c[i];
 
@@ -439,7 +537,9 @@ static int scrape(struct exporter *e)
 	if (!e->netns_mode) {
 		collect_set(&e->host, &e->w, &e->obs, NULL);
 	} else {
-		exporter_netns_refresh(e);
+		/* The loop scans every NETNS_SCAN_S; only a stalled loop leaves it to a scrape. */
+		if (now_monotonic_us() - e->scanned_us >= 2 * NETNS_SCAN_S * 1000000ULL)
+			exporter_netns_refresh(e);
 		r = collect_namespaces(e);
 		if (r < 0)
 			return r;

@@ -62,7 +62,7 @@ int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name);
  * period is up, off the scrape path. Takes the lock.
  */
 void exporter_refresh(struct exporter *e);
-/* Without an event loop (doctor): let the own namespace's collectors read their events. */
+/* Without an event loop (doctor): the own namespace's collectors read their events, and tick. */
 void exporter_poll_events(struct exporter *e);
 
 /* The @i-th collector of the own namespace that failed at the last scrape; false past the end. */

@@ -46,8 +46,12 @@ static int scan_named(struct netns_scan *s, int run_fd, const char *name)
 	if (!name_valid(name))
 		return 0;
 	/* A name created by "ip netns add" is an empty file until the mount lands on it. */
-	if (fstatat(run_fd, name, &st, 0) < 0 || st.st_dev != s->nsfs_dev)
+	if (fstatat(run_fd, name, &st, 0) < 0)
 		return 0;
+	if (st.st_dev != s->nsfs_dev) {
+		s->pending++;
+		return 0;
+	}
 	return push(s, &st, 0, name);
 }
 
@@ -145,6 +149,7 @@ int netns_scan(struct netns_scan *s, int procfs_fd, const char *run_dir, const c
 	int run_fd, r = 0;
 
 	s->n = 0;
+	s->pending = 0;
 	if (fstatat(procfs_fd, "self/ns/net", &st, 0) < 0)
 		return -errno;
 	s->nsfs_dev = st.st_dev;

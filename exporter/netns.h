@@ -25,6 +25,7 @@ struct netns_scan {
 	size_t n;
 	size_t cap;
 	dev_t nsfs_dev; /* a file under /run/netns not on nsfs is no namespace (yet) */
+	unsigned pending; /* such files: "ip netns add" has made the name, not yet the mount */
 };
 
 /*

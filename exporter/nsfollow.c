@@ -12,14 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include "core.h"
 #include "metric_names.h"
 #include "util.h"
 
-/* Per followed namespace: its fd, table's and stat's sockets, events' three and two more. */
-#define NETNS_FDS_EACH 8
+/*
+ * Per followed namespace: its fd, the statistics socket its collectors share, the event
+ * socket and the events collector's epoll, and a dump socket while it resyncs.
+ */
+#define NETNS_FDS_EACH 5
 /* Kept for the HTTP server's connections, /proc reads and the rest. */
 #define NETNS_FD_RESERVE 160
 
@@ -83,8 +89,8 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 
 	for (slot = e->ns_first_free; slot < e->ns_slots && e->ns[slot]; slot++)
 		;
-	/* Slot numbers go into epoll tags, where TAG_HOST_SET stands for the host set. */
-	if (slot >= TAG_HOST_SET)
+	/* Slot numbers go into epoll tags, where the top two stand for the host set and the core. */
+	if (slot >= TAG_CORE_SET)
 		return -E2BIG;
 	e->ns_first_free = slot + 1;
 	if (slot == e->ns_slots) {
@@ -115,6 +121,7 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 	}
 	cfg.scope = SCOPE_NETNS;
 	cfg.net_dir = "thread-self/net";
+	cfg.basic = !e->netns_full && !(seen->dev == e->self_dev && seen->ino == e->self_ino);
 	/* Sockets the collectors open in there stay in there, whichever thread uses them. */
 	r = ns_enter(n);
 	if (r == 0) {
@@ -176,6 +183,7 @@ void exporter_netns_refresh(struct exporter *e)
 
 	if (!e->netns_mode)
 		return;
+	e->scanned_us = now_monotonic_us();
 	r = netns_scan(&e->scan, e->cfg.procfs_fd, NETNS_RUN_DIR,
 		       e->netns_all ? NULL : e->netns_names, e->n_netns_names);
 	if (r < 0) {
@@ -233,9 +241,58 @@ void exporter_netns_refresh(struct exporter *e)
 	}
 }
 
+void netns_watch_run_dir(struct exporter *e)
+{
+	if (e->inotify_fd < 0 || e->inotify_wd >= 0)
+		return;
+	/* Names come and go by creation, removal and rename; a missing directory is no error. */
+	e->inotify_wd = inotify_add_watch(e->inotify_fd, NETNS_RUN_DIR,
+					  IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+						  IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
+}
+
+void netns_inotify(struct exporter *e)
+{
+	union {
+		struct inotify_event ev;
+		char buf[4096];
+	} u;
+	ssize_t n;
+
+	while ((n = read(e->inotify_fd, u.buf, sizeof(u.buf))) > 0) {
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+			const struct inotify_event *ev = (const void *)(u.buf + off);
+
+			/* The directory went (or was moved): watch it again when it is back. */
+			if (ev->mask & IN_IGNORED && ev->wd == e->inotify_wd)
+				e->inotify_wd = -1;
+			off += (ssize_t)sizeof(*ev) + ev->len;
+		}
+	}
+	e->scan_soon = true;
+	e->scan_retries = 0;
+}
+
+uint64_t netns_tick(struct exporter *e)
+{
+	/* ip netns add makes the name, then mounts on it: look again for up to two seconds. */
+	static const uint64_t soon_us = 100000, retries = 20;
+	uint64_t now = now_monotonic_us();
+
+	if (!e->netns_mode)
+		return 0;
+	if (!e->scan_soon && now - e->scanned_us < NETNS_SCAN_S * 1000000ULL)
+		return 0;
+	netns_watch_run_dir(e);
+	exporter_netns_refresh(e);
+	e->scan_soon = e->scan.pending && e->scan_retries++ < retries;
+	return e->scan_soon ? soon_us : 0;
+}
+
 int netns_follow_init(struct exporter *e)
 {
 	struct rlimit rl;
+	struct stat st;
 	int r;
 
 	/* Running out of fds would fail scrapes and sockets alike: stop following first. */
@@ -251,11 +308,20 @@ int netns_follow_init(struct exporter *e)
 				 LF_INT("open_files", rl.rlim_cur));
 	}
 	e->self_ns_fd = openat(e->cfg.procfs_fd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (e->self_ns_fd < 0) {
+	if (e->self_ns_fd < 0 || fstat(e->self_ns_fd, &st) < 0) {
 		r = -errno;
 		log_error("cannot open the exporter's own network namespace", LF_ERR(r));
 		return r;
 	}
+	e->self_dev = st.st_dev;
+	e->self_ino = st.st_ino;
+	e->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (e->inotify_fd < 0)
+		log_warn("cannot watch " NETNS_RUN_DIR
+			 ": new names are seen at the periodic scan only",
+			 LF_ERR(-errno), LF_INT("seconds", NETNS_SCAN_S));
+	e->inotify_wd = -1;
+	netns_watch_run_dir(e);
 	mw_track_families(&e->nsw, true);
 	return 0;
 }
@@ -273,6 +339,9 @@ void netns_follow_fini(struct exporter *e)
 	if (e->self_ns_fd >= 0)
 		close(e->self_ns_fd);
 	e->self_ns_fd = -1;
+	if (e->inotify_fd >= 0)
+		close(e->inotify_fd);
+	e->inotify_fd = -1;
 	mw_free(&e->nsw);
 }
 

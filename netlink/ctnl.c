@@ -327,7 +327,7 @@ int ctnl_request(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_m
 {
 	int r = -EINTR;
 
-	if (c->refused)
+	if (!c || c->refused)
 		return -EPERM;
 	for (int i = 0; i < CTNL_DUMP_RETRIES && r == -EINTR; i++) {
 		if (!c->nl && (r = ctnl_open(c)) < 0)

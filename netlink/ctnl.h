@@ -125,7 +125,8 @@ int ctnl_open(struct ctnl *c);
 void ctnl_close(struct ctnl *c);
 /*
  * Send one GET request and hand each reply message to @fn. Opens the socket when it is not
- * (nfnetlink may be loaded after we started), and after an EPERM answers -EPERM at once.
+ * (nfnetlink may be loaded after we started), and after an EPERM, or when @c is NULL,
+ * answers -EPERM at once.
  * Errors as in the table above.
  */
 int ctnl_request(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_msg_fn fn,

@@ -513,12 +513,6 @@ static void write_histograms(struct events_priv *p, struct metric_writer *w)
  */
 #define BASIC_STATE_SERIES (NETNS_BASIC_SERIES - 12)
 
-struct state_count {
-	uint32_t n;
-	uint8_t proto;
-	uint8_t st;
-};
-
 /*
  * The non-zero states only, and when there are more than fit, the largest and the rest as
  * protocol="other",state="other": the family still sums to the entries the events know.
@@ -526,59 +520,23 @@ struct state_count {
 static void write_states_basic(struct events_priv *p, struct metric_writer *w)
 {
 	struct state_count top[BASIC_STATE_SERIES];
-	size_t n = 0, kept;
-	uint64_t shown = 0, total = 0;
-	bool over = false;
+	uint64_t rest;
+	size_t n = flows_top_states(&p->flows, top, BASIC_STATE_SERIES, &rest);
 
-	for (unsigned proto = 0; proto < 256; proto++)
-		for (unsigned st = 0; st < FLOW_N_STATES; st++) {
-			struct state_count x = { p->flows.live[proto][st], (uint8_t)proto,
-						 (uint8_t)st };
-			size_t k;
-
-			if (!x.n)
-				continue;
-			total += x.n;
-			if (n < BASIC_STATE_SERIES) {
-				top[n++] = x;
-				continue;
-			}
-			over = true;
-			/* The smallest kept one makes way for a larger one; order stays the table's. */
-			k = 0;
-			for (size_t i = 1; i < n; i++)
-				if (top[i].n < top[k].n)
-					k = i;
-			if (x.n > top[k].n) {
-				memmove(&top[k], &top[k + 1], (n - k - 1) * sizeof(top[0]));
-				top[n - 1] = x;
-			}
-		}
-	/* With one too many, the smallest kept goes to "other" to make room for it. */
-	kept = over ? n - 1 : n;
-	if (over) {
-		size_t k = 0;
-
-		for (size_t i = 1; i < n; i++)
-			if (top[i].n <= top[k].n)
-				k = i;
-		memmove(&top[k], &top[k + 1], (n - k - 1) * sizeof(top[0]));
-	}
 	mw_family(
 		w, MN_STATE_ENTRIES, METRIC_GAUGE,
 		"Live conntrack entries by protocol and state (TCP states, else unreplied/replied/assured).");
-	for (size_t i = 0; i < kept; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char pb[4];
 
-		shown += top[i].n;
 		mw_u64(w, MN_STATE_ENTRIES,
 		       MW_LABELS({ ML_PROTOCOL, flows_proto_name(top[i].proto, pb) },
-				 { ML_STATE, flows_state_names[top[i].st] }),
+				 { ML_STATE, flows_state_names[top[i].state] }),
 		       top[i].n);
 	}
-	if (over)
+	if (rest)
 		mw_u64(w, MN_STATE_ENTRIES,
-		       MW_LABELS({ ML_PROTOCOL, "other" }, { ML_STATE, "other" }), total - shown);
+		       MW_LABELS({ ML_PROTOCOL, "other" }, { ML_STATE, "other" }), rest);
 }
 
 /* config.basic: what the alerts read of the events, and the largest states. */

@@ -126,9 +126,10 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 	 * known to this generation: the dump's entry would be ignored, and a state missed in an
 	 * overrun would stay wrong after the resync meant to repair it (found by fuzz_flows).
 	 * Left unmarked, the flow takes the dump's state; if the dump doesn't bring it, it died
-	 * and its DESTROY was lost with the rest. Between dumps there is nothing to wait for.
+	 * and its DESTROY was lost with the rest. The same between an abandoned dump and its
+	 * restart, which keeps the generation. Between dumps there is nothing to wait for.
 	 */
-	bool mark = from_dump || !f->dump_active || says_state(ev);
+	bool mark = from_dump || !(f->dump_active || f->dump_abandoned) || says_state(ev);
 	unsigned st;
 	int r;
 
@@ -282,4 +283,53 @@ int flows_zones(const struct flows *f, unsigned max, struct zone_count **ret, si
 	*ret_n = shown;
 	*ret_other = other;
 	return 0;
+}
+
+/* Index of the smallest of @n counts; among equals the last (the latest in table order). */
+static size_t smallest(const struct state_count *v, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 1; i < n; i++)
+		if (v[i].n <= v[k].n)
+			k = i;
+	return k;
+}
+
+size_t flows_top_states(const struct flows *f, struct state_count *top, size_t k,
+			uint64_t *ret_rest)
+{
+	uint64_t total = 0, kept = 0;
+	size_t n = 0, i;
+	bool over = false;
+
+	for (unsigned proto = 0; proto < 256; proto++)
+		for (unsigned st = 0; st < FLOW_N_STATES; st++) {
+			struct state_count x = { f->live[proto][st], (uint8_t)proto, (uint8_t)st };
+
+			if (!x.n)
+				continue;
+			total += x.n;
+			if (n < k) {
+				top[n++] = x;
+				continue;
+			}
+			over = true;
+			/* The smallest makes way for a larger one; the rest keep table order. */
+			i = smallest(top, n);
+			if (x.n > top[i].n) {
+				memmove(&top[i], &top[i + 1], (n - i - 1) * sizeof(top[0]));
+				top[n - 1] = x;
+			}
+		}
+	/* One slot goes to the remainder. */
+	if (over) {
+		i = smallest(top, n);
+		memmove(&top[i], &top[i + 1], (n - i - 1) * sizeof(top[0]));
+		n--;
+	}
+	for (i = 0; i < n; i++)
+		kept += top[i].n;
+	*ret_rest = total - kept;
+	return n;
 }

@@ -102,6 +102,20 @@ struct zone_count {
 	uint32_t n;
 };
 
+struct state_count {
+	uint32_t n;
+	uint8_t proto;
+	uint8_t state;
+};
+
+/*
+ * At most @k (>= 1) of the non-zero (protocol, state) counts, in table order: all of them
+ * when they fit, else the k - 1 largest (ties: the first in table order) and in *@ret_rest
+ * what the others hold, which is then > 0. Returns how many were written to @top.
+ */
+size_t flows_top_states(const struct flows *f, struct state_count *top, size_t k,
+			uint64_t *ret_rest);
+
 /*
  * The zones with live flows, in zone order, at most @max of them: the biggest (ties: lower
  * zone first); what the others hold is summed in *@ret_other. *@ret is malloc'd.

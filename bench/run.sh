@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
-# Benchmark nf_conntrack_exporter against Debian's prometheus-node-exporter conntrack collector:
-# /metrics latency (wrk), response size, CPU per 1000 scrapes and resident memory, at an empty
-# conntrack table and at a table filled with FLOWS UDP entries, all inside a private network
-# namespace (loopback traffic only). Needs root, wrk, nft, conntrack, python3 and
-# prometheus-node-exporter (apt-get install -y prometheus-node-exporter wrk nftables conntrack).
+# Benchmark nf_conntrack_exporter against Debian's prometheus-node-exporter conntrack collector,
+# side by side in the same rotating rounds: /metrics latency in two modes, response size, CPU per
+# 1000 scrapes and resident memory, at an empty conntrack table and at a table filled with FLOWS
+# UDP entries, all inside a private network namespace (loopback traffic only). Needs root, cc,
+# wrk, nft, conntrack, curl, python3 and prometheus-node-exporter
+# (./scripts/deps.sh prometheus-node-exporter wrk nftables conntrack).
 #
 # Usage: bench/run.sh            (environment overrides below; results go to $OUT)
+#   e.g. OURS=/tmp/build/exporter/nf_conntrack_exporter OUT=/tmp/bench-run bench/run.sh
+#        DURATION=2 ROUNDS=1 FLOWS=2000 OUT=/tmp/bench-smoke bench/run.sh     (a smoke test)
+#
+# Targets: ours (default collectors, :39901), ours_like (table + stat only, :39902), node
+# (node_exporter --collector.disable-defaults --collector.conntrack, :9100).
+# Modes (MODES, default "keepalive fresh"), each target in each mode once per round:
+#   keepalive  wrk -t1 -c1 (bench/report.lua): one connection for the whole run, as Prometheus
+#   fresh      bench/fresh.c: a new TCP connection per scrape (connect, GET, read all, close), as
+#              curl does; its latency includes the handshake, the accept and the close
+# The client's connections per run are counted (TcpActiveOpens of the bench namespace) and shown
+# in the summary, to check that "fresh" opens one per scrape and "keepalive" one per run. The
+# scrape connections are not tracked by conntrack (notrack rules for the exporters' ports), so
+# the fresh mode does not fill the table it measures; TRACK_SCRAPES=1 tracks them.
+# $OUT/summary.md: per phase and mode, p50/p99 of each target, ours ÷ node (target ≤ 0.5×, marked
+# met/missed), CPU per 1000 scrapes, RSS.
 #
 # OURS_OLD=path (optional): a second build of nf_conntrack_exporter, e.g. the one before a change,
 # run as two more targets, ours_old and ours_like_old (same flags as ours and ours_like, ports
-# 39903 and 39904), in the same rotating rounds; $OUT/compare.md then has old vs new side by side
-# and summary.md is made from the other three targets as before. Unset: behaviour as before.
+# 39903 and 39904), in the same rotating rounds; summary.md then also has ours ÷ ours_old, and
+# $OUT/compare.md has old vs new side by side. Unset: those targets are not run.
 set -euo pipefail
 
 NS=${NS:-nfce-bench}
@@ -20,11 +36,13 @@ BUILD=${BUILD:-/tmp/bench-build}
 OURS=${OURS:-$BUILD/exporter/nf_conntrack_exporter}
 NODE=${NODE:-/usr/bin/prometheus-node-exporter}
 FLOWS=${FLOWS:-100000}          # UDP flows for the "full" phase
-DURATION=${DURATION:-10}        # seconds per wrk run
+DURATION=${DURATION:-10}        # seconds per run (one target, one mode)
 ROUNDS=${ROUNDS:-3}             # rounds per phase; each round runs every target once, rotating
 UDP_TIMEOUT=${UDP_TIMEOUT:-600} # nf_conntrack_udp_timeout inside $NS only (per-netns sysctl)
 OUT=${OUT:-$HERE/results}
 OURS_OLD=${OURS_OLD:-}
+read -r -a MODES <<<"${MODES:-keepalive fresh}"
+TRACK_SCRAPES=${TRACK_SCRAPES:-0} # 1: let conntrack track the scrape connections
 
 # ours: default collectors; ours_like: table+stat only; node: node_exporter conntrack only
 TARGETS=(ours ours_like node)
@@ -36,9 +54,11 @@ log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 nsx() { ip netns exec "$NS" "$@"; }
 
 STARTED_NS=0
+TMPD=$(mktemp -d /tmp/nfce-bench.XXXXXX)
 cleanup() {
 	local rc=$? p alive
 	set +e
+	rm -rf "$TMPD"
 	for p in "${PID[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -73,7 +93,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [[ $EUID -eq 0 ]] || { echo "run as root" >&2; exit 1; }
-for t in wrk nft conntrack curl python3 ip; do
+for m in "${MODES[@]}"; do
+	[[ $m == keepalive || $m == fresh ]] || { echo "unknown mode $m in MODES" >&2; exit 1; }
+done
+for t in cc wrk nft conntrack curl python3 ip; do
 	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
 done
 [[ -z $OURS_OLD || -x $OURS_OLD ]] || { echo "OURS_OLD=$OURS_OLD is not executable" >&2; exit 1; }
@@ -92,7 +115,10 @@ if pgrep -x prometheus-node >/dev/null; then
 fi
 
 mkdir -p "$OUT/raw"
-rm -f "$OUT"/raw/* "$OUT"/*.tsv
+rm -f "$OUT"/raw/* "$OUT"/*.tsv "$OUT/summary.md" "$OUT/compare.md"
+rm -rf "$OUT/three"
+FRESH=$TMPD/fresh
+cc -O2 -o "$FRESH" "$HERE/fresh.c"
 CLK_TCK=$(getconf CLK_TCK)
 
 # --- environment --------------------------------------------------------------------------
@@ -115,6 +141,9 @@ CLK_TCK=$(getconf CLK_TCK)
 	fi
 	echo "node_version	$("$NODE" --version 2>&1 | head -1)"
 	echo "wrk_version	$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+	echo "modes	${MODES[*]}"
+	echo "fresh_client	bench/fresh.c $(sha256sum "$HERE/fresh.c" | cut -c1-16)"
+	echo "track_scrapes	$TRACK_SCRAPES"
 	echo "nf_conntrack_max	$(cat /proc/sys/net/netfilter/nf_conntrack_max)"
 	echo "udp_timeout_init_netns	$(cat /proc/sys/net/netfilter/nf_conntrack_udp_timeout)"
 	echo "duration_s	$DURATION"
@@ -132,6 +161,16 @@ ip -n "$NS" link set lo up
 nsx nft add table inet t
 nsx nft add chain inet t out '{ type filter hook output priority 0; }'
 nsx nft add rule inet t out ct state new counter accept
+if [[ $TRACK_SCRAPES != 1 ]]; then
+	# The scrape connections bypass conntrack: with a new connection per scrape they would
+	# otherwise add thousands of TIME_WAIT entries (and events) to the table being measured.
+	ports="$(IFS=,; echo "${PORT[*]}")"
+	for hook in prerouting output; do
+		nsx nft add chain inet t "raw_$hook" "{ type filter hook $hook priority raw; }"
+		nsx nft add rule inet t "raw_$hook" tcp dport "{ $ports }" notrack
+		nsx nft add rule inet t "raw_$hook" tcp sport "{ $ports }" notrack
+	done
+fi
 # Per-namespace sysctl: keeps the FLOWS unreplied UDP entries alive for the whole run
 # (default 30 s). The init namespace's value and nf_conntrack_max are not touched.
 nsx sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$UDP_TIMEOUT"
@@ -176,6 +215,7 @@ for t in "${TARGETS[@]}"; do
 	# ip netns exec execs the command, so $! is the exporter itself.
 	comm=$(cat "/proc/${PID[$t]}/comm")
 	[[ $comm == nf_conntrack_ex || $comm == prometheus-node ||
+		$comm == "$(basename "$OURS" | cut -c1-15)" ||
 		(-n $OURS_OLD && $comm == "$(basename "$OURS_OLD" | cut -c1-15)") ]] ||
 		{ echo "pid ${PID[$t]} is $comm, not the exporter" >&2; exit 1; }
 	log "$t listening on :${PORT[$t]} (pid ${PID[$t]}, $comm)"
@@ -189,13 +229,15 @@ mem() { # when
 		printf '%s\t%s\t%s\t%s\n' "$1" "$t" "$(status_kb "${PID[$t]}" VmRSS)" \
 			"$(status_kb "${PID[$t]}" VmHWM)" >>"$OUT/mem.tsv"
 		# open fds in a file of their own (mem.tsv keeps its four columns)
-		[[ -z $OURS_OLD ]] || printf '%s\t%s\t%s\n' "$1" "$t" \
+		printf '%s\t%s\t%s\n' "$1" "$t" \
 			"$(find "/proc/${PID[$t]}/fd" -mindepth 1 -maxdepth 1 | wc -l)" >>"$OUT/fds.tsv"
 	done
 }
 ct_count() { nsx conntrack -C; }
 # All CPUs' busy ticks (user+nice+system+irq+softirq+steal), to see other load on the host.
 host_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# TCP connections opened from the bench namespace (only the clients connect; the exporters don't).
+active_opens() { nsx awk '$1 == "Tcp:" && $6 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
 alive_or_die() { # target
 	[[ -r /proc/${PID[$1]}/stat ]] && [[ $(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/${PID[$1]}/stat") != Z ]] && return 0
 	echo "exporter $1 (pid ${PID[$1]}) exited during the run; its log:" >&2
@@ -219,30 +261,49 @@ probe() { # phase
 	done
 }
 
+# One run: one target, one mode, DURATION seconds; a line in runs.tsv.
+bench_run() { # phase mode target round
+	local phase=$1 mode=$2 t=$3 r=$4 c0 c1 h0 h1 o0 o1 w before after line raw
+	local url="http://127.0.0.1:${PORT[$t]}/metrics"
+	raw="$OUT/raw/$mode-$phase-$t-$r"
+	before=$(ct_count)
+	o0=$(active_opens)
+	h0=$(host_busy)
+	c0=$(cpu_ticks "${PID[$t]}")
+	if [[ $mode == keepalive ]]; then
+		nsx /usr/bin/time -f '%U %S' -o "$raw.cpu" \
+			wrk -t1 -c1 -d"${DURATION}s" --latency -s "$HERE/report.lua" "$url" >"$raw.txt"
+	else
+		nsx /usr/bin/time -f '%U %S' -o "$raw.cpu" \
+			"$FRESH" 127.0.0.1 "${PORT[$t]}" "$DURATION" /metrics >"$raw.txt"
+	fi
+	alive_or_die "$t"
+	c1=$(cpu_ticks "${PID[$t]}")
+	h1=$(host_busy)
+	o1=$(active_opens)
+	after=$(ct_count)
+	line=$(grep '^RESULT ' "$raw.txt" | cut -d' ' -f2-)
+	w=$(awk -v k="$CLK_TCK" '{ printf "%d", ($1 + $2) * k + 0.5 }' "$raw.cpu")
+	# other = CPU used on the host by anything but this exporter and the client
+	line="$line conns=$((o1 - o0)) host_busy_ticks=$((h1 - h0)) client_ticks=$w"
+	line="$line other_ticks=$((h1 - h0 - (c1 - c0) - w))"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$mode" "$t" "$r" "$((c1 - c0))" \
+		"$before" "$after" "$line" >>"$OUT/runs.tsv"
+	log "$phase round $r $t $mode: $line cpu_ticks=$((c1 - c0)) conntrack=$before->$after"
+}
+
 bench_phase() { # phase
-	local phase=$1 r i t c0 c1 h0 h1 w before after line
+	local phase=$1 r i j t m
 	probe "$phase"
 	for r in $(seq "$ROUNDS"); do
 		for i in "${!TARGETS[@]}"; do
 			# rotate the order each round so drift is spread over every target
 			t=${TARGETS[$(((i + r - 1) % ${#TARGETS[@]}))]}
-			before=$(ct_count)
-			h0=$(host_busy)
-			c0=$(cpu_ticks "${PID[$t]}")
-			nsx /usr/bin/time -f '%U %S' -o "$OUT/raw/wrkcpu-$phase-$t-$r.txt" \
-				wrk -t1 -c1 -d"${DURATION}s" --latency -s "$HERE/report.lua" \
-				"http://127.0.0.1:${PORT[$t]}/metrics" >"$OUT/raw/wrk-$phase-$t-$r.txt"
-			alive_or_die "$t"
-			c1=$(cpu_ticks "${PID[$t]}")
-			h1=$(host_busy)
-			after=$(ct_count)
-			line=$(grep '^RESULT ' "$OUT/raw/wrk-$phase-$t-$r.txt" | cut -d' ' -f2-)
-			w=$(awk -v k="$CLK_TCK" '{ printf "%d", ($1 + $2) * k + 0.5 }' "$OUT/raw/wrkcpu-$phase-$t-$r.txt")
-			# other = CPU used on the host by anything but this exporter and wrk
-			line="$line host_busy_ticks=$((h1 - h0)) wrk_ticks=$w other_ticks=$((h1 - h0 - (c1 - c0) - w))"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$t" "$r" "$((c1 - c0))" \
-				"$before" "$after" "$line" >>"$OUT/runs.tsv"
-			log "$phase round $r $t: $line cpu_ticks=$((c1 - c0)) conntrack=$before->$after"
+			# both modes of a target back to back; which goes first alternates by round
+			for j in "${!MODES[@]}"; do
+				m=${MODES[$(((j + r - 1) % ${#MODES[@]}))]}
+				bench_run "$phase" "$m" "$t" "$r"
+			done
 		done
 	done
 	mem "after-$phase"
@@ -268,71 +329,5 @@ for t in "${TARGETS[@]}"; do
 	printf '%s\t%s\n' "$t" "$n" >>"$OUT/logwarn.tsv"
 done
 
-if [[ -z $OURS_OLD ]]; then
-	python3 "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"
-	exit 0
-fi
-# summarize.py knows ours, ours_like and node: give it those rows only, then compare old vs new.
-mkdir -p "$OUT/three"
-for f in env commands probe mem runs logwarn; do
-	[[ -f $OUT/$f.tsv ]] || continue
-	awk -F'\t' '$1 !~ /_old$/ && $2 !~ /_old$/' "$OUT/$f.tsv" >"$OUT/three/$f.tsv"
-done
-python3 "$HERE/summarize.py" "$OUT/three" | tee "$OUT/summary.md"
-python3 - "$OUT" <<'PY' | tee "$OUT/compare.md"
-import statistics, sys
-from pathlib import Path
-out = Path(sys.argv[1])
-def tsv(name):
-    p = out / name
-    return [l.split("\t") for l in p.read_text().splitlines() if l] if p.exists() else []
-env = dict(tsv("env.tsv"))
-clk = int(env.get("clk_tck", "100"))
-runs = {}
-for phase, t, rnd, ticks, before, after, kv in tsv("runs.tsv"):
-    d = {k: float(v) for k, v in (x.split("=") for x in kv.split())}
-    d["ticks"] = int(ticks)
-    runs.setdefault((phase, t), []).append(d)
-size = {(p, t): int(s) for p, t, code, s, fails in tsv("probe.tsv")}
-mem = {(w, t): int(rss) for w, t, rss, hwm in tsv("mem.tsv")}
-fds = {(w, t): int(n) for w, t, n in tsv("fds.tsv")}
-def stats(phase, t):
-    rs = runs[(phase, t)]
-    reqs = sum(r["requests"] for r in rs)
-    secs = sum(r["duration_us"] for r in rs) / 1e6
-    return {
-        "p50 µs": statistics.median(r["p50_us"] for r in rs),
-        "p90 µs": statistics.median(r["p90_us"] for r in rs),
-        "p99 µs": statistics.median(r["p99_us"] for r in rs),
-        "req/s": reqs / secs,
-        "CPU ms / 1000 scrapes": sum(r["ticks"] for r in rs) / clk / reqs * 1e6,
-        "body bytes": size.get((phase, t), 0),
-        "VmRSS kB after phase": mem.get(("after-" + phase, t), 0),
-        "open fds after phase": fds.get(("after-" + phase, t), 0),
-    }
-print("old = OURS_OLD, new = OURS; p50/p90/p99: median over the rounds of each wrk run's "
-      "percentile; req/s and CPU: totals over all rounds; ratio = new / old\n")
-print("| table | exporter | metric | old | new | new / old |")
-print("|---|---|---|---:|---:|---:|")
-for phase in ("empty", "full"):
-    for new, old, label in (("ours", "ours_old", "default collectors"),
-                            ("ours_like", "ours_like_old", "table + stat only")):
-        if (phase, new) not in runs or (phase, old) not in runs:
-            continue
-        a, b = stats(phase, old), stats(phase, new)
-        for k in a:
-            r = f"{b[k] / a[k]:.2f}" if a[k] else "n/a"
-            print(f"| {phase} | {label} | {k} | {a[k]:,.0f} | {b[k]:,.0f} | {r} |")
-print()
-print("Per wrk run, in the order run (p50 µs / p99 µs):\n")
-print("| table | round | " + " | ".join(t for t in ("ours_old", "ours", "ours_like_old", "ours_like")) + " |")
-print("|---|---:|---:|---:|---:|---:|")
-rounds = sorted({int(r) for _, _, r, *_ in tsv("runs.tsv")})
-for phase in ("empty", "full"):
-    for i, rnd in enumerate(rounds):
-        cells = []
-        for t in ("ours_old", "ours", "ours_like_old", "ours_like"):
-            rs = runs.get((phase, t), [])
-            cells.append(f"{rs[i]['p50_us']:.0f} / {rs[i]['p99_us']:.0f}" if i < len(rs) else "")
-        print(f"| {phase} | {rnd} | " + " | ".join(cells) + " |")
-PY
+python3 "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"
+[[ -z $OURS_OLD ]] || python3 "$HERE/summarize.py" --compare "$OUT" >"$OUT/compare.md"

@@ -17,6 +17,7 @@ enum flag_id {
 	FLAG_LOG_LEVEL,
 	FLAG_LOG_FORMAT,
 	FLAG_WEB_CONFIG,
+	FLAG_WEB_CONFIG_ALLOW_DOWNGRADE,
 	FLAG_RUNAS,
 	FLAG_NETNS,
 	FLAG_NETNS_MAX,
@@ -49,6 +50,8 @@ static const struct {
 	  "log line format: logfmt or json (default logfmt)" },
 	{ "web.config.file", FLAG_WEB_CONFIG, true, "FILE",
 	  "exporter-toolkit web configuration: TLS and basic auth (reloaded on SIGHUP)" },
+	{ "web.config.allow-downgrade", FLAG_WEB_CONFIG_ALLOW_DOWNGRADE, false, NULL,
+	  "let a SIGHUP reload remove TLS, a required client certificate or basic auth (refused otherwise)" },
 	{ "runas", FLAG_RUNAS, true, "USER[:GROUP]",
 	  "drop to this user once the sockets are open, keeping only the capabilities needed" },
 	{ "netns", FLAG_NETNS, true, "all|NAME",
@@ -363,6 +366,9 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 			switch (flag_table[k].id) {
 			case FLAG_DISABLE_DEFAULTS:
 				disable_defaults = true;
+				break;
+			case FLAG_WEB_CONFIG_ALLOW_DOWNGRADE:
+				f.web_config_allow_downgrade = true;
 				break;
 			case FLAG_HELP:
 				f.help = true;

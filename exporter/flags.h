@@ -24,6 +24,7 @@ struct flags {
 	enum log_level log_level;
 	bool log_json; /* --log.format=json */
 	const char *web_config_file; /* --web.config.file, or NULL */
+	bool web_config_allow_downgrade; /* a reload may remove TLS or authentication */
 	const char *runas; /* --runas=USER[:GROUP], or NULL */
 	bool netns_all; /* --netns=all */
 	const char *netns[FLAGS_MAX_NETNS]; /* --netns=NAME, names under /run/netns */

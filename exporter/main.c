@@ -21,6 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "privileges.h"
+#include "reloads.h"
 #include "status.h"
 #include "util.h"
 #include "webconfig.h"
@@ -33,9 +34,12 @@
 #define TAG_SIGNAL ((uint64_t)-1)
 #define TAG_STATUS ((uint64_t)-2)
 #define DRAIN_POLL_MS 20
+#define RELOAD_POLL_MS 20
 
 static const char *telemetry_path;
 static const char *web_config_file;
+static bool web_config_allow_downgrade;
+static struct reload_stats reloads; /* with web_config_file only */
 
 static struct status status_page;
 
@@ -78,6 +82,17 @@ static int render_metrics(void *userdata, http_body_fn body_fn, void *body_ctx)
 		http_set_content_type(body_ctx, MW_CONTENT_TYPE_OPENMETRICS);
 	exporter_lock(e);
 	r = exporter_scrape(e, format, &w);
+	if (r >= 0 && web_config_file) {
+		/*
+		 * exporter_scrape() has ended the exposition (mw_finish(): OpenMetrics's "# EOF"):
+		 * the reload metrics go before that end, which is then written again.
+		 */
+		if (format == MW_FORMAT_OPENMETRICS)
+			mw_truncate(w, w->len - strlen("# EOF\n"));
+		reload_stats_write(&reloads, w);
+		mw_finish(w);
+		r = mw_error(w);
+	}
 	if (r >= 0)
 		r = body_fn(body_ctx, w->buf, w->len);
 	exporter_unlock(e);
@@ -176,32 +191,58 @@ static int epoll_add(int ep, int fd, uint64_t tag)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* SIGHUP: a file that does not load leaves the running configuration as it is. */
-static void reload_web_config(struct http_server *http)
+/*
+ * SIGHUP: a file that does not load, or one that would take away protection the running config
+ * has (what an empty or half-written file does), leaves the running configuration as it is.
+ * -EBUSY: the server the reload before replaced is still finishing its requests, and stopping it
+ * would cut them; the caller tries again shortly, and @signals SIGHUPs make one reload then.
+ */
+static int reload_web_config(struct http_server *http, unsigned signals)
 {
 	struct webconfig wc;
-	char err[512];
+	char err[512], removes[64];
+	unsigned drops;
 	int r;
 
-	if (!web_config_file) {
-		log_info("SIGHUP ignored: there is no --web.config.file",
-			 LF_STR("signal", "SIGHUP"));
-		return;
-	}
+	if (http_reloading(http))
+		return -EBUSY;
 	r = webconfig_load(web_config_file, &wc, err, sizeof(err));
 	if (r < 0) {
+		reload_stats_failure(&reloads, RELOAD_FAIL_INVALID);
 		log_error("web config reload failed, keeping the running one",
 			  LF_STR("file", web_config_file), LF_STR("err", err));
-		return;
+		return 0;
+	}
+	drops = webconfig_drops(http_webconfig(http), &wc);
+	webconfig_drops_describe(drops, removes, sizeof(removes));
+	if (drops && !web_config_allow_downgrade) {
+		webconfig_free(&wc);
+		reload_stats_failure(&reloads, RELOAD_FAIL_DOWNGRADE);
+		log_error(
+			"web config reload refused, keeping the running one: the file would remove "
+			"protection the running config has, as an empty or half-written file does; "
+			"--web.config.allow-downgrade accepts such a reload",
+			LF_STR("file", web_config_file), LF_STR("removes", removes));
+		return 0;
 	}
 	r = http_reload(http, &wc);
 	if (r < 0) {
 		webconfig_free(&wc);
+		reload_stats_failure(&reloads, RELOAD_FAIL_SERVER);
 		log_error("web config reload failed, keeping the running one",
 			  LF_STR("file", web_config_file), LF_ERR(r));
-		return;
+		return 0;
 	}
-	log_info("web config reloaded", LF_STR("file", web_config_file));
+	reload_stats_success(&reloads, now_realtime());
+	if (drops)
+		log_warn("web config reloaded, removing protection the previous one had "
+			 "(--web.config.allow-downgrade)",
+			 LF_STR("file", web_config_file), LF_STR("removes", removes),
+			 LF_INT("signals", signals));
+	else
+		log_info("web config reloaded", LF_STR("file", web_config_file),
+			 LF_INT("signals", signals));
+	return 0;
 }
 
 static int setup_signals(sigset_t *mask)
@@ -223,11 +264,11 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 {
 	struct log_ratelimit event_rl = LOG_RATELIMIT_INIT(60, 3);
 	uint64_t drain_deadline = 0;
-	unsigned n_rl;
+	unsigned n_rl, reload_pending = 0; /* SIGHUPs not acted on yet */
 
 	for (;;) {
 		struct epoll_event evs[16];
-		int n, hold = 0;
+		int n, hold = 0, timeout = -1;
 
 		if (drain_deadline) {
 			if (http_in_flight(http) == 0)
@@ -238,7 +279,11 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 				return 0;
 			}
 		}
-		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), drain_deadline ? DRAIN_POLL_MS : -1);
+		if (drain_deadline)
+			timeout = DRAIN_POLL_MS;
+		else if (reload_pending)
+			timeout = RELOAD_POLL_MS;
+		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -255,7 +300,12 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 				if (read(sigfd, &si, sizeof(si)) != sizeof(si) || drain_deadline)
 					continue;
 				if (si.ssi_signo == SIGHUP) {
-					reload_web_config(http);
+					if (web_config_file)
+						reload_pending++;
+					else
+						log_info(
+							"SIGHUP ignored: there is no --web.config.file",
+							LF_STR("signal", "SIGHUP"));
 					continue;
 				}
 				log_info("shutting down",
@@ -275,6 +325,10 @@ static int run_loop(struct exporter *e, struct http_server *http, int ep, int si
 					hold = r;
 			}
 		}
+		/* After the round's signals: a burst of them is one reload. */
+		if (reload_pending && !drain_deadline &&
+		    reload_web_config(http, reload_pending) != -EBUSY)
+			reload_pending = 0;
 		/* Once per round, however many namespaces' collectors asked for it. */
 		if (hold)
 			holdoff(hold);
@@ -324,11 +378,14 @@ int main(int argc, char **argv)
 	log_set_format(f.log_json ? LOG_FORMAT_JSON : LOG_FORMAT_LOGFMT);
 	/* Before privileges are dropped: the key may be readable by root only. */
 	web_config_file = f.web_config_file;
+	web_config_allow_downgrade = f.web_config_allow_downgrade;
 	if (web_config_file && webconfig_load(web_config_file, &wc, err, sizeof(err)) < 0) {
 		log_error("cannot load the web config", LF_STR("file", web_config_file),
 			  LF_STR("err", err));
 		return 1;
 	}
+	if (web_config_file)
+		reload_stats_init(&reloads, now_realtime());
 
 	if (f.netns_all || f.n_netns)
 		raise_fd_limit();
@@ -395,6 +452,8 @@ int main(int argc, char **argv)
 out:
 	http_stop(&http);
 	webconfig_free(&wc);
+	if (web_config_file)
+		reload_stats_fini(&reloads);
 	if (ep >= 0)
 		close(ep);
 	if (sigfd >= 0)

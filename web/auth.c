@@ -179,6 +179,17 @@ void auth_cache_insert(struct auth_cache *c, const uint8_t key[AUTH_KEY_SIZE])
 	pthread_mutex_unlock(&c->lock);
 }
 
+void auth_cache_copy(struct auth_cache *dst, struct auth_cache *src)
+{
+	pthread_mutex_lock(&src->lock);
+	pthread_mutex_lock(&dst->lock);
+	memcpy(dst->key, src->key, sizeof(dst->key));
+	memcpy(dst->used, src->used, sizeof(dst->used));
+	dst->next = src->next;
+	pthread_mutex_unlock(&dst->lock);
+	pthread_mutex_unlock(&src->lock);
+}
+
 void auth_addr_key(const struct sockaddr *sa, uint8_t ret[AUTH_ADDR_SIZE])
 {
 	memset(ret, 0, AUTH_ADDR_SIZE);

@@ -68,6 +68,8 @@ int auth_cache_key(const char *user, size_t user_len, const char *pass, size_t p
 /* Looks at every slot whatever it finds: the time taken says nothing about a hit. */
 bool auth_cache_lookup(struct auth_cache *c, const uint8_t key[AUTH_KEY_SIZE]);
 void auth_cache_insert(struct auth_cache *c, const uint8_t key[AUTH_KEY_SIZE]);
+/* @dst takes @src's keys: a reload that left the users as they were keeps what they proved. */
+void auth_cache_copy(struct auth_cache *dst, struct auth_cache *src);
 
 /*
  * A wrong password costs a bcrypt (70 ms at cost 10) of the one HTTP thread. An address past

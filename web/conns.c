@@ -117,6 +117,7 @@ void conn_table_end(struct conn_table *t, struct http_conn *hc, uint64_t now)
 	pthread_mutex_lock(&t->lock);
 	hc->receiving = false;
 	hc->busy = false;
+	hc->served = true;
 	hc->since_us = now;
 	pthread_mutex_unlock(&t->lock);
 }
@@ -130,4 +131,17 @@ void conn_table_sweep(struct conn_table *t, uint64_t now, uint64_t deadline_us)
 			cut(t, hc);
 		}
 	pthread_mutex_unlock(&t->lock);
+}
+
+bool conn_table_idle(struct conn_table *t, uint64_t now, uint64_t linger_us, uint64_t grace_us)
+{
+	bool idle = true;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct http_conn *hc = t->head; hc && idle; hc = hc->next)
+		if (!hc->cut)
+			idle = !hc->receiving && !hc->busy && !unread(hc) &&
+			       now - hc->since_us > (hc->served ? linger_us : grace_us);
+	pthread_mutex_unlock(&t->lock);
+	return idle;
 }

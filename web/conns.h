@@ -21,6 +21,7 @@ struct http_conn {
 	uint64_t since_us; /* connected, or the last request completed */
 	bool receiving; /* its request line arrived, the request is not answered yet */
 	bool busy; /* a complete request is being answered */
+	bool served; /* a request was answered on it: between requests it is idle */
 	bool cut; /* shut down by us; its owner closes it next */
 };
 
@@ -58,5 +59,14 @@ void conn_table_end(struct conn_table *t, struct http_conn *hc, uint64_t now);
 
 /* Cut the connections whose request has taken longer than @deadline_us. */
 void conn_table_sweep(struct conn_table *t, uint64_t now, uint64_t deadline_us);
+
+/*
+ * Whether no connection has a request to be answered or on its way: none is receiving or
+ * answering one or has bytes unread, each was answered more than @linger_us ago (a client that
+ * scrapes again at once sends its next request on the kept-alive connection) and each that was
+ * never answered has been silent since it connected for more than @grace_us (a TLS handshake,
+ * a request line in transit). Closing the connections then cuts no request.
+ */
+bool conn_table_idle(struct conn_table *t, uint64_t now, uint64_t linger_us, uint64_t grace_us);
 
 #endif

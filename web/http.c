@@ -42,7 +42,14 @@
  * one that has not sent a complete request yet, so there is always room for a real one.
  */
 #define HTTP_EVICT_ABOVE 48
-#define HTTP_RETIRE_DEADLINE_US (10 * 1000000ULL) /* the old daemon after a reload */
+/*
+ * After a reload, the old daemon waits for its connections (conn_table_idle()): a kept-alive
+ * one answered less than the linger ago may have its next request on the way (the answer to it
+ * says "Connection: close"), and one that has sent nothing yet may be a scrape in its TLS
+ * handshake until the grace is over.
+ */
+#define HTTP_RETIRE_LINGER_US 100000ULL
+#define HTTP_RETIRE_GRACE_US (2 * 1000000ULL)
 #define HTTP_WATCHDOG_PERIOD_US 1000000ULL
 #define HTTP_WATCHDOG_RETIRE_PERIOD_US 100000ULL
 
@@ -185,6 +192,25 @@ static void daemon_stop(struct http_daemon *d)
 	free(d);
 }
 
+/*
+ * With s->lock held: the daemon a reload replaced is stopped once none of its connections has a
+ * request to answer (kept-alive ones between requests are closed with it: a client reconnects
+ * and meets the new daemon), or once whatever request it still has is past its own deadline.
+ */
+static void retire_old(struct http_server *s, uint64_t now)
+{
+	struct http_daemon *d = s->old;
+
+	if (!d)
+		return;
+	if ((__atomic_load_n(&d->in_flight, __ATOMIC_RELAXED) == 0 &&
+	     conn_table_idle(&d->conns, now, HTTP_RETIRE_LINGER_US, HTTP_RETIRE_GRACE_US)) ||
+	    now - d->retired_us > HTTP_REQUEST_DEADLINE_US) {
+		daemon_stop(d);
+		s->old = NULL;
+	}
+}
+
 static void *watchdog(void *arg)
 {
 	struct http_server *s = arg;
@@ -196,14 +222,9 @@ static void *watchdog(void *arg)
 		uint64_t period = s->old ? HTTP_WATCHDOG_RETIRE_PERIOD_US : HTTP_WATCHDOG_PERIOD_US;
 
 		conn_table_sweep(&s->cur->conns, now, HTTP_REQUEST_DEADLINE_US);
-		if (s->old) {
+		if (s->old)
 			conn_table_sweep(&s->old->conns, now, HTTP_REQUEST_DEADLINE_US);
-			if (__atomic_load_n(&s->old->in_flight, __ATOMIC_RELAXED) == 0 ||
-			    now - s->old->retired_us > HTTP_RETIRE_DEADLINE_US) {
-				daemon_stop(s->old);
-				s->old = NULL;
-			}
-		}
+		retire_old(s, now);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += (time_t)(period / 1000000);
 		ts.tv_nsec += (long)(period % 1000000) * 1000;
@@ -261,11 +282,13 @@ int http_reload(struct http_server *s, struct webconfig *wc)
 	if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED) || !s->cur)
 		return -ESHUTDOWN;
 	pthread_mutex_lock(&s->lock);
+	retire_old(s, now_monotonic_us());
 	if (s->old) {
-		/* Reloaded again within a moment: its requests are cut short. */
-		daemon_stop(s->old);
-		s->old = NULL;
+		/* Stopping it now would cut the requests it has: the caller tries again later. */
+		pthread_mutex_unlock(&s->lock);
+		return -EBUSY;
 	}
+	webconfig_carry_cache(wc, &s->cur->wc);
 	/*
 	 * The new daemon gets a copy of the socket: should it fail to start after taking it, it
 	 * may close what it was given, and the running one must keep listening whatever happens.
@@ -295,6 +318,24 @@ int http_reload(struct http_server *s, struct webconfig *wc)
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+bool http_reloading(struct http_server *s)
+{
+	bool busy;
+
+	if (!s->cur)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	retire_old(s, now_monotonic_us());
+	busy = s->old != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return busy;
+}
+
+const struct webconfig *http_webconfig(const struct http_server *s)
+{
+	return s->cur ? &s->cur->wc : NULL;
 }
 
 void http_quiesce(struct http_server *s)

@@ -57,9 +57,16 @@ int http_start(struct http_server *s, int listen_fd, const struct http_route *ro
 	       size_t n_routes, struct webconfig *wc, void *userdata);
 /*
  * Apply a new web config: a new daemon takes the socket, the old one finishes the requests it
- * has. @wc is moved in on success only; on failure the old configuration keeps serving.
+ * has. @wc is moved in on success only; on failure the old configuration keeps serving. @wc
+ * keeps the running config's credential cache when the users are the same. -EBUSY while the
+ * daemon of the reload before is still finishing its requests: try again once
+ * http_reloading() says it is done.
  */
 int http_reload(struct http_server *s, struct webconfig *wc);
+/* Whether the daemon a reload replaced still has requests to finish (it is stopped once not). */
+bool http_reloading(struct http_server *s);
+/* The running web config; main thread only (reloads replace it). NULL before http_start(). */
+const struct webconfig *http_webconfig(const struct http_server *s);
 /* Stop accepting; requests under way still complete. */
 void http_quiesce(struct http_server *s);
 unsigned http_in_flight(const struct http_server *s);

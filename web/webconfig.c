@@ -464,3 +464,62 @@ bool webconfig_check_password(const struct webconfig *wc, const char *user, size
 		auth_cache_insert(wc->cache, key);
 	return ok;
 }
+
+bool webconfig_same_users(const struct webconfig *a, const struct webconfig *b)
+{
+	size_t same = 0;
+
+	if (a->n_users != b->n_users)
+		return false;
+	/* Names are unique in a file (duplicate keys are refused): counting matches is enough. */
+	for (size_t i = 0; i < a->n_users; i++)
+		for (size_t j = 0; j < b->n_users; j++)
+			if (!strcmp(a->users[i].name, b->users[j].name)) {
+				same += !strcmp(a->users[i].hash, b->users[j].hash);
+				break;
+			}
+	return same == a->n_users;
+}
+
+void webconfig_carry_cache(struct webconfig *next, const struct webconfig *running)
+{
+	if (next->cache && running->cache && webconfig_same_users(next, running))
+		auth_cache_copy(next->cache, running->cache);
+}
+
+static bool requires_client_cert(const struct webconfig *wc)
+{
+	return wc->tls && (wc->client_auth == WEBCONFIG_REQUIRE_ANY_CLIENT_CERT ||
+			   wc->client_auth == WEBCONFIG_REQUIRE_AND_VERIFY_CLIENT_CERT);
+}
+
+unsigned webconfig_drops(const struct webconfig *running, const struct webconfig *next)
+{
+	unsigned drops = 0;
+
+	if (running->tls && !next->tls)
+		drops |= WEBCONFIG_DROPS_TLS;
+	if (requires_client_cert(running) && !requires_client_cert(next))
+		drops |= WEBCONFIG_DROPS_CLIENT_CERT;
+	if (running->n_users && !next->n_users)
+		drops |= WEBCONFIG_DROPS_BASIC_AUTH;
+	return drops;
+}
+
+void webconfig_drops_describe(unsigned drops, char *buf, size_t size)
+{
+	static const char *const names[] = { "TLS", "client certificate", "basic auth" };
+	size_t off = 0;
+
+	if (!size)
+		return;
+	*buf = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(names) && off < size; i++)
+		if (drops & (1u << i)) {
+			int w = snprintf(buf + off, size - off, "%s%s", off ? ", " : "", names[i]);
+
+			if (w < 0)
+				return;
+			off += (size_t)w;
+		}
+}

@@ -88,4 +88,29 @@ bool webconfig_check_password(const struct webconfig *wc, const char *user, size
 bool webconfig_check_cached(const struct webconfig *wc, const char *user, size_t user_len,
 			    const char *pass, size_t pass_len);
 
+/* Whether @a and @b have the same users with the same hashes, in any order. */
+bool webconfig_same_users(const struct webconfig *a, const struct webconfig *b);
+/*
+ * On a reload: @next starts with @running's successful checks when its users and hashes are
+ * the same, so that the first scrape after it pays no bcrypt. A changed list starts empty:
+ * what users no longer configured proved does not stay in memory.
+ */
+void webconfig_carry_cache(struct webconfig *next, const struct webconfig *running);
+
+/* Protection a new config would take away from the running one (webconfig_drops()). */
+enum webconfig_drop {
+	WEBCONFIG_DROPS_TLS = 1 << 0,
+	WEBCONFIG_DROPS_CLIENT_CERT = 1 << 1, /* a Require... client_auth_type */
+	WEBCONFIG_DROPS_BASIC_AUTH = 1 << 2,
+};
+
+/*
+ * What @next would remove of what @running has: TLS, a required client certificate, basic
+ * auth (any users to none). An empty or half-written file looks like that, so a reload refuses
+ * it unless told otherwise. Changing users, certificates or TLS versions removes nothing.
+ */
+unsigned webconfig_drops(const struct webconfig *running, const struct webconfig *next);
+/* @drops as words for a log line, e.g. "TLS, client certificate, basic auth". */
+void webconfig_drops_describe(unsigned drops, char *buf, size_t size);
+
 #endif

@@ -487,6 +487,67 @@ START_TEST(fairness_longest_idle)
 }
 END_TEST
 
+/*
+ * After a reload the old daemon waits while any connection may still bring a request: one
+ * under way or with bytes unread, one answered within the linger (a client scraping again at
+ * once), one never answered within the grace (its TLS handshake).
+ */
+START_TEST(idle_for_retirement)
+{
+	struct conn_table t;
+	struct pair p[2];
+	char c;
+
+	conn_table_init(&t);
+	ck_assert(conn_table_idle(&t, 0, 10, 1000)); /* no connection */
+	open_conn(&t, &p[0], 1, 100, 1000);
+	ck_assert(!conn_table_idle(&t, 1100, 10, 1000)); /* new, within the grace */
+	ck_assert(conn_table_idle(&t, 1101, 10, 1000));
+	ck_assert_int_eq(write(p[0].peer, "G", 1), 1);
+	ck_assert(!conn_table_idle(&t, 5000, 10, 1000)); /* unread: a request arriving */
+	ck_assert_int_eq(read(p[0].hc.fd, &c, 1), 1);
+	conn_table_receiving(&t, &p[0].hc);
+	ck_assert(!conn_table_idle(&t, 5000, 10, 1000));
+	conn_table_begin(&t, &p[0].hc, 5000);
+	ck_assert(!conn_table_idle(&t, 9000, 10, 1000));
+	conn_table_end(&t, &p[0].hc, 9000);
+	/* Answered: idle once the linger is over, however young. */
+	ck_assert(!conn_table_idle(&t, 9010, 10, 1000));
+	ck_assert(conn_table_idle(&t, 9011, 10, 1000));
+	/* A new connection beside it keeps the table busy for its grace; a cut one does not. */
+	open_conn(&t, &p[1], 2, 8500, 1000);
+	ck_assert(!conn_table_idle(&t, 9011, 10, 1000));
+	conn_table_sweep(&t, 9011, 500);
+	ck_assert(p[1].hc.cut && !p[0].hc.cut);
+	ck_assert(conn_table_idle(&t, 9011, 10, 1000));
+	for (unsigned i = 0; i < 2; i++)
+		close_conn(&t, &p[i]);
+	conn_table_fini(&t);
+}
+END_TEST
+
+/* A reload with the same users starts with what the running config's cache holds. */
+START_TEST(cache_copy)
+{
+	struct auth_cache a, b;
+	uint8_t k[AUTH_KEY_SIZE], k2[AUTH_KEY_SIZE];
+
+	auth_cache_init(&a);
+	auth_cache_init(&b);
+	ck_assert_int_eq(auth_cache_key("alice", 5, "secret", 6, HASH, k), 0);
+	ck_assert_int_eq(auth_cache_key("bob", 3, "secret", 6, HASH, k2), 0);
+	auth_cache_insert(&a, k);
+	auth_cache_copy(&b, &a);
+	ck_assert(auth_cache_lookup(&b, k));
+	ck_assert(!auth_cache_lookup(&b, k2));
+	/* Each goes on by itself. */
+	auth_cache_insert(&b, k2);
+	ck_assert(!auth_cache_lookup(&a, k2));
+	auth_cache_fini(&a);
+	auth_cache_fini(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("auth");
@@ -509,6 +570,8 @@ int main(void)
 	tcase_add_test(tc_state, limiter_slots);
 	tcase_add_test(tc_state, fairness);
 	tcase_add_test(tc_state, fairness_longest_idle);
+	tcase_add_test(tc_state, idle_for_retirement);
+	tcase_add_test(tc_state, cache_copy);
 	suite_add_tcase(s, tc_state);
 	return run_suite(s);
 }

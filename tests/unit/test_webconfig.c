@@ -256,6 +256,139 @@ START_TEST(load_names_the_file)
 }
 END_TEST
 
+/* What a reload from @from to @to would take away; both are parsed only (no files read). */
+static unsigned drops(const char *from, const char *to, char *desc, size_t size)
+{
+	struct webconfig a, b;
+	char err[256];
+	unsigned d;
+
+	ck_assert_msg(parse(from, NULL, &a, err) == 0, "%s", err);
+	ck_assert_msg(parse(to, NULL, &b, err) == 0, "%s", err);
+	d = webconfig_drops(&a, &b);
+	webconfig_drops_describe(d, desc, size);
+	webconfig_free(&a);
+	webconfig_free(&b);
+	return d;
+}
+
+#define TLS_YAML "tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n"
+#define MTLS_YAML(type) TLS_YAML "  client_auth_type: " type "\n  client_ca_file: ca.crt\n"
+#define USERS_YAML "basic_auth_users:\n  alice: " HASH_ALICE "\n"
+
+START_TEST(reload_drops)
+{
+	char d[64];
+
+	/* An empty file, or one cut short: what a half-written file looks like. */
+	ck_assert_uint_eq(drops(TLS_YAML USERS_YAML, "", d, sizeof(d)),
+			  WEBCONFIG_DROPS_TLS | WEBCONFIG_DROPS_BASIC_AUTH);
+	ck_assert_str_eq(d, "TLS, basic auth");
+	ck_assert_uint_eq(drops(TLS_YAML USERS_YAML, TLS_YAML, d, sizeof(d)),
+			  WEBCONFIG_DROPS_BASIC_AUTH);
+	ck_assert_str_eq(d, "basic auth");
+	ck_assert_uint_eq(drops(TLS_YAML USERS_YAML, TLS_YAML "basic_auth_users:\n", d, sizeof(d)),
+			  WEBCONFIG_DROPS_BASIC_AUTH);
+	ck_assert_uint_eq(drops(TLS_YAML USERS_YAML, USERS_YAML, d, sizeof(d)),
+			  WEBCONFIG_DROPS_TLS);
+	ck_assert_str_eq(d, "TLS");
+	ck_assert_uint_eq(
+		drops(MTLS_YAML("RequireAndVerifyClientCert") USERS_YAML, "", d, sizeof(d)),
+		WEBCONFIG_DROPS_TLS | WEBCONFIG_DROPS_CLIENT_CERT | WEBCONFIG_DROPS_BASIC_AUTH);
+	ck_assert_str_eq(d, "TLS, client certificate, basic auth");
+	/* Cut after key_file: still TLS, but anyone may connect. */
+	ck_assert_uint_eq(drops(MTLS_YAML("RequireAndVerifyClientCert"), TLS_YAML, d, sizeof(d)),
+			  WEBCONFIG_DROPS_CLIENT_CERT);
+	ck_assert_str_eq(d, "client certificate");
+	ck_assert_uint_eq(drops(MTLS_YAML("RequireAnyClientCert"),
+				MTLS_YAML("VerifyClientCertIfGiven"), d, sizeof(d)),
+			  WEBCONFIG_DROPS_CLIENT_CERT);
+	/* Changes that keep each protection remove nothing. */
+	ck_assert_uint_eq(drops(MTLS_YAML("RequireAndVerifyClientCert"),
+				MTLS_YAML("RequireAnyClientCert"), d, sizeof(d)),
+			  0);
+	ck_assert_str_eq(d, "");
+	ck_assert_uint_eq(drops(MTLS_YAML("VerifyClientCertIfGiven"), TLS_YAML, d, sizeof(d)), 0);
+	ck_assert_uint_eq(drops(TLS_YAML USERS_YAML,
+				"tls_server_config:\n  cert_file: o.crt\n  key_file: o.key\n"
+				"  min_version: TLS13\n"
+				"basic_auth_users:\n  bob: " HASH_BOB "\n",
+				d, sizeof(d)),
+			  0);
+	ck_assert_uint_eq(drops("", TLS_YAML USERS_YAML, d, sizeof(d)), 0);
+	ck_assert_uint_eq(drops("", "", d, sizeof(d)), 0);
+	/* A short buffer gets a terminated prefix. */
+	webconfig_drops_describe(WEBCONFIG_DROPS_TLS | WEBCONFIG_DROPS_BASIC_AUTH, d, 6);
+	ck_assert_str_eq(d, "TLS, ");
+	webconfig_drops_describe(WEBCONFIG_DROPS_TLS, d, 0); /* nothing written */
+}
+END_TEST
+
+START_TEST(same_users)
+{
+	static const char *const cases[][2] = {
+		{ "alice: " HASH_ALICE "\n  bob: " HASH_BOB,
+		  "bob: " HASH_BOB "\n  alice: " HASH_ALICE },
+		{ "alice: " HASH_ALICE, "alice: " HASH_BOB }, /* another hash */
+		{ "alice: " HASH_ALICE, "alice: " HASH_ALICE "\n  bob: " HASH_BOB }, /* one more */
+		{ "alice: " HASH_ALICE, "carol: " HASH_ALICE }, /* another name */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct webconfig a, b;
+		char ya[512], yb[512], err[256];
+
+		snprintf(ya, sizeof(ya), "basic_auth_users:\n  %s\n", cases[i][0]);
+		snprintf(yb, sizeof(yb), "basic_auth_users:\n  %s\n", cases[i][1]);
+		ck_assert_msg(parse(ya, NULL, &a, err) == 0, "%s", err);
+		ck_assert_msg(parse(yb, NULL, &b, err) == 0, "%s", err);
+		ck_assert_msg(webconfig_same_users(&a, &b) == (i == 0), "case %zu", i);
+		ck_assert_msg(webconfig_same_users(&b, &a) == (i == 0), "case %zu", i);
+		webconfig_free(&a);
+		webconfig_free(&b);
+	}
+}
+END_TEST
+
+static void load_text(const char *path, const char *text, struct webconfig *wc)
+{
+	char err[512];
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_msg(webconfig_load(path, wc, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* The first scrape after a reload that left the users as they were pays no bcrypt. */
+START_TEST(carry_cache)
+{
+	char dir[] = "/tmp/nfce-webconfig-XXXXXX", path[128];
+	struct webconfig running, same, more, other;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/web.yml", dir);
+	load_text(path, USERS_YAML, &running);
+	ck_assert(webconfig_check_password(&running, "alice", 5, "secret", 6));
+	load_text(path, "# the same users\n" USERS_YAML, &same);
+	load_text(path, USERS_YAML "  bob: " HASH_BOB "\n", &more);
+	load_text(path, "basic_auth_users:\n  alice: " HASH_BOB "\n", &other);
+	webconfig_carry_cache(&same, &running);
+	webconfig_carry_cache(&more, &running);
+	webconfig_carry_cache(&other, &running);
+	ck_assert(webconfig_check_cached(&same, "alice", 5, "secret", 6));
+	ck_assert(!webconfig_check_cached(&more, "alice", 5, "secret", 6));
+	ck_assert(!webconfig_check_cached(&other, "alice", 5, "secret", 6));
+	webconfig_free(&running);
+	webconfig_free(&same);
+	webconfig_free(&more);
+	webconfig_free(&other);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("webconfig");
@@ -270,6 +403,9 @@ int main(void)
 	tcase_add_test(tc, errors_are_raw);
 	tcase_add_test(tc, load_refuses);
 	tcase_add_test(tc, load_names_the_file);
+	tcase_add_test(tc, reload_drops);
+	tcase_add_test(tc, same_users);
+	tcase_add_test(tc, carry_cache);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -6,12 +6,13 @@
  * hash; ids collide across keys, and so do tuple hashes) are created, change state and die,
  * each change queueing an event, unless the flow is one of the silent flows that lived before
  * the exporter listened. A dump walks the keys in order and queues what it reads; events and
- * dump entries reach the bookkeeping in their own order, as from two sockets. Overruns drop
- * coming events (a full queue does too); dumps are interrupted and restarted.
+ * dump entries reach the bookkeeping in their own order, as from two sockets. An overrun (or a
+ * full queue) loses an event, and then, as the kernel does (NETLINK_S_CONGESTED), every event
+ * until the queue has been read empty; dumps are interrupted and restarted.
  *
  * The model is a plain array of the kernel's flows. The bookkeeping claims to be exact after a
  * dump whose generation saw no event lost and no silent flow changed after the dump read it,
- * and which began with no event older than a lost one still queued, and to stay exact while
+ * and which began after the queue was drained of a loss, and to stay exact while
  * every event arrives (flows.h): whenever it claims so and no event is
  * queued, its counts per protocol and state, per zone, its flow count and its silent count
  * must be the model's. Its internal sums must agree with its own record after every step.
@@ -52,8 +53,8 @@ struct sim {
 	struct kflow k[NKEYS];
 	struct ct_event evq[EVQ_MAX], dq[NKEYS];
 	unsigned evq_head, evq_len, dq_head, dq_len;
-	unsigned drop_next; /* events still to lose to the overrun */
-	unsigned pre_loss; /* queued events older than a lost one */
+	bool overflow; /* the next event finds the socket buffer full */
+	bool congested; /* events are lost until the queue has been read empty */
 	bool dump_on; /* the kernel is walking the table for a dump */
 	unsigned cursor;
 	bool abandoned; /* the last dump was abandoned: the next keeps the generation */
@@ -106,22 +107,24 @@ static struct ct_event event_of(unsigned k, const struct kflow *f, enum ct_event
 	};
 }
 
+/*
+ * The kernel reports the first loss (ENOBUFS) and drops the rest silently until the queue has
+ * been read empty: a dump's generation is known to be unclean by that first loss alone.
+ */
 static void lose(struct sim *s)
 {
-	s->pre_loss = s->evq_len;
+	if (!s->congested)
+		s->chain_clean = false;
+	s->congested = true;
 	s->exact = false;
-	s->chain_clean = false;
 	s->ever_lost = true;
 }
 
 static void emit(struct sim *s, const struct ct_event *ev)
 {
-	if (s->drop_next) {
-		s->drop_next--;
-		lose(s);
-		return;
-	}
-	if (s->evq_len == EVQ_MAX) { /* the socket buffer is full: ENOBUFS */
+	/* A full socket buffer: ENOBUFS, and nothing more until the reader has caught up. */
+	if (s->congested || s->overflow || s->evq_len == EVQ_MAX) {
+		s->overflow = false;
 		lose(s);
 		return;
 	}
@@ -225,11 +228,12 @@ static void deliver_events(struct sim *s, unsigned n)
 		const struct ct_event *ev = &s->evq[s->evq_head];
 
 		s->evq_head = (s->evq_head + 1) % EVQ_MAX;
-		if (s->pre_loss)
-			s->pre_loss--;
 		apply(s, ev, false);
 		s->delivered++;
 	}
+	/* A read that leaves the queue empty (or finds it so) ends the congestion. */
+	if (!s->evq_len)
+		s->congested = false;
 }
 
 static void dump_read(struct sim *s, unsigned n)
@@ -264,11 +268,13 @@ static void dump_begin(struct sim *s)
 		abort();
 	if (!s->abandoned) { /* a new generation */
 		/*
-		 * An event older than a lost one, read after the dump began, can keep alive a flow
-		 * whose DESTROY was lost: only the drift check notices. events.c starts the resync
-		 * at once after ENOBUFS, even with older events still queued.
+		 * Begun before the queue was drained of a loss, a dump can't be exact: an event
+		 * older than the loss, read after the dump began, can keep alive a flow whose
+		 * DESTROY was lost; and a flow born while the kernel still drops events, in a part
+		 * of the table the dump has read, is in neither. events.c waits for the drain (up
+		 * to a second in a flood that never lets the queue empty).
 		 */
-		s->chain_clean = !s->pre_loss;
+		s->chain_clean = !s->congested;
 		for (unsigned k = 0; k < NKEYS; k++)
 			s->k[k].read = false;
 	}
@@ -467,7 +473,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 15:
 			/* ENOBUFS: the kernel drops what doesn't fit, and keeps what was queued. */
-			s.drop_next = arg % 4 + 1;
+			s.overflow = true;
 			break;
 		}
 		check_consistent(&s);

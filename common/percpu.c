@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void wrap_counter_update(struct wrap_counter *c, uint64_t cur)
 {
 	if (!c->seen)
@@ -79,8 +81,12 @@ uint64_t percpu_sum(const struct percpu_stats *s, unsigned slot)
 {
 	uint64_t sum = 0;
 
-	for (unsigned cpu = 0; cpu < s->n_cpus; cpu++)
-		sum += s->ctr[(size_t)cpu * STAT_MAX_FIELDS + slot].total;
+	for (unsigned cpu = 0; cpu < s->n_cpus; cpu++) {
+		uint64_t t = s->ctr[(size_t)cpu * STAT_MAX_FIELDS + slot].total;
+
+		/* Only a crafted table gets here (64-bit values near 2^64 on two CPUs). */
+		sum = t > UINT64_MAX - sum ? UINT64_MAX : sum + t;
+	}
 	return sum;
 }
 
@@ -104,6 +110,34 @@ static int hex_digit(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/*
+ * struct neigh_statistics: unsigned long, printed with %08lx (neigh_stat_seq_show()). Every
+ * other statistic in /proc/net/stat is unsigned int (ip_conntrack_stat, rt_cache_stat,
+ * synproxy_stats), and so is each table's "entries".
+ */
+static const char *const ulong_columns[] = {
+	"allocs",
+	"destroys",
+	"hash_grows",
+	"lookups",
+	"hits",
+	"res_failed",
+	"rcv_probes_mcast",
+	"rcv_probes_ucast",
+	"periodic_gc_runs",
+	"forced_gc_runs",
+	"unresolved_discards",
+	"table_fulls",
+};
+
+static bool is_ulong_column(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ulong_columns); i++)
+		if (strlen(ulong_columns[i]) == len && memcmp(ulong_columns[i], name, len) == 0)
+			return true;
+	return false;
 }
 
 static int parse_header(const char *p, const char *end, struct lnstat_header *hdr)
@@ -135,15 +169,19 @@ static int parse_header(const char *p, const char *end, struct lnstat_header *hd
 			return -E2BIG;
 		if (p - tok == 7 && memcmp(tok, "entries", 7) == 0)
 			hdr->entries_col = (int)hdr->n;
-		hdr->col[hdr->n++] =
-			(struct lnstat_column){ .name = tok, .len = (size_t)(p - tok) };
+		hdr->col[hdr->n++] = (struct lnstat_column){
+			.name = tok,
+			.len = (size_t)(p - tok),
+			.wide = is_ulong_column(tok, (size_t)(p - tok)),
+		};
 	}
 	return hdr->n ? 0 : -ENODATA;
 }
 
-static int parse_row(const char *p, const char *end, unsigned n, uint64_t *values)
+static int parse_row(const char *p, const char *end, const struct lnstat_header *hdr,
+		     uint64_t *values)
 {
-	unsigned i = 0;
+	unsigned i = 0, n = hdr->n;
 
 	while (p < end) {
 		uint64_t v = 0;
@@ -162,6 +200,9 @@ static int parse_row(const char *p, const char *end, unsigned n, uint64_t *value
 			v = v << 4 | (unsigned)d;
 		}
 		if (!digits || (p < end && !is_blank(*p)))
+			return -EBADMSG;
+		/* Summed over CPUs, one such value would wrap the total: the kernel can't print it. */
+		if (v > UINT32_MAX && !hdr->col[i].wide)
 			return -EBADMSG;
 		values[i++] = v;
 	}
@@ -210,7 +251,7 @@ int lnstat_parse(const char *buf, size_t len, struct lnstat_header *hdr, lnstat_
 			}
 			if (rows >= STAT_MAX_CPUS)
 				return -E2BIG;
-			r = parse_row(p, e, hdr->n, values);
+			r = parse_row(p, e, hdr, values);
 			if (r < 0)
 				return r;
 			if (pass == 1 && row_fn) {

@@ -145,6 +145,7 @@ START_TEST(malformed_tables)
 		{ "bad/nf_conntrack-10k-single-line-no-newline", -E2BIG },
 		{ "bad/nf_conntrack-rows-without-header", -EBADMSG },
 		{ "bad/nf_conntrack-value-wider-than-u32", -EBADMSG },
+		{ "bad/nf_conntrack-value-past-u32-on-every-cpu", -EBADMSG },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -190,6 +191,39 @@ START_TEST(inline_edge_cases)
 	ck_assert_int_eq(lnstat_parse(no_entries, 3, &h, NULL, NULL), -ENODATA);
 	ck_assert_int_eq(lnstat_parse(NULL, 0, &h, NULL, NULL), -ENODATA);
 	ck_assert_int_eq(lnstat_parse("a-b\n1\n", 6, &h, NULL, NULL), -EBADMSG);
+}
+END_TEST
+
+/*
+ * Each column's values as wide as the kernel's type and no wider: u32, except the neighbour
+ * tables' unsigned long counters. A wider u32 value, summed over CPUs, could wrap the total.
+ */
+START_TEST(values_fit_the_kernel_type)
+{
+	static const char *const bad[] = {
+		"entries found\n00000001 100000000\n",
+		"entries found\n00000001 ffffffffffffffff\n",
+		/* "entries" is an int in the neighbour tables too */
+		"entries allocs\n100000000 00000001\n",
+		"cookie_valid\n1ffffffff\n",
+	};
+	static const char arp[] = "entries lookups table_fulls\n00000003 fffffffffffffff0 0\n"
+				  "00000003 0000000000000020 100000000\n";
+	static const char padded[] = "entries found\n0000000000000001 00000000ffffffff\n";
+	struct lnstat_header h;
+	struct sums s = { 0 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(lnstat_parse(bad[i], strlen(bad[i]), &h, must_not_be_called, NULL) ==
+				      -EBADMSG,
+			      "accepted: %s", bad[i]);
+	ck_assert_int_eq(lnstat_parse(arp, strlen(arp), &h, sum_row, &s), 2);
+	ck_assert(h.col[1].wide && h.col[2].wide && !h.col[0].wide);
+	ck_assert_uint_eq(s.sum[2], 0x100000000ull);
+	/* Leading zeros don't make a value wide. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(lnstat_parse(padded, strlen(padded), &h, sum_row, &s), 1);
+	ck_assert_uint_eq(s.sum[1], 0xffffffffu);
 }
 END_TEST
 
@@ -259,6 +293,19 @@ START_TEST(percpu_slots_and_sums)
 }
 END_TEST
 
+/* 64-bit per-CPU values (neighbour tables) near 2^64 on two CPUs: the sum stays at the top. */
+START_TEST(percpu_sum_does_not_wrap)
+{
+	struct percpu_stats st = { 0 };
+	int a = percpu_slot(&st, "lookups", 7);
+
+	ck_assert_int_eq(percpu_update(&st, 0, (unsigned)a, UINT64_MAX - 5), 0);
+	ck_assert_int_eq(percpu_update(&st, 1, (unsigned)a, 10), 0);
+	ck_assert_uint_eq(percpu_sum(&st, (unsigned)a), UINT64_MAX);
+	percpu_free(&st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("lnstat");
@@ -270,9 +317,11 @@ int main(void)
 	tcase_add_test(tc, malformed_tables);
 	tcase_add_test(tc, tolerated_variations);
 	tcase_add_test(tc, inline_edge_cases);
+	tcase_add_test(tc, values_fit_the_kernel_type);
 	tcase_add_test(tc, wrap_counter_32bit);
 	tcase_add_test(tc, wrap_counter_64bit_values);
 	tcase_add_test(tc, percpu_slots_and_sums);
+	tcase_add_test(tc, percpu_sum_does_not_wrap);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

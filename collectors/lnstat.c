@@ -3,6 +3,10 @@
  * lnstat: every table in /proc/net/stat, as iproute2's lnstat reads them. "entries" is
  * namespace-wide and printed on every CPU row, so it is taken once; every other column is a
  * per-CPU counter, summed and kept monotonic.
+ *
+ * One table that can't be read or parsed doesn't take the others down: they are exported, and
+ * nf_conntrack_exporter_lnstat_table_success{table} says which one failed (the collector's
+ * own success stays 1, as node_exporter's does for one bad file of many).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +25,7 @@
 
 struct lnstat_table {
 	char name[LNSTAT_TABLE_NAME_MAX];
+	bool present; /* in /proc/net/stat at this scrape: its success is reported */
 	bool ok; /* read and parsed at this scrape */
 	bool has_entries;
 	uint64_t entries;
@@ -121,6 +126,9 @@ static int read_table(struct collector *c, int dfd, const char *file, const char
 	if (!rc.t)
 		return -E2BIG;
 	r = read_file_at(dfd, file, &p->buf, 1 << 20);
+	if (r == -ENOENT)
+		return r;
+	rc.t->present = true;
 	if (r < 0)
 		return r;
 	percpu_begin(&rc.t->st);
@@ -141,7 +149,7 @@ static int read_tables(struct collector *c)
 	DIR *d;
 
 	for (unsigned i = 0; i < p->n_tables; i++)
-		p->tables[i]->ok = false;
+		p->tables[i]->ok = p->tables[i]->present = false;
 	/* One of many namespaces: its two tables by name, no directory listing per scrape. */
 	if (c->cfg->scope == SCOPE_NETNS) {
 		for (size_t i = 0; i < ARRAY_SIZE(per_netns_tables); i++) {
@@ -239,6 +247,21 @@ static int lnstat_collect(struct collector *c, struct metric_writer *w)
 				       percpu_sum(&u->st, (unsigned)slot));
 			}
 		}
+	}
+
+	family = false;
+	for (unsigned i = 0; i < p->n_tables; i++) {
+		struct lnstat_table *t = p->tables[i];
+
+		if (!t->present)
+			continue;
+		if (!family)
+			mw_family(
+				w, "nf_conntrack_exporter_lnstat_table_success", METRIC_GAUGE,
+				"1 if the /proc/net/stat table was read and parsed at this scrape, 0 if not (its series are missing then).");
+		family = true;
+		mw_u64(w, "nf_conntrack_exporter_lnstat_table_success",
+		       MW_LABELS({ ML_TABLE, t->name }), t->ok);
 	}
 	return 0;
 }

@@ -303,6 +303,34 @@ START_TEST(lnstat_families_unique)
 }
 END_TEST
 
+/* A table that can't be parsed: the others are exported, and a success series per table says which. */
+START_TEST(lnstat_table_success)
+{
+	struct run r;
+
+	run_start(&r, &lnstat_collector, "lnstat-bad-table");
+	ck_assert_int_eq(run_collect(&r), 0);
+	assert_line(&r, "# TYPE nf_conntrack_exporter_lnstat_table_success gauge");
+	assert_line(&r, "nf_conntrack_exporter_lnstat_table_success{table=\"nf_conntrack\"} 0");
+	assert_line(&r, "nf_conntrack_exporter_lnstat_table_success{table=\"rt_cache\"} 1");
+	assert_line(&r, "lnstat_entries{table=\"rt_cache\"} 7");
+	assert_line(&r, "lnstat_out_slow_tot_total{table=\"rt_cache\"} 6");
+	assert_no(&r, "lnstat_entries{table=\"nf_conntrack\"}");
+	assert_no(&r, "lnstat_found_total");
+	ck_assert_int_eq(r.c.note_error, -EBADMSG);
+	run_end(&r);
+
+	/* An absent table (no synproxy module) is no failure: no series. */
+	run_start(&r, &lnstat_collector, "linux-5.10-1cpu");
+	r.cfg.scope = SCOPE_NETNS;
+	ck_assert_int_eq(run_collect(&r), 0);
+	assert_line(&r, "nf_conntrack_exporter_lnstat_table_success{table=\"nf_conntrack\"} 1");
+	assert_no(&r, "table=\"synproxy\"");
+	ck_assert_ptr_null(r.c.note);
+	run_end(&r);
+}
+END_TEST
+
 START_TEST(lnstat_wrap_and_64bit_columns)
 {
 	struct run r;
@@ -426,6 +454,7 @@ int main(void)
 	tcase_add_test(tc, lnstat_tables);
 	tcase_add_test(tc, lnstat_families_unique);
 	tcase_add_test(tc, scopes_split_the_series);
+	tcase_add_test(tc, lnstat_table_success);
 	tcase_add_test(tc, lnstat_wrap_and_64bit_columns);
 	tcase_add_test(tc, kernel_memory_and_settings);
 	tcase_add_test(tc, names_others_read_are_written);

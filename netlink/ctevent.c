@@ -18,8 +18,11 @@
  * Sizes are the kernel's: nla_put_u8/be16/be32 in ctnetlink_dump_*().
  */
 static const enum ctnl_attr_kind top_policy[] = {
-	[CTA_TUPLE_ORIG] = CTNL_ATTR_NESTED, [CTA_STATUS] = CTNL_ATTR_U32,
-	[CTA_PROTOINFO] = CTNL_ATTR_NESTED,  [CTA_ID] = CTNL_ATTR_U32,
+	[CTA_TUPLE_ORIG] = CTNL_ATTR_NESTED,
+	[CTA_TUPLE_REPLY] = CTNL_ATTR_NESTED,
+	[CTA_STATUS] = CTNL_ATTR_U32,
+	[CTA_PROTOINFO] = CTNL_ATTR_NESTED,
+	[CTA_ID] = CTNL_ATTR_U32,
 	[CTA_ZONE] = CTNL_ATTR_U16,
 };
 #define TOP_MAX (ARRAY_SIZE(top_policy) - 1)
@@ -87,6 +90,20 @@ static int parse_tuple(const struct nlattr *orig, struct ct_event *ev)
 	return 0;
 }
 
+/* The reply tuple's zone (a zone set for the reply direction only), if it has one. */
+static int parse_reply_zone(const struct nlattr *reply, struct ct_event *ev)
+{
+	const struct nlattr *tb[TUPLE_MAX + 1];
+	int r;
+
+	r = ctnl_attr_parse_nested(reply, tuple_policy, TUPLE_MAX, tb);
+	if (r < 0)
+		return r;
+	if (tb[CTA_TUPLE_ZONE])
+		ev->zone = ntohs(mnl_attr_get_u16(tb[CTA_TUPLE_ZONE]));
+	return 0;
+}
+
 static int parse_protoinfo(const struct nlattr *pinfo, struct ct_event *ev)
 {
 	const struct nlattr *tb[PROTOINFO_MAX + 1], *ttb[TCP_MAX + 1];
@@ -146,9 +163,18 @@ int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 		ev.status = ntohl(mnl_attr_get_u32(tb[CTA_STATUS]));
 		ev.has_status = true;
 	}
-	/* CTA_ZONE, else the original tuple's zone (direction-specific zones), else 0. */
-	if (tb[CTA_ZONE])
+	/*
+	 * The entry's one zone id, whichever directions it applies to: CTA_ZONE (both), else
+	 * the original tuple's or the reply tuple's (a zone for that direction only), else 0.
+	 * The kernel sends exactly one of the three for an entry outside zone 0.
+	 */
+	if (tb[CTA_ZONE]) {
 		ev.zone = ntohs(mnl_attr_get_u16(tb[CTA_ZONE]));
+	} else if (!ev.zone && tb[CTA_TUPLE_REPLY]) {
+		r = parse_reply_zone(tb[CTA_TUPLE_REPLY], &ev);
+		if (r < 0)
+			return r;
+	}
 	*ret = ev;
 	return 0;
 }

@@ -26,7 +26,7 @@ struct ct_event {
 	enum ct_event_type type;
 	uint32_t id; /* CTA_ID */
 	uint16_t thash; /* hash of the original tuple: ids are hashes, and can collide */
-	uint16_t zone; /* CTA_ZONE, else the original tuple's zone, else 0 */
+	uint16_t zone; /* CTA_ZONE, else the original or the reply tuple's zone, else 0 */
 	uint8_t l4proto; /* CTA_PROTO_NUM of the original tuple */
 	uint8_t tcp_state; /* valid if has_tcp_state */
 	bool has_tcp_state;

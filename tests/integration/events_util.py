@@ -87,10 +87,10 @@ def parse_conntrack_L(text):
                 fail(f"cannot parse token {t!r} of conntrack -L line {line!r}")
             if k in ("src", "dst", "sport", "dport", "type", "code", "id") and k not in e.reply:
                 (e.orig if k not in e.orig else e.reply)[k] = v
-            elif k == "zone":
+            elif k in ("zone", "zone-orig", "zone-reply"):
+                # An entry has one zone id, set for both directions (zone=) or one of them
+                # (zone-orig=, zone-reply=): the exporter counts it under that id either way.
                 e.zone = int(v)
-            elif k in ("zone-orig", "zone-reply"):
-                fail(f"directional zones are not expected here: {line!r}")
             elif k == "mark":
                 e.mark = int(v)
         if e.protonum == 6 and e.tcp_state is None:

@@ -28,6 +28,7 @@ struct spec {
 	int status; /* -1: no CTA_STATUS */
 	int zone; /* -1: no CTA_ZONE */
 	int tuple_zone; /* 0: no CTA_TUPLE_ZONE in the original tuple, else the zone + 1 */
+	int reply_zone; /* 0: no reply tuple, else one with CTA_TUPLE_ZONE of the zone - 1 (0: none) */
 };
 
 /* A message shaped as ctnetlink_conntrack_event() builds it. */
@@ -35,7 +36,7 @@ static struct nlmsghdr *build(const struct spec *s)
 {
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
-	struct nlattr *orig, *ip, *proto, *pinfo, *tcp;
+	struct nlattr *orig, *reply, *ip, *proto, *pinfo, *tcp;
 
 	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);
@@ -56,6 +57,19 @@ static struct nlmsghdr *build(const struct spec *s)
 	if (s->tuple_zone)
 		mnl_attr_put_u16(nlh, CTA_TUPLE_ZONE, htons((uint16_t)(s->tuple_zone - 1)));
 	mnl_attr_nest_end(nlh, orig);
+	if (s->reply_zone) {
+		reply = mnl_attr_nest_start(nlh, CTA_TUPLE_REPLY);
+		ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+		mnl_attr_put_u32(nlh, CTA_IP_V4_SRC, htonl(0x7f000002));
+		mnl_attr_put_u32(nlh, CTA_IP_V4_DST, htonl(0x7f000001));
+		mnl_attr_nest_end(nlh, ip);
+		proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+		mnl_attr_put_u8(nlh, CTA_PROTO_NUM, s->proto);
+		mnl_attr_nest_end(nlh, proto);
+		if (s->reply_zone > 1)
+			mnl_attr_put_u16(nlh, CTA_TUPLE_ZONE, htons((uint16_t)(s->reply_zone - 2)));
+		mnl_attr_nest_end(nlh, reply);
+	}
 	if (s->zone >= 0)
 		mnl_attr_put_u16(nlh, CTA_ZONE, htons((uint16_t)s->zone));
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(s->id));
@@ -73,7 +87,9 @@ static struct nlmsghdr *build(const struct spec *s)
 
 START_TEST(new_update_destroy)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 77, 6, 1234, 1, 0, 5, 0 };
+	struct spec s = {
+		IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 77, 6, 1234, 1, 0, 5, 0, 0
+	};
 	struct ct_event a, b;
 
 	ck_assert(ctnl_msg_ok(build(&s), build(&s)->nlmsg_len));
@@ -110,7 +126,7 @@ END_TEST
 
 START_TEST(dump_entries_are_new)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_MULTI, 9, 17, 53, -1, IPS_SEEN_REPLY, -1, 0 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_MULTI, 9, 17, 53, -1, IPS_SEEN_REPLY, -1, 0, 0 };
 	struct ct_event e;
 
 	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
@@ -121,7 +137,7 @@ END_TEST
 
 START_TEST(rejects)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, 0, 1, 6, 1, 3, 0, -1, 0 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, 0, 1, 6, 1, 3, 0, -1, 0, 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
 	struct ct_event e;
@@ -181,7 +197,7 @@ static struct nlattr *nested_attr(struct nlattr *nest, uint16_t type)
 /* Every attribute we read must have its kernel size exactly; a size off either way is -EINVAL. */
 START_TEST(wrong_sizes)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 6, 1, 3, 0, 5, 0 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 6, 1, 3, 0, 5, 0, 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
 	struct ct_event e;
@@ -222,7 +238,7 @@ END_TEST
 
 START_TEST(nested_overruns)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 6, 1, 3, 0, 5, 0 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 6, 1, 3, 0, 5, 0, 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
 	struct ct_event e;
@@ -254,7 +270,7 @@ END_TEST
 
 START_TEST(forward_compatible)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 17, 1, -1, 0, -1, 0 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 17, 1, -1, 0, -1, 0, 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
 	struct ct_event e;
@@ -288,9 +304,46 @@ START_TEST(forward_compatible)
 }
 END_TEST
 
+/*
+ * A zone set for one direction (ct original/reply zone set, -j CT --zone-orig/--zone-reply)
+ * comes as CTA_TUPLE_ZONE of that direction's tuple, without CTA_ZONE: counted under its
+ * number either way (conntrack -L prints zone-orig=N or zone-reply=N).
+ */
+START_TEST(zone_one_direction)
+{
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 17, 1, -1, 0, -1, 0, 1 };
+	struct nlmsghdr *nlh;
+	struct nlattr *a;
+	struct ct_event e;
+
+	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
+	ck_assert_uint_eq(e.zone, 0);
+	s.reply_zone = 7 + 2;
+	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
+	ck_assert_uint_eq(e.zone, 7);
+	s.reply_zone = 1;
+	s.tuple_zone = 9 + 1;
+	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
+	ck_assert_uint_eq(e.zone, 9);
+	/* Both directions: CTA_ZONE, and no tuple zone. */
+	s.tuple_zone = 0;
+	s.zone = 5;
+	ck_assert_int_eq(ct_event_parse(build(&s), &e), 0);
+	ck_assert_uint_eq(e.zone, 5);
+	/* A reply tuple zone of the wrong size. */
+	s.zone = -1;
+	s.reply_zone = 7 + 2;
+	nlh = build(&s);
+	a = nested_attr(top_attr(nlh, CTA_TUPLE_REPLY), CTA_TUPLE_ZONE);
+	ck_assert_ptr_nonnull(a);
+	a->nla_len = sizeof(*a) + 1;
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+}
+END_TEST
+
 START_TEST(missing_parts)
 {
-	struct spec s = { IPCTNL_MSG_CT_NEW, 0, 1, 6, 1, 3, 0, -1, 0 };
+	struct spec s = { IPCTNL_MSG_CT_NEW, 0, 1, 6, 1, 3, 0, -1, 0, 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
 	struct ct_event e;
@@ -402,6 +455,7 @@ int main(void)
 	tcase_add_test(tc, wrong_sizes);
 	tcase_add_test(tc, nested_overruns);
 	tcase_add_test(tc, forward_compatible);
+	tcase_add_test(tc, zone_one_direction);
 	tcase_add_test(tc, missing_parts);
 	tcase_add_test(tc, flowtable_basics);
 	tcase_add_test(tc, flowtable_against_oracle);

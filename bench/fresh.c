@@ -99,7 +99,8 @@ static int scrape(const struct sockaddr_in *sa, const char *req, size_t reqlen, 
 			break;
 		if (!strncasecmp(l, "content-length:", 15))
 			clen = atoll(l + 15);
-		else if (!strncasecmp(l, "transfer-encoding:", 18) && memmem(l, (size_t)(e - l), "chunked", 7))
+		else if (!strncasecmp(l, "transfer-encoding:", 18) &&
+			 memmem(l, (size_t)(e - l), "chunked", 7))
 			chunked = 1;
 		l = e + 2;
 	}
@@ -146,16 +147,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s HOST PORT DURATION_S [PATH]\n", argv[0]);
 		return 2;
 	}
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)atoi(argv[2])) };
 	if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) {
 		fprintf(stderr, "bad IPv4 address %s\n", argv[1]);
 		return 2;
 	}
 	double dur = atof(argv[3]);
 	char req[512];
-	int reqlen = snprintf(req, sizeof(req),
-			      "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: nfce-bench-fresh\r\nAccept: */*\r\n\r\n",
-			      argc > 4 ? argv[4] : "/metrics", argv[1], argv[2]);
+	int reqlen = snprintf(
+		req, sizeof(req),
+		"GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: nfce-bench-fresh\r\nAccept: */*\r\n\r\n",
+		argc > 4 ? argv[4] : "/metrics", argv[1], argv[2]);
 	size_t cap = 1 << 16, n = 0;
 	uint64_t *lat = malloc(cap * sizeof(*lat));
 	unsigned long long err[5] = { 0 }, bytes = 0;

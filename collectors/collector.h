@@ -79,6 +79,9 @@ int collector_refresh(struct collector *c);
 /* For collect(): refresh @c if its values are older than 2 x refresh_s (or missing); 0 or -errno. */
 int collector_fresh_enough(struct collector *c);
 
+/* Room for every collector of the registry, in per-namespace arrays. */
+#define COLLECTORS_MAX 8
+
 extern const struct collector_ops *const collector_registry[];
 extern const size_t collector_registry_size;
 

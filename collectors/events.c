@@ -56,6 +56,18 @@ enum resync_reason {
 static const char *const resync_names[] = { "startup", "overrun", "periodic" };
 static const char *const event_names[] = { "new", "update", "destroy" };
 
+/*
+ * Receive buffers and their headers, shared by every instance (one per network namespace with
+ * --netns): the core never runs two collector calls at once, and each call is done with them
+ * when it returns. 581 KiB once, rather than once per namespace.
+ */
+struct rx_scratch {
+	char *buf; /* RX_BATCH slots of RX_SLOT bytes for events, then DUMP_BUF for dumps */
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	unsigned users;
+};
+
 struct events_priv {
 	unsigned max_zones;
 	int epfd;
@@ -85,9 +97,7 @@ struct events_priv {
 	struct flows flows; /* the record and the counts */
 	uint64_t t0_us;
 
-	struct mmsghdr msgs[RX_BATCH];
-	struct iovec iov[RX_BATCH];
-	char *rx;
+	struct rx_scratch *rx;
 
 	/* what a scrape reports, besides the flows' counts */
 	uint64_t overruns;
@@ -250,7 +260,7 @@ static int events_read(struct events_priv *p)
 	unsigned handled = 0;
 
 	while (handled < EVENT_BUDGET) {
-		int n = recvmmsg(fd, p->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		int n = recvmmsg(fd, p->rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -268,10 +278,11 @@ static int events_read(struct events_priv *p)
 			return -errno;
 		}
 		for (int i = 0; i < n; i++) {
-			const struct nlmsghdr *nlh = (const struct nlmsghdr *)p->iov[i].iov_base;
-			size_t len = p->msgs[i].msg_len;
+			const struct nlmsghdr *nlh =
+				(const struct nlmsghdr *)p->rx->iov[i].iov_base;
+			size_t len = p->rx->msgs[i].msg_len;
 
-			if (p->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			if (p->rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				p->bad_messages++;
 				overrun(p);
 				continue;
@@ -279,7 +290,7 @@ static int events_read(struct events_priv *p)
 			/* One event per datagram, but walk them all in case a kernel batches. */
 			for (; nlh && ctnl_msg_ok(nlh, len); nlh = ctnl_msg_next(nlh, &len))
 				take(p, nlh, false);
-			p->msgs[i].msg_hdr.msg_flags = 0;
+			p->rx->msgs[i].msg_hdr.msg_flags = 0;
 		}
 		handled += (unsigned)n;
 	}
@@ -380,22 +391,24 @@ static int events_event_fd(const struct collector *c)
 	return p->epfd;
 }
 
-/*
- * Receive buffers, shared by every instance (one per network namespace with --netns): the core
- * never runs two collector calls at once, and each call is done with them when it returns.
- * 576 KiB once, rather than once per namespace.
- */
-static struct {
-	char *buf; /* RX_BATCH slots of RX_SLOT bytes for events, then DUMP_BUF for dumps */
-	unsigned users;
-} scratch;
+static struct rx_scratch scratch;
 
-static char *scratch_get(void)
+static struct rx_scratch *scratch_get(void)
 {
-	if (!scratch.users && !(scratch.buf = malloc((size_t)RX_BATCH * RX_SLOT + DUMP_BUF)))
-		return NULL;
+	if (!scratch.users) {
+		scratch.buf = malloc((size_t)RX_BATCH * RX_SLOT + DUMP_BUF);
+		if (!scratch.buf)
+			return NULL;
+		for (int i = 0; i < RX_BATCH; i++) {
+			scratch.iov[i] =
+				(struct iovec){ .iov_base = scratch.buf + (size_t)i * RX_SLOT,
+						.iov_len = RX_SLOT };
+			scratch.msgs[i].msg_hdr =
+				(struct msghdr){ .msg_iov = &scratch.iov[i], .msg_iovlen = 1 };
+		}
+	}
 	scratch.users++;
-	return scratch.buf;
+	return &scratch;
 }
 
 static void scratch_put(void)
@@ -428,12 +441,7 @@ static int events_init(struct collector *c, const struct config *cfg)
 	p->rx = scratch_get();
 	if (!p->rx)
 		return -ENOMEM;
-	p->dump_buf = p->rx + (size_t)RX_BATCH * RX_SLOT;
-	for (int i = 0; i < RX_BATCH; i++) {
-		p->iov[i] = (struct iovec){ .iov_base = p->rx + (size_t)i * RX_SLOT,
-					    .iov_len = RX_SLOT };
-		p->msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &p->iov[i], .msg_iovlen = 1 };
-	}
+	p->dump_buf = p->rx->buf + (size_t)RX_BATCH * RX_SLOT;
 	/* Listen first, then dump: nothing that happens in between is missed. */
 	r = ctnl_listen(NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
 				NF_NETLINK_CONNTRACK_DESTROY,
@@ -488,22 +496,22 @@ static void write_histograms(struct events_priv *p, struct metric_writer *w)
 		char pb[4], le[24];
 		const char *pn;
 
-		if (!p->flows.hist_count[proto])
+		const struct flows_hist *h = flows_hist(&p->flows, proto);
+
+		if (!h)
 			continue;
 		pn = flows_proto_name(proto, pb);
 		for (size_t i = 0; i < FLOWS_N_BOUNDS; i++) {
 			fmt_double(le, sizeof(le), flows_lifetime_bounds[i]);
 			mw_u64(w, "nf_conntrack_flow_lifetime_seconds_bucket",
-			       MW_LABELS({ ML_PROTOCOL, pn }, { "le", le }),
-			       (*p->flows.hist[proto])[i]);
+			       MW_LABELS({ ML_PROTOCOL, pn }, { "le", le }), h->bucket[i]);
 		}
 		mw_u64(w, "nf_conntrack_flow_lifetime_seconds_bucket",
-		       MW_LABELS({ ML_PROTOCOL, pn }, { "le", "+Inf" }),
-		       p->flows.hist_count[proto]);
+		       MW_LABELS({ ML_PROTOCOL, pn }, { "le", "+Inf" }), h->count);
 		mw_double(w, "nf_conntrack_flow_lifetime_seconds_sum",
-			  MW_LABELS({ ML_PROTOCOL, pn }), p->flows.hist_sum[proto]);
+			  MW_LABELS({ ML_PROTOCOL, pn }), h->sum);
 		mw_u64(w, "nf_conntrack_flow_lifetime_seconds_count",
-		       MW_LABELS({ ML_PROTOCOL, pn }), p->flows.hist_count[proto]);
+		       MW_LABELS({ ML_PROTOCOL, pn }), h->count);
 	}
 }
 
@@ -569,11 +577,11 @@ static int events_collect(struct collector *c, struct metric_writer *w)
 		for (unsigned proto = 0; proto < 256; proto++) {
 			char pb[4];
 
-			if (p->flows.events[t][proto])
+			if (p->flows.proto[proto] && flows_events(&p->flows, t, proto))
 				mw_u64(w, "nf_conntrack_events_total",
 				       MW_LABELS({ "type", event_names[t] },
 						 { ML_PROTOCOL, flows_proto_name(proto, pb) }),
-				       p->flows.events[t][proto]);
+				       flows_events(&p->flows, t, proto));
 		}
 	mw_family(
 		w, "nf_conntrack_event_overruns_total", METRIC_COUNTER,
@@ -610,18 +618,21 @@ static int events_collect(struct collector *c, struct metric_writer *w)
 		const char *pn = NULL; /* named when first needed: most protocols have nothing */
 		bool named = flows_proto_named(proto);
 
+		if (!named && !p->flows.proto[proto])
+			continue;
 		for (unsigned st = 0; st < FLOW_N_STATES; st++) {
 			bool tcp_state = st <= CT_TCP_STATE_MAX;
+			uint32_t n = flows_live(&p->flows, proto, st);
 
 			/* Named protocols always show their states (0 too): series don't come and go. */
-			if (!p->flows.live[proto][st] && (!named || st == FLOW_ST_TCP_NONE ||
-							  tcp_state != (proto == FLOW_PROTO_TCP)))
+			if (!n && (!named || st == FLOW_ST_TCP_NONE ||
+				   tcp_state != (proto == FLOW_PROTO_TCP)))
 				continue;
 			if (!pn)
 				pn = flows_proto_name(proto, pb);
 			mw_u64(w, MN_STATE_ENTRIES,
 			       MW_LABELS({ ML_PROTOCOL, pn }, { ML_STATE, flows_state_names[st] }),
-			       p->flows.live[proto][st]);
+			       n);
 		}
 	}
 	return write_zones(p, w);

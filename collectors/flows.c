@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #include "util.h"
@@ -40,12 +42,22 @@ bool flows_proto_named(unsigned proto)
 	return proto_names[proto & 0xff] != NULL;
 }
 
+#define ZONE_LIVE_SIZE (65536 * sizeof(uint32_t))
+
 int flows_init(struct flows *f)
 {
 	*f = (struct flows){ 0 };
-	f->zone_live = calloc(65536, sizeof(*f->zone_live));
-	if (!f->zone_live)
+	/*
+	 * A page per zone range that has flows, not 256 KiB per namespace: mmap() rather than
+	 * calloc(), whose memory comes from the heap (and is cleared, so resident) once glibc's
+	 * mmap threshold has risen past this size after a free.
+	 */
+	f->zone_live = mmap(NULL, ZONE_LIVE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (f->zone_live == MAP_FAILED) {
+		f->zone_live = NULL;
 		return -ENOMEM;
+	}
 	return ft_init(&f->ft, 0);
 }
 
@@ -55,9 +67,10 @@ void flows_fini(struct flows *f)
 		return;
 	ft_free(&f->ft);
 	ft_free(&f->tombs);
-	free(f->zone_live);
-	for (size_t i = 0; i < ARRAY_SIZE(f->hist); i++)
-		free(f->hist[i]);
+	if (f->zone_live)
+		munmap(f->zone_live, ZONE_LIVE_SIZE);
+	for (size_t i = 0; i < ARRAY_SIZE(f->proto); i++)
+		free(f->proto[i]);
 	*f = (struct flows){ 0 };
 }
 
@@ -80,7 +93,8 @@ static void count(struct flows *f, const struct flow *fl, int delta)
 {
 	unsigned st = (fl->state & FLOW_STATE_MASK) - 1u;
 
-	f->live[fl->proto][st] += (uint32_t)delta;
+	/* Every flow's protocol has its row: flows_apply() made it first. */
+	f->proto[fl->proto]->live[st] += (uint32_t)delta;
 	f->zone_live[fl->zone] += (uint32_t)delta;
 	if (fl->zone >= f->zone_top)
 		f->zone_top = fl->zone + 1u;
@@ -88,18 +102,17 @@ static void count(struct flows *f, const struct flow *fl, int delta)
 
 static void observe_lifetime(struct flows *f, const struct flow *fl, uint32_t now_ds)
 {
+	struct flows_hist *h = &f->proto[fl->proto]->hist;
 	double life;
 
 	if (!fl->start)
 		return; /* seen in a dump, not born under our eyes */
 	life = (double)(now_ds - fl->start) / 10.0;
-	if (!f->hist[fl->proto] && !(f->hist[fl->proto] = calloc(1, sizeof(*f->hist[0]))))
-		return; /* out of memory: this flow goes unobserved, nothing worse */
 	for (size_t i = 0; i < FLOWS_N_BOUNDS; i++)
 		if (life <= flows_lifetime_bounds[i])
-			(*f->hist[fl->proto])[i]++;
-	f->hist_count[fl->proto]++;
-	f->hist_sum[fl->proto] += life;
+			h->bucket[i]++;
+	h->count++;
+	h->sum += life;
 }
 
 static void forget(struct flows *f, struct flow *fl)
@@ -133,8 +146,10 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 	unsigned st;
 	int r;
 
+	if (!f->proto[ev->l4proto] && !(f->proto[ev->l4proto] = calloc(1, sizeof(*f->proto[0]))))
+		return -ENOMEM;
 	if (!from_dump) {
-		f->events[ev->type][ev->l4proto]++;
+		f->proto[ev->l4proto]->events[ev->type]++;
 		f->events_seen++;
 	}
 	if (ev->type == CT_EVENT_DESTROY) {
@@ -304,8 +319,9 @@ size_t flows_top_states(const struct flows *f, struct state_count *top, size_t k
 	bool over = false;
 
 	for (unsigned proto = 0; proto < 256; proto++)
-		for (unsigned st = 0; st < FLOW_N_STATES; st++) {
-			struct state_count x = { f->live[proto][st], (uint8_t)proto, (uint8_t)st };
+		for (unsigned st = 0; f->proto[proto] && st < FLOW_N_STATES; st++) {
+			struct state_count x = { f->proto[proto]->live[st], (uint8_t)proto,
+						 (uint8_t)st };
 
 			if (!x.n)
 				continue;

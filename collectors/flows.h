@@ -48,6 +48,20 @@ bool flows_proto_named(unsigned proto);
 /* Upper bounds of the lifetime histogram's buckets, in seconds. */
 extern const double flows_lifetime_bounds[FLOWS_N_BOUNDS];
 
+/* The lifetime histogram of one protocol's flows. */
+struct flows_hist {
+	uint64_t bucket[FLOWS_N_BOUNDS];
+	uint64_t count;
+	double sum;
+};
+
+/* What is counted of one protocol. */
+struct flows_proto {
+	uint32_t live[FLOW_N_STATES]; /* by state */
+	uint64_t events[_CT_EVENT_MAX]; /* by type */
+	struct flows_hist hist;
+};
+
 struct flows {
 	struct flowtable ft;
 	struct flowtable tombs; /* flows destroyed while a dump runs: not to be revived by it */
@@ -55,9 +69,9 @@ struct flows {
 	bool dump_active;
 	bool dump_abandoned;
 
-	uint64_t events[_CT_EVENT_MAX][256]; /* by type and protocol */
+	/* By protocol, made at its first event or dump entry: a few per namespace, not 256. */
+	struct flows_proto *proto[256];
 	uint64_t events_seen;
-	uint32_t live[256][FLOW_N_STATES]; /* by protocol and state */
 	uint32_t *zone_live; /* [65536] */
 	unsigned zone_top; /* above the highest zone ever counted: what a scan covers */
 	/*
@@ -65,11 +79,26 @@ struct flows {
 	 * (nf_conntrack_events=2) or with events switched off for them (nft "ct event set 0").
 	 */
 	size_t silent;
-
-	uint64_t (*hist[256])[FLOWS_N_BOUNDS]; /* allocated for a protocol at its first death */
-	uint64_t hist_count[256];
-	double hist_sum[256];
 };
+
+/* Live flows of @proto in state slot @st. */
+static inline uint32_t flows_live(const struct flows *f, unsigned proto, unsigned st)
+{
+	return f->proto[proto & 0xff] ? f->proto[proto & 0xff]->live[st] : 0;
+}
+
+static inline uint64_t flows_events(const struct flows *f, unsigned type, unsigned proto)
+{
+	return f->proto[proto & 0xff] ? f->proto[proto & 0xff]->events[type] : 0;
+}
+
+/* @proto's lifetime histogram, or NULL before its first flow died under our eyes. */
+static inline const struct flows_hist *flows_hist(const struct flows *f, unsigned proto)
+{
+	const struct flows_proto *p = f->proto[proto & 0xff];
+
+	return p && p->hist.count ? &p->hist : NULL;
+}
 
 /* -ENOMEM; flows_fini() undoes a half-done init. */
 int flows_init(struct flows *f);

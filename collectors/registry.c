@@ -16,6 +16,7 @@ const struct collector_ops *const collector_registry[] = {
 /* clang-format on */
 
 const size_t collector_registry_size = ARRAY_SIZE(collector_registry);
+_Static_assert(ARRAY_SIZE(collector_registry) <= COLLECTORS_MAX, "raise COLLECTORS_MAX");
 
 int collector_refresh(struct collector *c)
 {

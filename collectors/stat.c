@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "collector.h"
@@ -64,16 +65,21 @@ static const struct {
 	{ "expect_delete", "Expectations deleted." },
 };
 
+/* The /proc fallback's state: made at its first use, as most never need it (5 KiB). */
+struct stat_proc {
+	struct percpu_stats st;
+	struct rbuf buf;
+	struct lnstat_header hdr;
+	int col_slot[STAT_MAX_FIELDS];
+};
+
 struct stat_priv {
 	/*
 	 * Netlink numbers CPUs by id, /proc by row (possible CPUs only): with holes in the
 	 * possible mask they differ, so each source keeps its own wrap state.
 	 */
 	struct percpu_stats nl_st;
-	struct percpu_stats proc_st;
-	struct rbuf buf;
-	struct lnstat_header hdr;
-	int col_slot[STAT_MAX_FIELDS];
+	struct stat_proc *proc;
 };
 
 /* With config.basic: what the alerts read, and what explains an insert failure. */
@@ -147,7 +153,7 @@ static const char *proc_name(const char *col, size_t len, char *tmp, size_t tmp_
 
 static int proc_row(void *userdata, unsigned row, const uint64_t *values, unsigned n)
 {
-	struct stat_priv *p = userdata;
+	struct stat_proc *p = userdata;
 	int r;
 
 	if (row == 0) {
@@ -159,7 +165,7 @@ static int proc_row(void *userdata, unsigned row, const uint64_t *values, unsign
 			if ((int)i == p->hdr.entries_col)
 				continue;
 			name = proc_name(p->hdr.col[i].name, p->hdr.col[i].len, tmp, sizeof(tmp));
-			p->col_slot[i] = percpu_slot(&p->proc_st, name, strlen(name));
+			p->col_slot[i] = percpu_slot(&p->st, name, strlen(name));
 			if (p->col_slot[i] < 0)
 				return p->col_slot[i];
 		}
@@ -167,16 +173,15 @@ static int proc_row(void *userdata, unsigned row, const uint64_t *values, unsign
 	for (unsigned i = 0; i < n; i++) {
 		if (p->col_slot[i] < 0)
 			continue;
-		r = percpu_update(&p->proc_st, row, (unsigned)p->col_slot[i], values[i]);
+		r = percpu_update(&p->st, row, (unsigned)p->col_slot[i], values[i]);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int read_proc(struct collector *c)
+static int read_proc(struct collector *c, struct stat_proc *p)
 {
-	struct stat_priv *p = c->priv;
 	char path[64];
 	int r;
 
@@ -211,9 +216,11 @@ static int stat_collect(struct collector *c, struct metric_writer *w)
 			c,
 			"netlink statistics unavailable, reading /proc/net/stat/nf_conntrack instead",
 			r);
-		st = &p->proc_st;
+		if (!p->proc && !(p->proc = calloc(1, sizeof(*p->proc))))
+			return -ENOMEM;
+		st = &p->proc->st;
 		percpu_begin(st);
-		r = read_proc(c);
+		r = read_proc(c, p->proc);
 		if (r < 0)
 			return r;
 	} else {
@@ -239,8 +246,11 @@ static void stat_fini(struct collector *c)
 	if (!p)
 		return;
 	percpu_free(&p->nl_st);
-	percpu_free(&p->proc_st);
-	rbuf_free(&p->buf);
+	if (p->proc) {
+		percpu_free(&p->proc->st);
+		rbuf_free(&p->proc->buf);
+		free(p->proc);
+	}
 }
 
 const struct collector_ops stat_collector = {

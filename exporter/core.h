@@ -35,11 +35,11 @@ struct fair_lock {
 struct collector_set {
 	struct config cfg;
 	struct ctnl nl; /* config.nl: one statistics socket for the set's collectors */
-	struct collector c[FLAGS_MAX_COLLECTORS];
+	struct collector c[COLLECTORS_MAX];
 	size_t n;
-	struct log_ratelimit fail_rl[FLAGS_MAX_COLLECTORS];
-	const char *logged_note[FLAGS_MAX_COLLECTORS];
-	int logged_note_error[FLAGS_MAX_COLLECTORS];
+	struct log_ratelimit fail_rl[COLLECTORS_MAX];
+	const char *logged_note[COLLECTORS_MAX];
+	int logged_note_error[COLLECTORS_MAX];
 };
 
 /* A followed network namespace (--netns): its fd for setns() and its collectors. */

@@ -97,15 +97,9 @@ int ctnl_open(struct ctnl *c)
 	int r;
 
 	*c = (struct ctnl){ 0 };
-	c->buf = malloc(CTNL_BUF_SIZE);
-	if (!c->buf)
-		return -ENOMEM;
-	c->buf_size = CTNL_BUF_SIZE;
 	c->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!c->nl) {
-		r = -errno;
-		goto free_buf;
-	}
+	if (!c->nl)
+		return -errno;
 	if (mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
 		goto close_sock;
@@ -122,9 +116,6 @@ int ctnl_open(struct ctnl *c)
 close_sock:
 	mnl_socket_close(c->nl);
 	c->nl = NULL;
-free_buf:
-	free(c->buf);
-	c->buf = NULL;
 	return r;
 }
 
@@ -134,7 +125,6 @@ void ctnl_close(struct ctnl *c)
 		return;
 	if (c->nl)
 		mnl_socket_close(c->nl);
-	free(c->buf);
 	*c = (struct ctnl){ 0 };
 }
 
@@ -301,6 +291,8 @@ static int once_cb(const struct nlmsghdr *nlh, void *userdata)
 static int request_once(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump, ctnl_msg_fn fn,
 			void *userdata)
 {
+	/* On the stack: a buffer per socket cost 32 KiB of RSS per followed namespace. */
+	char buf[CTNL_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct once o = { fn, userdata };
 	int r;
 
@@ -308,14 +300,14 @@ static int request_once(struct ctnl *c, uint8_t subsys, uint8_t type, bool dump,
 	if (r < 0)
 		return r;
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(c->nl, c->buf, c->buf_size);
+		ssize_t n = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return ctnl_error(errno);
 		}
-		r = ctnl_reply_walk(c->buf, (size_t)n, c->seq, c->portid, dump ? fn : once_cb,
+		r = ctnl_reply_walk(buf, (size_t)n, c->seq, c->portid, dump ? fn : once_cb,
 				    dump ? userdata : &o);
 		if (r != 0)
 			return r < 0 ? r : 0;

@@ -116,8 +116,6 @@ struct ctnl {
 	bool refused; /* EPERM is for the life of the process: stop asking */
 	unsigned portid;
 	uint32_t seq;
-	char *buf;
-	size_t buf_size;
 };
 
 /* -errno: EPROTONOSUPPORT without nfnetlink, EPERM/EACCES when refused. */

@@ -74,7 +74,7 @@ static void consistent(void)
 
 	for (unsigned p = 0; p < 256; p++)
 		for (unsigned s = 0; s < FLOW_N_STATES; s++)
-			live += f.live[p][s];
+			live += flows_live(&f, p, s);
 	for (unsigned z = 0; z < f.zone_top; z++)
 		zones += f.zone_live[z];
 	for (size_t i = 0; i < f.ft.cap; i++)
@@ -88,22 +88,22 @@ static void consistent(void)
 START_TEST(new_update_destroy)
 {
 	event(tcp(CT_EVENT_NEW, 1, SYN_SENT));
-	ck_assert_uint_eq(f.live[TCP][SYN_SENT], 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, SYN_SENT), 1);
 	ck_assert_uint_eq(f.zone_live[0], 1);
 	event(tcp(CT_EVENT_UPDATE, 1, ESTABLISHED));
-	ck_assert_uint_eq(f.live[TCP][SYN_SENT], 0);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, SYN_SENT), 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 1);
 	/* An update without protoinfo (a status or mark change) keeps the state. */
 	event(tcp(CT_EVENT_UPDATE, 1, -1));
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 1);
 	/* Other protocols: by status bits. */
 	event(udp(CT_EVENT_NEW, 2, 0, 3));
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_UNREPLIED], 1);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_UNREPLIED), 1);
 	event(udp(CT_EVENT_UPDATE, 2, IPS_SEEN_REPLY, 3));
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_REPLIED], 1);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_REPLIED), 1);
 	event(udp(CT_EVENT_UPDATE, 2, IPS_SEEN_REPLY | IPS_ASSURED, 3));
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_ASSURED], 1);
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_REPLIED], 0);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_ASSURED), 1);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_REPLIED), 0);
 	ck_assert_uint_eq(f.zone_live[3], 1);
 	ck_assert_uint_eq(f.ft.n, 2);
 	consistent();
@@ -112,18 +112,18 @@ START_TEST(new_update_destroy)
 	event(tcp(CT_EVENT_DESTROY, 1, -1));
 	event(udp(CT_EVENT_DESTROY, 2, IPS_ASSURED, 3));
 	ck_assert_uint_eq(f.ft.n, 0);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 0);
 	ck_assert_uint_eq(f.zone_live[3], 0);
-	ck_assert_uint_eq(f.events[CT_EVENT_NEW][TCP], 1);
-	ck_assert_uint_eq(f.events[CT_EVENT_UPDATE][TCP], 2);
-	ck_assert_uint_eq(f.events[CT_EVENT_DESTROY][UDP], 1);
+	ck_assert_uint_eq(flows_events(&f, CT_EVENT_NEW, TCP), 1);
+	ck_assert_uint_eq(flows_events(&f, CT_EVENT_UPDATE, TCP), 2);
+	ck_assert_uint_eq(flows_events(&f, CT_EVENT_DESTROY, UDP), 1);
 	ck_assert_uint_eq(f.events_seen, 8);
 	/* Both were seen born: their lifetimes are in the histogram. */
-	ck_assert_uint_eq(f.hist_count[TCP], 1);
-	ck_assert_uint_eq(f.hist_count[UDP], 1);
-	ck_assert(f.hist_sum[TCP] > 4.5 && f.hist_sum[TCP] < 5.5);
-	ck_assert_uint_eq((*f.hist[TCP])[3], 0); /* le 2.5 */
-	ck_assert_uint_eq((*f.hist[TCP])[5], 1); /* le 10 */
+	ck_assert_uint_eq(f.proto[TCP]->hist.count, 1);
+	ck_assert_uint_eq(f.proto[UDP]->hist.count, 1);
+	ck_assert(f.proto[TCP]->hist.sum > 4.5 && f.proto[TCP]->hist.sum < 5.5);
+	ck_assert_uint_eq(f.proto[TCP]->hist.bucket[3], 0); /* le 2.5 */
+	ck_assert_uint_eq(f.proto[TCP]->hist.bucket[5], 1); /* le 10 */
 	consistent();
 }
 END_TEST
@@ -133,10 +133,10 @@ START_TEST(destroy_of_unknown_flow)
 	event(tcp(CT_EVENT_NEW, 1, SYN_SENT));
 	event(tcp(CT_EVENT_DESTROY, 99, -1));
 	ck_assert_uint_eq(f.ft.n, 1);
-	ck_assert_uint_eq(f.live[TCP][SYN_SENT], 1);
-	ck_assert_uint_eq(f.events[CT_EVENT_DESTROY][TCP], 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, SYN_SENT), 1);
+	ck_assert_uint_eq(flows_events(&f, CT_EVENT_DESTROY, TCP), 1);
 	/* A flow not seen born has no lifetime to tell. */
-	ck_assert_uint_eq(f.hist_count[TCP], 0);
+	ck_assert_ptr_null(flows_hist(&f, TCP));
 	/* Between dumps, nothing to remember of it. */
 	ck_assert_uint_eq(f.tombs.n, 0);
 	consistent();
@@ -174,14 +174,14 @@ START_TEST(first_dump)
 	ck_assert(!f.dump_active);
 	ck_assert_uint_eq(f.ft.n, 3);
 	ck_assert_uint_eq(f.silent, 2);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 1);
-	ck_assert_uint_eq(f.live[TCP][SYN_SENT], 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, SYN_SENT), 1);
 	consistent();
 	/* It speaks: no longer silent. Dump-born flows have no birth time. */
 	event(tcp(CT_EVENT_UPDATE, 1, -1));
 	ck_assert_uint_eq(f.silent, 1);
 	event(tcp(CT_EVENT_DESTROY, 1, -1));
-	ck_assert_uint_eq(f.hist_count[TCP], 0);
+	ck_assert_ptr_null(flows_hist(&f, TCP));
 	consistent();
 }
 END_TEST
@@ -199,7 +199,7 @@ START_TEST(dump_does_not_revive_the_dead)
 	ck_assert_ptr_null(find(2));
 	flows_dump_end(&f);
 	ck_assert_uint_eq(f.ft.n, 0);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 0);
 	ck_assert_uint_eq(f.tombs.cap, 0); /* tombs live as long as the dump */
 	consistent();
 }
@@ -213,8 +213,8 @@ START_TEST(event_beats_dump_entry)
 	event(tcp(CT_EVENT_UPDATE, 1, TIME_WAIT));
 	dumped(tcp(CT_EVENT_NEW, 1, ESTABLISHED)); /* read before the update */
 	flows_dump_end(&f);
-	ck_assert_uint_eq(f.live[TCP][TIME_WAIT], 1);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, TIME_WAIT), 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 0);
 	consistent();
 }
 END_TEST
@@ -233,7 +233,7 @@ START_TEST(sweep)
 	ck_assert_ptr_nonnull(find(2));
 	ck_assert_ptr_null(find(3)); /* its DESTROY was lost */
 	ck_assert_uint_eq(f.zone_live[9], 0);
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_UNREPLIED], 0);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_UNREPLIED), 0);
 	consistent();
 }
 END_TEST
@@ -263,8 +263,8 @@ START_TEST(dump_interrupted_and_restarted)
 	ck_assert_ptr_null(find(1));
 	ck_assert_ptr_null(find(2));
 	ck_assert_ptr_nonnull(find(3));
-	ck_assert_uint_eq(f.live[TCP][TIME_WAIT], 1);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, TIME_WAIT), 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 0);
 	/* A finished dump: the next one starts a new generation. */
 	ck_assert_int_eq(flows_dump_begin(&f), 0);
 	ck_assert_uint_ne(f.gen, gen);
@@ -293,11 +293,11 @@ START_TEST(overrun_then_resync)
 	dumped(udp(CT_EVENT_NEW, 4, IPS_SEEN_REPLY | IPS_ASSURED, 0));
 	flows_dump_end(&f);
 	ck_assert_uint_eq(f.ft.n, 3);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 1);
-	ck_assert_uint_eq(f.live[TCP][SYN_SENT], 0);
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_REPLIED], 1);
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_ASSURED], 1);
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_UNREPLIED], 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, SYN_SENT), 0);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_REPLIED), 1);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_ASSURED), 1);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_UNREPLIED), 0);
 	consistent();
 
 	/* A flow first heard of through such an update, that the dump doesn't bring: dead. */
@@ -316,7 +316,7 @@ START_TEST(overrun_then_resync)
 	dumped(tcp(CT_EVENT_NEW, 6, ESTABLISHED));
 	flows_dump_end(&f);
 	ck_assert_ptr_nonnull(find(6));
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 1);
 	consistent();
 
 	/*
@@ -328,11 +328,11 @@ START_TEST(overrun_then_resync)
 	ck_assert_int_eq(flows_dump_begin(&f), 0);
 	dumped(tcp(CT_EVENT_NEW, 6, ESTABLISHED));
 	event(tcp(CT_EVENT_UPDATE, 7, -1));
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_ASSURED], 0);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_ASSURED), 0);
 	dumped(tcp(CT_EVENT_NEW, 7, TIME_WAIT));
 	flows_dump_end(&f);
-	ck_assert_uint_eq(f.live[TCP][TIME_WAIT], 1);
-	ck_assert_uint_eq(f.live[TCP][FLOW_ST_TCP_NONE], 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, TIME_WAIT), 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, FLOW_ST_TCP_NONE), 0);
 	ck_assert_uint_eq(f.zone_live[2], 0);
 	consistent();
 }
@@ -359,7 +359,7 @@ START_TEST(overrun_during_dump_then_resync_after_drain)
 	flows_dump_end(&f);
 	ck_assert_ptr_null(find(2)); /* the sweep caught this one */
 	ck_assert_ptr_null(find(4)); /* but not this one: short by one */
-	ck_assert_uint_eq(f.live[TCP][TIME_WAIT], 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, TIME_WAIT), 1);
 	consistent();
 
 	/* Drained: events arrive again. The resync now misses nothing. */
@@ -373,9 +373,9 @@ START_TEST(overrun_during_dump_then_resync_after_drain)
 	dumped(udp(CT_EVENT_NEW, 6, 0, 0));
 	flows_dump_end(&f);
 	ck_assert_uint_eq(f.ft.n, 6);
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_UNREPLIED], 5);
-	ck_assert_uint_eq(f.live[TCP][TIME_WAIT], 1);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 0);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_UNREPLIED), 5);
+	ck_assert_uint_eq(flows_live(&f, TCP, TIME_WAIT), 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 0);
 	consistent();
 }
 END_TEST
@@ -395,8 +395,8 @@ START_TEST(unstated_update_before_restart)
 	dumped(tcp(CT_EVENT_NEW, 1, SYN_SENT));
 	dumped(tcp(CT_EVENT_NEW, 2, ESTABLISHED));
 	flows_dump_end(&f);
-	ck_assert_uint_eq(f.live[TCP][ESTABLISHED], 1);
-	ck_assert_uint_eq(f.live[TCP][FLOW_ST_TCP_NONE], 0);
+	ck_assert_uint_eq(flows_live(&f, TCP, ESTABLISHED), 1);
+	ck_assert_uint_eq(flows_live(&f, TCP, FLOW_ST_TCP_NONE), 0);
 	consistent();
 }
 END_TEST
@@ -412,11 +412,11 @@ START_TEST(collisions)
 	event(b);
 	event(c);
 	ck_assert_uint_eq(f.ft.n, 3);
-	ck_assert_uint_eq(f.live[TCP][SYN_SENT], 3);
+	ck_assert_uint_eq(flows_live(&f, TCP, SYN_SENT), 3);
 	b.type = CT_EVENT_UPDATE;
 	b.tcp_state = ESTABLISHED;
 	event(b);
-	ck_assert_uint_eq(f.live[TCP][SYN_SENT], 2);
+	ck_assert_uint_eq(flows_live(&f, TCP, SYN_SENT), 2);
 	b.type = CT_EVENT_DESTROY;
 	event(b);
 	ck_assert_ptr_nonnull(ft_find(&f.ft, a.id, a.thash));
@@ -445,7 +445,7 @@ START_TEST(reused_key)
 	ck_assert_uint_eq(f.ft.n, 1);
 	ck_assert_uint_eq(f.zone_live[4], 0);
 	ck_assert_uint_eq(f.zone_live[5], 1);
-	ck_assert_uint_eq(f.live[UDP][FLOW_ST_REPLIED], 1);
+	ck_assert_uint_eq(flows_live(&f, UDP, FLOW_ST_REPLIED), 1);
 	consistent();
 }
 END_TEST
@@ -545,12 +545,27 @@ START_TEST(fini_is_safe)
 }
 END_TEST
 
+/* The per-state counts of the fixture's record, written as flows_apply() would keep them. */
+static uint32_t *live_slot(unsigned proto, unsigned st)
+{
+	if (!f.proto[proto])
+		ck_assert_ptr_nonnull(f.proto[proto] = calloc(1, sizeof(*f.proto[0])));
+	return &f.proto[proto]->live[st];
+}
+
+static void clear_live(void)
+{
+	for (unsigned p = 0; p < 256; p++)
+		if (f.proto[p])
+			memset(f.proto[p]->live, 0, sizeof(f.proto[p]->live));
+}
+
 /* The fixture's record with these (protocol, state, count) in its per-state counts only. */
 static void set_live(const unsigned (*v)[3], size_t n)
 {
-	memset(f.live, 0, sizeof(f.live));
+	clear_live();
 	for (size_t i = 0; i < n; i++)
-		f.live[v[i][0]][v[i][1]] = v[i][2];
+		*live_slot(v[i][0], v[i][1]) = v[i][2];
 }
 
 START_TEST(top_states)
@@ -607,23 +622,23 @@ START_TEST(top_states_random)
 		uint32_t min_kept = UINT32_MAX;
 		size_t n, k = 1 + (size_t)(rand() % 8), nonzero = 0;
 
-		memset(f.live, 0, sizeof(f.live));
+		clear_live();
 		for (int i = rand() % 24; i > 0; i--) {
 			unsigned proto = (unsigned)rand() % 256,
 				 st = (unsigned)rand() % FLOW_N_STATES;
 
-			if (!f.live[proto][st])
+			if (!flows_live(&f, proto, st))
 				nonzero++;
-			f.live[proto][st] += 1 + (uint32_t)(rand() % 5);
+			*live_slot(proto, st) += 1 + (uint32_t)(rand() % 5);
 		}
 		for (unsigned p = 0; p < 256; p++)
 			for (unsigned s = 0; s < FLOW_N_STATES; s++)
-				total += f.live[p][s];
+				total += flows_live(&f, p, s);
 		n = flows_top_states(&f, top, k, &rest);
 		ck_assert_uint_eq(n, nonzero <= k ? nonzero : k - 1);
 		for (size_t i = 0; i < n; i++) {
 			kept += top[i].n;
-			ck_assert_uint_eq(top[i].n, f.live[top[i].proto][top[i].state]);
+			ck_assert_uint_eq(top[i].n, flows_live(&f, top[i].proto, top[i].state));
 			if (top[i].n < min_kept)
 				min_kept = top[i].n;
 			if (i)
@@ -640,8 +655,8 @@ START_TEST(top_states_random)
 
 				for (size_t i = 0; i < n; i++)
 					in |= top[i].proto == p && top[i].state == s;
-				if (!in && f.live[p][s] && n)
-					ck_assert_uint_le(f.live[p][s], min_kept);
+				if (!in && flows_live(&f, p, s) && n)
+					ck_assert_uint_le(flows_live(&f, p, s), min_kept);
 			}
 	}
 }

@@ -89,6 +89,11 @@ struct events_priv {
 	 */
 	bool backlog;
 	uint64_t overrun_us;
+	/*
+	 * A resync that OVERRUN_WAIT_US let start before the socket was read empty: the kernel
+	 * kept dropping events meanwhile, unreported, so another one follows the drain.
+	 */
+	bool dumped_congested;
 	bool synced;
 	bool resync_pending;
 	enum resync_reason dump_reason, pending_reason;
@@ -183,6 +188,7 @@ static int resync_start(struct events_priv *p)
 	p->dump_reason = p->pending_reason;
 	p->resync_pending = false;
 	p->dump_start_us = now_monotonic_us();
+	p->dumped_congested |= p->backlog;
 	return 0;
 unwatch:
 	epoll_mod(p->epfd, EPOLL_CTL_DEL, mnl_socket_get_fd(p->dump));
@@ -266,7 +272,9 @@ static int events_read(struct events_priv *p)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				p->backlog = false;
+				if (p->backlog && p->dumped_congested)
+					resync_request(p, RESYNC_OVERRUN);
+				p->backlog = p->dumped_congested = false;
 				return (int)handled;
 			}
 			if (errno == ENOBUFS) {

@@ -63,6 +63,8 @@ struct exporter {
 	struct metric_writer w;
 	struct process_metrics pm;
 	struct scrape_observer obs;
+	void (*extra_write)(void *ctx, struct metric_writer *w); /* exporter_add_writer() */
+	void *extra_ctx;
 	int epfd; /* the main loop's, for collectors' event fds; -1 before it exists */
 	int tick_fd; /* one timer for every collector's tick and the namespace scans */
 	uint64_t ticked_us; /* when the collectors' ticks last ran */

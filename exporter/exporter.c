@@ -328,6 +328,13 @@ void exporter_unlock(struct exporter *e)
 	fair_unlock(&e->lock);
 }
 
+void exporter_add_writer(struct exporter *e, void (*write)(void *ctx, struct metric_writer *w),
+			 void *ctx)
+{
+	e->extra_write = write;
+	e->extra_ctx = ctx;
+}
+
 void exporter_observe(struct exporter *e, const struct scrape_observer *o)
 {
 	e->obs = o ? *o : (struct scrape_observer){ 0 };
@@ -526,6 +533,8 @@ static void write_self_metrics(struct exporter *e)
 		mw_u64(w, "nf_conntrack_exporter_netns_max", MW_NO_LABELS, e->netns_max);
 	}
 	process_metrics_write(&e->pm, w);
+	if (e->extra_write)
+		e->extra_write(e->extra_ctx, w);
 }
 
 static int scrape(struct exporter *e)

@@ -41,6 +41,9 @@ void exporter_lock(struct exporter *e);
 void exporter_unlock(struct exporter *e);
 
 /* At most one; NULL to stop. Applies from the next scrape. */
+/* @write adds the caller's own series (the web server's) at the end of each scrape. */
+void exporter_add_writer(struct exporter *e, void (*write)(void *ctx, struct metric_writer *w),
+			 void *ctx);
 void exporter_observe(struct exporter *e, const struct scrape_observer *o);
 /*
  * Render all enabled collectors and the self metrics in @format into the exporter's writer,

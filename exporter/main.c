@@ -41,6 +41,11 @@ static const char *web_config_file;
 static bool web_config_allow_downgrade;
 static struct reload_stats reloads; /* with web_config_file only */
 
+static void reload_metrics_cb(void *ctx, struct metric_writer *w)
+{
+	reload_stats_write(ctx, w);
+}
+
 static struct status status_page;
 
 /* The status page takes every scrape's samples typed, Prometheus's own scrapes included. */
@@ -82,17 +87,6 @@ static int render_metrics(void *userdata, http_body_fn body_fn, void *body_ctx)
 		http_set_content_type(body_ctx, MW_CONTENT_TYPE_OPENMETRICS);
 	exporter_lock(e);
 	r = exporter_scrape(e, format, &w);
-	if (r >= 0 && web_config_file) {
-		/*
-		 * exporter_scrape() has ended the exposition (mw_finish(): OpenMetrics's "# EOF"):
-		 * the reload metrics go before that end, which is then written again.
-		 */
-		if (format == MW_FORMAT_OPENMETRICS)
-			mw_truncate(w, w->len - strlen("# EOF\n"));
-		reload_stats_write(&reloads, w);
-		mw_finish(w);
-		r = mw_error(w);
-	}
 	if (r >= 0)
 		r = body_fn(body_ctx, w->buf, w->len);
 	exporter_unlock(e);
@@ -400,6 +394,8 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	exporter_observe(e, &obs);
+	if (web_config_file)
+		exporter_add_writer(e, reload_metrics_cb, &reloads);
 	sigfd = setup_signals(&mask);
 	if (sigfd < 0) {
 		log_error("cannot set up signal handling", LF_ERR(sigfd));

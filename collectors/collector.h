@@ -20,7 +20,12 @@ struct collector_ops {
 	const char *help; /* one line for --help */
 	bool default_enabled;
 	unsigned scopes; /* SCOPE_* it has series for */
-	bool basic; /* has series with config.basic; instances are not made otherwise */
+	/*
+	 * Has series with config.basic; instances are not made otherwise. Those series count
+	 * against NETNS_BASIC_SERIES, of which the events collector's states take what is left
+	 * (BASIC_STATE_SERIES): one more basic series means one state fewer there.
+	 */
+	bool basic;
 	size_t priv_size; /* private state, zero-allocated by the core */
 	/* -EOPNOTSUPP: off, quietly. A source that is absent now is not an init error. */
 	int (*init)(struct collector *c, const struct config *cfg);

@@ -328,9 +328,9 @@ static int events_read(struct events_priv *p)
 }
 
 /*
- * Once a second (the core's tick): does our count agree with the kernel's? Entries born before we listened
- * never send a DESTROY, and a lost event is only noticed this way. A quiet table that still
- * disagrees, or a busy one that disagrees for a minute, gets a resync.
+ * Once a second (the core's tick): does our count agree with the kernel's? Entries born
+ * before we listened never send a DESTROY, and a lost event is only noticed this way. A quiet
+ * table that still disagrees, or a busy one that disagrees for a minute, gets a resync.
  */
 static void events_tick(struct collector *c)
 {

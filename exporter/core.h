@@ -116,12 +116,20 @@ static inline uint64_t make_tag(size_t set, uint32_t gen, size_t i)
 }
 
 /* exporter.c */
+void fair_lock(struct fair_lock *l);
+void fair_unlock(struct fair_lock *l);
 int set_init(struct collector_set *s, const struct config *cfg, const bool *enabled,
 	     const char *netns);
 void set_fini(struct collector_set *s);
 int set_watch(struct collector_set *s, int epfd, size_t set, uint32_t gen, int op);
 void collect_set(struct collector_set *s, struct metric_writer *w,
 		 const struct scrape_observer *obs, const char *netns);
+
+/* tick.c: the core's timer and /run/netns watch, in the main loop under the lock */
+int core_watch(struct exporter *e);
+void core_event(struct exporter *e, size_t what);
+/* Without a loop (doctor): the own set's ticks, when a second has passed. */
+void tick_host(struct exporter *e);
 
 /* nsfollow.c */
 int netns_follow_init(struct exporter *e);

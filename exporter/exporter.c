@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "metric_names.h"
@@ -26,7 +25,7 @@ static void fair_lock_init(struct fair_lock *l)
 	l->next = l->serving = 0;
 }
 
-static void fair_lock(struct fair_lock *l)
+void fair_lock(struct fair_lock *l)
 {
 	unsigned long ticket;
 
@@ -37,7 +36,7 @@ static void fair_lock(struct fair_lock *l)
 	pthread_mutex_unlock(&l->mutex);
 }
 
-static void fair_unlock(struct fair_lock *l)
+void fair_unlock(struct fair_lock *l)
 {
 	pthread_mutex_lock(&l->mutex);
 	l->serving++;
@@ -130,6 +129,7 @@ int exporter_new(const struct flags *f, struct exporter **ret)
 			.events_buffer_size = f->events_buffer_size,
 			.events_max_zones = f->events_max_zones,
 		},
+		.pm = { .stat_fd = -1 },
 		.epfd = -1,
 		.tick_fd = -1,
 		.self_ns_fd = -1,
@@ -173,82 +173,18 @@ fail:
 	return r;
 }
 
-/* The next tick in @first_us, then every second. */
-static void tick_arm(struct exporter *e, uint64_t first_us)
-{
-	struct itimerspec its = {
-		.it_interval = { .tv_sec = 1 },
-		.it_value = { .tv_sec = (time_t)(first_us / 1000000),
-			      .tv_nsec = (long)(first_us % 1000000) * 1000 },
-	};
-
-	(void)timerfd_settime(e->tick_fd, 0, &its, NULL);
-}
-
-static int watch_core(struct exporter *e, int fd, unsigned what)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = make_tag(TAG_CORE_SET, 0, what) };
-
-	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
 int exporter_watch(struct exporter *e, int epfd)
 {
 	int r;
 
 	e->epfd = epfd;
-	e->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (e->tick_fd < 0)
-		return -errno;
-	tick_arm(e, 1000000);
-	r = watch_core(e, e->tick_fd, TAG_CORE_TICK);
-	if (r == 0 && e->inotify_fd >= 0)
-		r = watch_core(e, e->inotify_fd, TAG_CORE_INOTIFY);
+	r = core_watch(e);
 	if (r == 0)
 		r = set_watch(&e->host, epfd, TAG_HOST_SET, 0, EPOLL_CTL_ADD);
 	for (size_t i = 0; r == 0 && i < e->ns_slots; i++)
 		if (e->ns[i])
 			r = set_watch(&e->ns[i]->set, epfd, i, e->ns[i]->gen, EPOLL_CTL_ADD);
 	return r;
-}
-
-static void tick_set(struct collector_set *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->c[i].enabled && s->c[i].ops->tick)
-			s->c[i].ops->tick(&s->c[i]);
-}
-
-/* The timer: namespace scans when due, and about once a second the collectors' ticks. */
-static void core_tick(struct exporter *e)
-{
-	uint64_t ticks, now, soon;
-
-	if (read(e->tick_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
-		return;
-	soon = netns_tick(e);
-	if (soon)
-		tick_arm(e, soon);
-	now = now_monotonic_us();
-	/* Not for the short ticks a scan asked for: once a second is what collectors expect. */
-	if (now - e->ticked_us < 900000)
-		return;
-	e->ticked_us = now;
-	tick_set(&e->host);
-	for (size_t i = 0; i < e->ns_slots; i++) {
-		struct netns_inst *n = e->ns[i];
-		int r;
-
-		if (!n)
-			continue;
-		r = ns_enter(n);
-		if (r < 0) {
-			drop_unenterable(e, i, r);
-			continue;
-		}
-		tick_set(&n->set);
-		ns_leave(e);
-	}
 }
 
 int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name)
@@ -262,13 +198,7 @@ int exporter_on_event(struct exporter *e, uint64_t tag, const char **ret_name)
 	fair_lock(&e->lock);
 	if (set == TAG_CORE_SET) {
 		*ret_name = "core";
-		if (i == TAG_CORE_TICK) {
-			core_tick(e);
-		} else {
-			netns_inotify(e);
-			/* A burst of names (a node starting its pods) is one scan, a little later. */
-			tick_arm(e, 50000);
-		}
+		core_event(e, i);
 		fair_unlock(&e->lock);
 		return 0;
 	}
@@ -313,6 +243,7 @@ void exporter_free(struct exporter *e)
 		close(e->cfg.procfs_fd);
 	if (e->cfg.sysfs_fd >= 0)
 		close(e->cfg.sysfs_fd);
+	process_metrics_fini(&e->pm);
 	mw_free(&e->w);
 	mw_free(&e->nsw);
 	free(e);
@@ -342,15 +273,10 @@ void exporter_observe(struct exporter *e, const struct scrape_observer *o)
 
 void exporter_poll_events(struct exporter *e)
 {
-	uint64_t now = now_monotonic_us();
-
 	for (size_t i = 0; i < e->host.n; i++)
 		if (e->host.c[i].enabled && e->host.c[i].ops->on_event)
 			(void)e->host.c[i].ops->on_event(&e->host.c[i]);
-	if (now - e->ticked_us >= 1000000) {
-		e->ticked_us = now;
-		tick_set(&e->host);
-	}
+	tick_host(e);
 }
 
 bool exporter_failed_collector(const struct exporter *e, size_t i, const char **ret_name,

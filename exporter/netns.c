@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -49,7 +50,9 @@ static int scan_named(struct netns_scan *s, int run_fd, const char *name)
 	if (fstatat(run_fd, name, &st, 0) < 0)
 		return 0;
 	if (st.st_dev != s->nsfs_dev) {
-		s->pending++;
+		/* Only a fresh one: a leftover file would have us looking again forever. */
+		if (time(NULL) - st.st_ctim.tv_sec <= NETNS_PENDING_S)
+			s->pending++;
 		return 0;
 	}
 	return push(s, &st, 0, name);

@@ -9,6 +9,7 @@
 /* Where ip-netns(8) bind-mounts named namespaces. */
 #define NETNS_RUN_DIR "/run/netns"
 #define NETNS_NAME_MAX 255
+#define NETNS_PENDING_S 2
 
 /* One network namespace seen on the host, known by its nsfs inode. */
 struct netns_seen {
@@ -25,7 +26,8 @@ struct netns_scan {
 	size_t n;
 	size_t cap;
 	dev_t nsfs_dev; /* a file under /run/netns not on nsfs is no namespace (yet) */
-	unsigned pending; /* such files: "ip netns add" has made the name, not yet the mount */
+	/* Such files made in the last NETNS_PENDING_S: "ip netns add" made the name, not yet the mount. */
+	unsigned pending;
 };
 
 /*

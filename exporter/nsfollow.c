@@ -2,7 +2,9 @@
 /*
  * --netns: following network namespaces. Each followed namespace gets its own instance of the
  * per-namespace collectors, opened inside it with setns() so their sockets stay there; a
- * scrape enters each namespace once and collects with a constant netns label.
+ * scrape enters each namespace once and collects with a constant netns label. Which ones there
+ * are is looked for by the event loop (inotify on /run/netns, a scan every NETNS_SCAN_S), not
+ * by scrapes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +15,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sys/resource.h>
 
 #include "core.h"
 #include "metric_names.h"
@@ -92,7 +94,6 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 	/* Slot numbers go into epoll tags, where the top two stand for the host set and the core. */
 	if (slot >= TAG_CORE_SET)
 		return -E2BIG;
-	e->ns_first_free = slot + 1;
 	if (slot == e->ns_slots) {
 		size_t old = e->ns_slots;
 
@@ -129,6 +130,8 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 		ns_leave(e);
 	}
 	e->ns[slot] = n;
+	/* Only now: a namespace gone before it could be opened must not leave its slot unused. */
+	e->ns_first_free = slot + 1;
 	if (r == 0 && e->epfd >= 0)
 		r = set_watch(&n->set, e->epfd, slot, n->gen, EPOLL_CTL_ADD);
 	if (r < 0) {
@@ -263,8 +266,10 @@ void netns_inotify(struct exporter *e)
 		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
 			const struct inotify_event *ev = (const void *)(u.buf + off);
 
-			/* The directory went (or was moved): watch it again when it is back. */
-			if (ev->mask & IN_IGNORED && ev->wd == e->inotify_wd)
+			/* The directory went, or was moved: watch the one at the path when there is one. */
+			if (ev->wd == e->inotify_wd && ev->mask & IN_MOVE_SELF)
+				inotify_rm_watch(e->inotify_fd, e->inotify_wd);
+			if (ev->wd == e->inotify_wd && ev->mask & (IN_IGNORED | IN_MOVE_SELF))
 				e->inotify_wd = -1;
 			off += (ssize_t)sizeof(*ev) + ev->len;
 		}

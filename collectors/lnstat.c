@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "collector.h"
 #include "metric_names.h"
@@ -22,10 +24,16 @@
 #define LNSTAT_DIR "/stat"
 #define LNSTAT_MAX_TABLES 16
 #define LNSTAT_TABLE_NAME_MAX 64
+/*
+ * The exporter's own tables stay open and are read again from the start: an open costs 10 µs
+ * a file, the read 3. Listed again this often, for tables that come with a module.
+ */
+#define LNSTAT_LIST_S 10
 
 struct lnstat_table {
 	char name[LNSTAT_TABLE_NAME_MAX];
 	bool present; /* in /proc/net/stat at this scrape: its success is reported */
+	int fd; /* kept open between listings (not with SCOPE_NETNS alone); -1 */
 	bool ok; /* read and parsed at this scrape */
 	bool has_entries;
 	uint64_t entries;
@@ -34,6 +42,9 @@ struct lnstat_table {
 };
 
 struct lnstat_priv {
+	uint64_t listed_us; /* when /proc/net/stat was last listed; 0: never */
+	dev_t procfs_dev; /* what --path.procfs was then (unit tests switch it) */
+	ino_t procfs_ino;
 	struct rbuf buf;
 	struct lnstat_header hdr;
 	unsigned n_tables;
@@ -93,6 +104,7 @@ static struct lnstat_table *table_get(struct lnstat_priv *p, const char *name)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	t->fd = -1;
 	strcpy(t->name, name);
 	memmove(&p->tables[i + 1], &p->tables[i], (p->n_tables - i) * sizeof(p->tables[0]));
 	p->tables[i] = t;
@@ -115,8 +127,11 @@ static bool in_scope(const struct collector *c, const char *table)
 	return c->cfg->scope & (per_netns ? SCOPE_NETNS : SCOPE_HOST);
 }
 
-/* One table: 0, or -errno to note it as skipped (-ENOENT: absent, fine). */
-static int read_table(struct collector *c, int dfd, const char *file, const char *name)
+/*
+ * One table, from its open file if it has one, else from @file under @dfd (opened and kept
+ * when @keep): 0, or -errno to note it as skipped (-ENOENT: absent, fine).
+ */
+static int read_table(struct collector *c, int dfd, const char *file, const char *name, bool keep)
 {
 	struct lnstat_priv *p = c->priv;
 	struct row_ctx rc = { .p = p };
@@ -125,7 +140,17 @@ static int read_table(struct collector *c, int dfd, const char *file, const char
 	rc.t = table_get(p, name);
 	if (!rc.t)
 		return -E2BIG;
-	r = read_file_at(dfd, file, &p->buf, 1 << 20);
+	if (rc.t->fd < 0 && keep) {
+		rc.t->fd = open_file_at(dfd, file);
+		if (rc.t->fd == -ENOENT)
+			return -ENOENT;
+	}
+	if (rc.t->fd >= 0)
+		r = read_file_fd(rc.t->fd, &p->buf, 1 << 20);
+	else if (keep)
+		r = rc.t->fd; /* the open's error */
+	else
+		r = read_file_at(dfd, file, &p->buf, 1 << 20);
 	if (r == -ENOENT)
 		return r;
 	rc.t->present = true;
@@ -140,9 +165,19 @@ static int read_table(struct collector *c, int dfd, const char *file, const char
 	return 0;
 }
 
+static void close_tables(struct lnstat_priv *p)
+{
+	for (unsigned i = 0; i < p->n_tables; i++) {
+		if (p->tables[i]->fd >= 0)
+			close(p->tables[i]->fd);
+		p->tables[i]->fd = -1;
+	}
+}
+
 static int read_tables(struct collector *c)
 {
 	struct lnstat_priv *p = c->priv;
+	struct stat st;
 	int r, skipped = 0;
 	struct dirent *de;
 	char path[64];
@@ -155,7 +190,7 @@ static int read_tables(struct collector *c)
 		for (size_t i = 0; i < ARRAY_SIZE(per_netns_tables); i++) {
 			snprintf(path, sizeof(path), "%s" LNSTAT_DIR "/%s", c->cfg->net_dir,
 				 per_netns_tables[i]);
-			r = read_table(c, c->cfg->procfs_fd, path, per_netns_tables[i]);
+			r = read_table(c, c->cfg->procfs_fd, path, per_netns_tables[i], false);
 			if (r < 0 && r != -ENOENT)
 				skipped = r;
 		}
@@ -163,6 +198,23 @@ static int read_tables(struct collector *c)
 			       skipped);
 		return 0;
 	}
+	if (fstat(c->cfg->procfs_fd, &st) < 0)
+		return -errno;
+	if (p->listed_us && now_monotonic_us() - p->listed_us < LNSTAT_LIST_S * 1000000ULL &&
+	    st.st_dev == p->procfs_dev && st.st_ino == p->procfs_ino) {
+		for (unsigned i = 0; i < p->n_tables; i++) {
+			if (p->tables[i]->fd < 0)
+				continue;
+			r = read_table(c, -1, NULL, p->tables[i]->name, true);
+			if (r < 0)
+				skipped = r;
+		}
+		collector_note(c, skipped ? "some /proc/net/stat tables were skipped" : NULL,
+			       skipped);
+		return 0;
+	}
+	/* Listed afresh: what is there now, opened now. */
+	close_tables(p);
 	snprintf(path, sizeof(path), "%s" LNSTAT_DIR, c->cfg->net_dir);
 	r = opendir_at(c->cfg->procfs_fd, path, &d);
 	if (r < 0)
@@ -170,11 +222,14 @@ static int read_tables(struct collector *c)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || de->d_type == DT_DIR || !in_scope(c, de->d_name))
 			continue;
-		r = read_table(c, dirfd(d), de->d_name, de->d_name);
+		r = read_table(c, dirfd(d), de->d_name, de->d_name, true);
 		if (r < 0)
 			skipped = r;
 	}
 	closedir(d);
+	p->listed_us = now_monotonic_us();
+	p->procfs_dev = st.st_dev;
+	p->procfs_ino = st.st_ino;
 	collector_note(c, skipped ? "some /proc/net/stat tables were skipped" : NULL, skipped);
 	return 0;
 }
@@ -272,6 +327,7 @@ static void lnstat_fini(struct collector *c)
 
 	if (!p)
 		return;
+	close_tables(p);
 	for (unsigned i = 0; i < p->n_tables; i++) {
 		percpu_free(&p->tables[i]->st);
 		free(p->tables[i]);

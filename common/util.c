@@ -54,21 +54,30 @@ static int rbuf_grow(struct rbuf *b, size_t max)
 	return 0;
 }
 
-int read_file_at(int dirfd, const char *path, struct rbuf *b, size_t max)
+int open_file_at(int dirfd, const char *path)
 {
-	_cleanup_close_ int fd = -1;
 	struct stat st;
-	int r;
+	int fd, r;
 
-	b->len = 0;
 	/* O_NONBLOCK: a FIFO planted under --path.procfs must not hang us; only files are read. */
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else
+		return fd;
+	close(fd);
+	return r;
+}
+
+static int read_all(int fd, struct rbuf *b, size_t max)
+{
+	int r;
+
+	b->len = 0;
 	for (;;) {
 		ssize_t n;
 
@@ -89,6 +98,26 @@ int read_file_at(int dirfd, const char *path, struct rbuf *b, size_t max)
 	}
 	b->data[b->len] = '\0';
 	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, struct rbuf *b, size_t max)
+{
+	_cleanup_close_ int fd = open_file_at(dirfd, path);
+
+	b->len = 0;
+	if (fd < 0)
+		return fd;
+	return read_all(fd, b, max);
+}
+
+int read_file_fd(int fd, struct rbuf *b, size_t max)
+{
+	/* A /proc file read again from the start makes its text afresh. */
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		b->len = 0;
+		return -errno;
+	}
+	return read_all(fd, b, max);
 }
 
 static bool is_space(char c)

@@ -50,6 +50,10 @@ void rbuf_free(struct rbuf *b);
  * @max bytes with -EFBIG. /proc files have no size, so this reads until EOF.
  */
 int read_file_at(int dirfd, const char *path, struct rbuf *b, size_t max);
+/* A regular file under @dirfd, opened for read_file_fd(): the fd, or -errno (-EINVAL: not a file). */
+int open_file_at(int dirfd, const char *path);
+/* The whole of an open file, from its start, as read_file_at() reads it. */
+int read_file_fd(int fd, struct rbuf *b, size_t max);
 
 /* Parse one decimal unsigned integer surrounded by optional whitespace: a sysctl value. */
 int parse_u64(const char *buf, size_t len, uint64_t *ret);

@@ -80,6 +80,7 @@ int process_metrics_init(struct process_metrics *pm)
 	uint64_t btime;
 	int r;
 
+	pm->stat_fd = open_file_at(AT_FDCWD, "/proc/self/stat");
 	pm->ticks = sysconf(_SC_CLK_TCK);
 	pm->page_size = sysconf(_SC_PAGESIZE);
 	if (pm->ticks <= 0 || pm->page_size <= 0)
@@ -121,18 +122,23 @@ static int count_fds(void)
 	return n - 1; /* the directory's own fd */
 }
 
+void process_metrics_fini(struct process_metrics *pm)
+{
+	if (pm->stat_fd >= 0)
+		close(pm->stat_fd);
+	pm->stat_fd = -1;
+}
+
 void process_metrics_write(const struct process_metrics *pm, struct metric_writer *w)
 {
 	char buf[1024];
 	struct proc_self_stat st;
 	struct rlimit rl;
-	int fd, fds;
-	ssize_t n;
+	ssize_t n = -1;
+	int fds;
 
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
-	if (fd >= 0)
-		close(fd);
+	if (pm->stat_fd >= 0 && lseek(pm->stat_fd, 0, SEEK_SET) == 0)
+		n = read(pm->stat_fd, buf, sizeof(buf));
 	if (n > 0 && proc_self_stat_parse(buf, (size_t)n, &st) == 0) {
 		mw_family(w, "process_cpu_seconds_total", METRIC_COUNTER,
 			  "Total user and system CPU time spent in seconds.");

@@ -25,9 +25,11 @@ struct process_metrics {
 	double start_time;
 	long ticks;
 	long page_size;
+	int stat_fd; /* /proc/self/stat, kept open: read again, not opened again, at each scrape */
 };
 
 int process_metrics_init(struct process_metrics *pm);
+void process_metrics_fini(struct process_metrics *pm);
 void process_metrics_write(const struct process_metrics *pm, struct metric_writer *w);
 
 #endif

@@ -33,7 +33,7 @@
 struct lnstat_table {
 	char name[LNSTAT_TABLE_NAME_MAX];
 	bool present; /* in /proc/net/stat at this scrape: its success is reported */
-	int fd; /* kept open between listings (not with SCOPE_NETNS alone); -1 */
+	int fd; /* kept open between listings (not with SCOPE_NETNS alone); -1, or the open's -errno */
 	bool ok; /* read and parsed at this scrape */
 	bool has_entries;
 	uint64_t entries;
@@ -203,9 +203,18 @@ static int read_tables(struct collector *c)
 	if (p->listed_us && now_monotonic_us() - p->listed_us < LNSTAT_LIST_S * 1000000ULL &&
 	    st.st_dev == p->procfs_dev && st.st_ino == p->procfs_ino) {
 		for (unsigned i = 0; i < p->n_tables; i++) {
-			if (p->tables[i]->fd < 0)
+			struct lnstat_table *t = p->tables[i];
+
+			/* Not listed, or gone at the listing: no series. */
+			if (t->fd == -1 || t->fd == -ENOENT)
 				continue;
-			r = read_table(c, -1, NULL, p->tables[i]->name, true);
+			/* Listed but not openable (not a regular file): failed, as at the listing. */
+			if (t->fd < 0) {
+				t->present = true;
+				skipped = t->fd;
+				continue;
+			}
+			r = read_table(c, -1, NULL, t->name, true);
 			if (r < 0)
 				skipped = r;
 		}

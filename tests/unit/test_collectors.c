@@ -318,6 +318,12 @@ START_TEST(lnstat_table_success)
 	assert_no(&r, "lnstat_entries{table=\"nf_conntrack\"}");
 	assert_no(&r, "lnstat_found_total");
 	ck_assert_int_eq(r.c.note_error, -EBADMSG);
+	/* Again, from the files kept open since the listing: the same, the bad one still 0. */
+	ck_assert_int_eq(run_collect(&r), 0);
+	assert_line(&r, "nf_conntrack_exporter_lnstat_table_success{table=\"nf_conntrack\"} 0");
+	assert_line(&r, "nf_conntrack_exporter_lnstat_table_success{table=\"rt_cache\"} 1");
+	assert_line(&r, "lnstat_out_slow_tot_total{table=\"rt_cache\"} 6");
+	ck_assert_int_eq(r.c.note_error, -EBADMSG);
 	run_end(&r);
 
 	/* An absent table (no synproxy module) is no failure: no series. */

@@ -38,6 +38,7 @@
 /* events */
 #define MN_STATE_ENTRIES "nf_conntrack_state_entries"
 #define MN_ZONE_ENTRIES "nf_conntrack_zone_entries"
+#define MN_EVENTS_TOTAL "nf_conntrack_events_total"
 
 /* the exporter itself */
 #define MN_COLLECTOR_SUCCESS "nf_conntrack_exporter_collector_success"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "status.h"
 
+#include "charts.h"
 #include "metric_names.h"
 #include "text.h"
 #include "util.h"
@@ -12,11 +13,11 @@
 #include <string.h>
 
 /*
- * Keep the @STATUS_TOP biggest, biggest first. With --netns the same state comes once per
+ * Keep the @cap biggest, biggest first. With --netns the same state comes once per
  * namespace: add it to its entry (approximate once one was pushed out of the top).
  */
-static void top_insert(struct status_top *top, unsigned *n, const char *a, const char *b,
-		       double value)
+static void top_insert(struct status_top *top, unsigned *n, unsigned cap, const char *a,
+		       const char *b, double value)
 {
 	unsigned i;
 
@@ -33,20 +34,20 @@ static void top_insert(struct status_top *top, unsigned *n, const char *a, const
 			return;
 		}
 	for (i = *n; i > 0 && top[i - 1].value < value; i--)
-		if (i < STATUS_TOP)
+		if (i < cap)
 			top[i] = top[i - 1];
-	if (i >= STATUS_TOP)
+	if (i >= cap)
 		return;
 	snprintf(top[i].label[0], sizeof(top[i].label[0]), "%s", a);
 	snprintf(top[i].label[1], sizeof(top[i].label[1]), "%s", b);
 	top[i].value = value;
-	if (*n < STATUS_TOP)
+	if (*n < cap)
 		(*n)++;
 }
 
 void status_begin(struct status *st)
 {
-	st->next = (struct status_view){ 0 };
+	st->next = (struct status_view){ .now.events = NAN };
 }
 
 /* The families the page reads; the rest are skipped after one look per family. */
@@ -60,6 +61,7 @@ enum status_family {
 	SF_INSERT_FAILED,
 	SF_STATES,
 	SF_ZONES,
+	SF_EVENTS,
 	SF_COLLECTOR_SUCCESS,
 };
 
@@ -77,6 +79,7 @@ static enum status_family classify(const char *f)
 		{ MN_STAT_INSERT_FAILED, SF_INSERT_FAILED },
 		{ MN_STATE_ENTRIES, SF_STATES },
 		{ MN_ZONE_ENTRIES, SF_ZONES },
+		{ MN_EVENTS_TOTAL, SF_EVENTS },
 		{ MN_COLLECTOR_SUCCESS, SF_COLLECTOR_SUCCESS },
 	};
 
@@ -103,6 +106,9 @@ void status_sample(struct status *st, const struct mw_sample *m)
 		if (!v->have_table || m->value > s->entries)
 			s->entries = m->value;
 		v->have_table = true;
+		if (m->const_label)
+			top_insert(v->netns, &v->n_netns, STATUS_TOP_NETNS, m->const_label, "",
+				   m->value);
 		break;
 	case SF_LIMIT:
 		s->limit = m->value;
@@ -122,12 +128,16 @@ void status_sample(struct status *st, const struct mw_sample *m)
 		break;
 	case SF_STATES:
 		v->have_states = true;
-		top_insert(v->states, &v->n_states, mw_sample_label(m, ML_PROTOCOL),
+		top_insert(v->states, &v->n_states, STATUS_TOP, mw_sample_label(m, ML_PROTOCOL),
 			   mw_sample_label(m, ML_STATE), m->value);
 		break;
 	case SF_ZONES:
 		v->have_zones = true;
-		top_insert(v->zones, &v->n_zones, mw_sample_label(m, ML_ZONE), "", m->value);
+		top_insert(v->zones, &v->n_zones, STATUS_TOP, mw_sample_label(m, ML_ZONE), "",
+			   m->value);
+		break;
+	case SF_EVENTS:
+		s->events = (isnan(s->events) ? 0 : s->events) + m->value;
 		break;
 	case SF_COLLECTOR_SUCCESS:
 		v->collectors++;
@@ -147,6 +157,32 @@ void status_part_end(struct status *st, bool kept)
 		st->next = st->part;
 }
 
+/* The view's numbers as the history keeps them: counters as totals, states by name. */
+static void history_add(struct status *st)
+{
+	const struct status_view *v = &st->v;
+	struct history_state states[STATUS_TOP];
+	char names[STATUS_TOP][HISTORY_NAME];
+	struct history_input in = {
+		.t = v->now.t,
+		.entries = v->have_table ? v->now.entries : NAN,
+		.limit = v->have_table && v->now.limit > 0 ? v->now.limit : NAN,
+		.counters = { [HC_DROP] = v->have_stat ? v->now.drop : NAN,
+			      [HC_EARLY_DROP] = v->have_stat ? v->now.early_drop : NAN,
+			      [HC_INSERT_FAILED] = v->have_stat ? v->now.insert_failed : NAN,
+			      [HC_EVENTS] = v->now.events },
+		.states = states,
+		.n_states = v->n_states,
+	};
+
+	for (unsigned i = 0; i < v->n_states; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s %s", v->states[i].label[0],
+			 v->states[i].label[1]);
+		states[i] = (struct history_state){ names[i], v->states[i].value };
+	}
+	history_push(&st->hist, &in);
+}
+
 void status_end(struct status *st, bool ok, double now)
 {
 	const struct status_sample *last;
@@ -155,6 +191,7 @@ void status_end(struct status *st, bool ok, double now)
 		return;
 	st->next.now.t = now;
 	st->v = st->next;
+	history_add(st);
 	last = st->n ? &st->ring[(st->head + STATUS_SAMPLES - 1) % STATUS_SAMPLES] : NULL;
 	if (!last || now - last->t >= STATUS_SAMPLE_EVERY_S) {
 		st->ring[st->head] = st->v.now;
@@ -310,7 +347,32 @@ static void html_duration(struct metric_writer *w, double s)
 		putf(w, "%.1f days", s / 86400);
 }
 
-/* Inline, no external assets: fetch status.json and refill the same ids the server filled. */
+/*
+ * Light and dark from the reader's setting; the charts take their colours from classes, so one
+ * SVG serves both. Colours chosen to read on white and on near-black alike.
+ */
+#define page_css                                                                                   \
+	"body{font-family:sans-serif;margin:2em;max-width:50em;background:#fff;color:#222}"        \
+	"td,th{padding:.2em .8em;text-align:left}.big{font-size:2em;margin:.2em 0}"                \
+	"a{color:#1d4ed8}svg.chart{width:100%;height:auto;display:block}"                          \
+	"svg text{fill:currentColor;font-size:11px}.grid{stroke:#ccc;stroke-width:1}"              \
+	".now{stroke-dasharray:2 3}.track{fill:#e5e7eb}.bar.ok{fill:#16a34a}"                      \
+	".bar.warn{fill:#d97706}.bar.crit{fill:#dc2626}.mark{stroke-width:2;stroke-dasharray:4 3}" \
+	".mark.warn{stroke:#d97706}.mark.crit{stroke:#dc2626}.line{fill:none;stroke-width:2}"      \
+	".proj{stroke:#dc2626;stroke-dasharray:6 4}"                                               \
+	".s0{stroke:#2563eb;fill:#2563eb}.s1{stroke:#d97706;fill:#d97706}"                         \
+	".s2{stroke:#9333ea;fill:#9333ea}.s3{stroke:#0d9488;fill:#0d9488}"                         \
+	".s4{stroke:#9ca3af;fill:#9ca3af}.line.s0,.line.s1,.line.s2,.line.s3{fill:none}"           \
+	".area{stroke:none}"                                                                       \
+	"@media (prefers-color-scheme:dark){body{background:#15171a;color:#e5e7eb}"                \
+	"a{color:#93c5fd}.grid{stroke:#3f444b}.track{fill:#30343a}"                                \
+	".s0{stroke:#60a5fa;fill:#60a5fa}.s2{stroke:#c084fc;fill:#c084fc}"                         \
+	".s3{stroke:#2dd4bf;fill:#2dd4bf}.s4{stroke:#6b7280;fill:#6b7280}}"
+
+/*
+ * Inline, no external assets: fetch status.json and refill the same ids the server filled;
+ * fetch the page itself and swap in its charts (drawn by the server, like the numbers).
+ */
 static const char page_script[] =
 	"<script>\n"
 	"function fmtDur(s){if(s===null)return 'not filling';if(s<120)return Math.round(s)+' s';"
@@ -332,7 +394,11 @@ static const char page_script[] =
 	"rows('states',s.top_states,function(x){return [x.protocol,x.state,String(x.entries)];});"
 	"rows('zones',s.top_zones,function(x){return [x.zone,String(x.entries)];});"
 	"set('updated',new Date().toISOString());})"
-	".catch(function(){set('updated','(update failed)');});}\n"
+	".catch(function(){set('updated','(update failed)');});"
+	"fetch(location.pathname,{cache:'no-store'}).then(function(r){return r.text();})"
+	".then(function(t){var d=new DOMParser().parseFromString(t,'text/html');"
+	"['charts','netns'].forEach(function(id){var n=d.getElementById(id),"
+	"o=document.getElementById(id);if(n&&o)o.replaceWith(n);});}).catch(function(){});}\n"
 	"setInterval(refresh,5000);refresh();\n"
 	"</script>\n";
 
@@ -346,6 +412,32 @@ static void html_value(struct metric_writer *w, const char *id, double v)
 	put(w, "</span>");
 }
 
+/* With --netns: the fullest namespaces now, fullest first, each with its fill drawn. */
+static void netns_table(const struct status *st, struct metric_writer *w)
+{
+	double limit = st->v.now.limit;
+
+	put(w, "<h2>Fullest namespaces</h2>\n<table id=\"netns\">\n"
+	       "<tr><th>namespace</th><th>entries</th><th>fill</th><th></th></tr>\n");
+	for (unsigned i = 0; i < st->v.n_netns; i++) {
+		double fill = limit > 0 ? st->v.netns[i].value / limit : NAN;
+
+		put(w, "<tr><td>");
+		put_escaped(w, st->v.netns[i].label[0], true);
+		put(w, "</td><td>");
+		put_num(w, st->v.netns[i].value);
+		put(w, "</td><td>");
+		if (isnan(fill))
+			put(w, "n/a</td><td>");
+		else {
+			putf(w, "%.1f %%</td><td>", 100 * fill);
+			status_fill_bar(w, fill);
+		}
+		put(w, "</td></tr>\n");
+	}
+	put(w, "</table>\n");
+}
+
 void status_html(const struct status *st, struct metric_writer *w, const char *telemetry_path)
 {
 	struct derived d = derive(st);
@@ -353,8 +445,7 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 
 	put(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	       "<title>nf_conntrack exporter</title>\n"
-	       "<style>body{font-family:sans-serif;margin:2em;max-width:50em}"
-	       "td,th{padding:.2em .8em;text-align:left}.big{font-size:2em}</style>\n"
+	       "<style>" page_css "</style>\n"
 	       "</head>\n<body>\n<h1>nf_conntrack exporter</h1>\n");
 	put(w, "<p>Conntrack table of this host's network namespace. "
 	       "<a href=\"");
@@ -366,7 +457,18 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 		put(w, "n/a");
 	else
 		putf(w, "%.1f %%", 100 * d.fill);
-	put(w, "</span></p>\n<table>\n<tr><th>entries</th><td>");
+	put(w, "</span></p>\n");
+	status_charts(w, &st->hist,
+		      &(struct status_chart_now){
+			      .t = st->v.now.t,
+			      .entries = st->v.have_table ? st->v.now.entries : NAN,
+			      .limit = st->v.have_table ? st->v.now.limit : NAN,
+			      .growth = d.growth,
+			      .to_full = d.to_full,
+			      .have_states = st->v.have_states,
+			      .have_events = !isnan(st->v.now.events),
+		      });
+	put(w, "<h2>Now</h2>\n<table>\n<tr><th>entries</th><td>");
 	html_value(w, "entries", st->v.have_table ? st->v.now.entries : NAN);
 	put(w, "</td></tr>\n<tr><th>limit (nf_conntrack_max)</th><td>");
 	html_value(w, "limit", st->v.have_table ? st->v.now.limit : NAN);
@@ -411,8 +513,11 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 		put_num(w, st->v.zones[i].value);
 		put(w, "</td></tr>\n");
 	}
+	put(w, "</table>\n");
+	if (st->v.n_netns)
+		netns_table(st, w);
 	putf(w,
-	     "</table>\n<p><span id=\"collectors\">%u of %u collectors ok</span>; "
+	     "<p><span id=\"collectors\">%u of %u collectors ok</span>; "
 	     "updated <span id=\"updated\">at page load</span></p>\n",
 	     st->v.collectors_ok, st->v.collectors);
 	put(w, page_script);

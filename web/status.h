@@ -6,28 +6,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "history.h"
 #include "metric_writer.h"
 
 /*
  * The status page: a human summary of this host for people without Grafana. It takes the
  * samples of every scrape typed from the metric writer's tap (the same values Prometheus
- * reads), keeps five minutes of them for rates and the time to full, and renders HTML
- * (numbers filled in server-side, so text browsers see them) and the JSON that the page's
- * script polls.
+ * reads), keeps five minutes of them for rates and the time to full and an hour for the
+ * charts (history.h: 45 KiB, fixed), and renders HTML (numbers and SVG charts filled in
+ * server-side, so text browsers see them) and the JSON that the page's script polls.
  */
 
 #define STATUS_SAMPLES 64
 #define STATUS_WINDOW_S 300.0
 #define STATUS_SAMPLE_EVERY_S 5.0
 #define STATUS_TOP 5
+#define STATUS_TOP_NETNS 10 /* with --netns, the fullest namespaces in the table */
 
 struct status_sample {
 	double t;
 	double entries, limit, drop, early_drop, insert_failed;
+	double events; /* NAN without the events collector */
 };
 
 struct status_top {
-	char label[2][32]; /* protocol, state; or zone */
+	char label[2][64]; /* protocol, state; or zone; or namespace */
 	double value;
 };
 
@@ -40,6 +43,8 @@ struct status_view {
 	unsigned n_states;
 	struct status_top zones[STATUS_TOP];
 	unsigned n_zones;
+	struct status_top netns[STATUS_TOP_NETNS]; /* fullest first, with --netns */
+	unsigned n_netns;
 	unsigned collectors_ok, collectors;
 };
 
@@ -51,6 +56,7 @@ struct status {
 	struct status_view part; /* next as it was before the collector under way */
 	uint64_t family_id; /* the family of the last sample, and what it is to the page */
 	int family_kind;
+	struct history hist; /* the last hour, for the charts */
 };
 
 /*

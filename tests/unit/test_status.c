@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The status page from typed samples: what it keeps, what it shows, and that it stays valid. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,7 +70,7 @@ static char *render(const struct status *st, bool html)
 
 static void has(const char *s, const char *want)
 {
-	ck_assert_msg(strstr(s, want), "missing %s in:\n%s", want, s);
+	ck_assert_msg(strstr(s, want), "missing %s in:\n%.2000s", want, s);
 }
 
 START_TEST(own_namespace)
@@ -145,6 +146,97 @@ START_TEST(failed_collector_forgotten)
 }
 END_TEST
 
+static bool push(struct history *h, double t, double entries, double drop)
+{
+	static const struct history_state states[] = {
+		{ "tcp established", 50 }, { "udp unreplied", 20 }, { "tcp time_wait", 10 },
+		{ "tcp syn_sent", 5 },	   { "icmp replied", 3 },
+	};
+	struct history_input in = {
+		.t = t,
+		.entries = entries,
+		.limit = 1000,
+		.counters = { drop, 0, NAN, NAN },
+		.states = states,
+		.n_states = 5,
+	};
+
+	return history_push(h, &in);
+}
+
+/* 720 points at most, the oldest overwritten; nothing kept closer than 5 s to the last. */
+START_TEST(history_wraps)
+{
+	struct history *h = calloc(1, sizeof(*h));
+
+	ck_assert(push(h, 1000, 100, 0));
+	ck_assert(!push(h, 1004.9, 100, 0));
+	for (unsigned i = 1; i < 800; i++)
+		ck_assert(push(h, 1000 + 5 * i, 100 + i, 0));
+	ck_assert_uint_eq(h->n, HISTORY_SLOTS);
+	ck_assert(history_at(h, 0)->t == 1000 + 5 * 80);
+	ck_assert(history_at(h, 0)->entries == 180);
+	ck_assert(history_at(h, HISTORY_SLOTS - 1)->t == 1000 + 5 * 799);
+	ck_assert_uint_eq(sizeof(*h) / 1024, 45);
+	free(h);
+}
+END_TEST
+
+/* Rates from totals: none for the first point, across a gap or a counter reset. */
+START_TEST(history_rates)
+{
+	struct history *h = calloc(1, sizeof(*h));
+	const struct history_point *p;
+
+	push(h, 100, 10, 0);
+	ck_assert(isnan(history_at(h, 0)->rate[HC_DROP]));
+	push(h, 105, 10, 10);
+	ck_assert(history_at(h, 1)->rate[HC_DROP] == 2);
+	push(h, 110, 10, 30);
+	ck_assert(history_at(h, 2)->rate[HC_DROP] == 4);
+	push(h, 115, 10, 5); /* the counter started again: a gap, no spike */
+	ck_assert(isnan(history_at(h, 3)->rate[HC_DROP]));
+	push(h, 120, 10, 15); /* and counts on from there */
+	ck_assert(history_at(h, 4)->rate[HC_DROP] == 2);
+	push(h, 165, 10, 50); /* the exporter was away for 45 s */
+	ck_assert(isnan(history_at(h, 5)->rate[HC_DROP]));
+	p = history_at(h, 5);
+	ck_assert(isnan(p->rate[HC_INSERT_FAILED]));
+	ck_assert(p->rate[HC_EARLY_DROP] == 0 || isnan(p->rate[HC_EARLY_DROP]));
+	/* Four states by name, the fifth in "other" with what no state accounts for. */
+	ck_assert_str_eq(h->state_name[0], "tcp established");
+	ck_assert_str_eq(h->state_name[3], "tcp syn_sent");
+	ck_assert(p->states[0] == 50 && p->states[3] == 5);
+	ck_assert(p->states[HISTORY_STATES] == 0); /* 10 entries, 88 in states: never negative */
+	free(h);
+}
+END_TEST
+
+/* The charts: inline SVG with text alternatives, the gauge at entries / limit, bounded. */
+START_TEST(charts)
+{
+	struct status *st = calloc(1, sizeof(*st));
+	char *p;
+
+	for (unsigned i = 0; i < 800; i++)
+		scrape(st, 1000 + 5 * i, 2, 200 + i / 4, i, true);
+	p = render(st, true);
+	has(p, "<svg id=\"gauge\" class=\"chart\" role=\"img\"");
+	has(p, "<title id=\"gauge-t\">Table fill against the limit</title>");
+	has(p, "<desc id=\"gauge-d\">49.9 % of the limit: 499 of 1000 entries.");
+	has(p, "data-value=\"0.499\" data-entries=\"499\" data-limit=\"1000\"");
+	has(p, "data-points=\"720\"");
+	has(p, "<path id=\"projection\"");
+	has(p, "<desc id=\"drops-chart-d\">dropped now: 0.40/s;");
+	has(p, ">tcp established</text>");
+	/* --netns: fullest first, the name through the HTML formatter */
+	has(p, "<tr><td>b\xef\xbf\xbd&quot;&lt;x&gt;</td><td>499</td><td>49.9 %</td>");
+	ck_assert_msg(strlen(p) < 256 * 1024, "page of %zu bytes", strlen(p));
+	free(p);
+	free(st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("status");
@@ -153,6 +245,9 @@ int main(void)
 	tcase_add_test(tc, own_namespace);
 	tcase_add_test(tc, namespaces);
 	tcase_add_test(tc, failed_collector_forgotten);
+	tcase_add_test(tc, history_wraps);
+	tcase_add_test(tc, history_rates);
+	tcase_add_test(tc, charts);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

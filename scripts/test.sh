@@ -17,7 +17,7 @@ for a in "$@"; do
 done
 
 ./scripts/deps.sh gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libyaml-dev libgnutls28-dev libcrypt-dev apache2-utils openssl check \
-	python3 iproute2 nftables conntrack curl prometheus libcap2-bin clang-format chromium valgrind \
+	python3 iproute2 nftables conntrack curl prometheus prometheus-alertmanager libcap2-bin clang-format chromium valgrind \
 	python3-yaml python3-prometheus-client groff-base man-db passwd
 
 status=0

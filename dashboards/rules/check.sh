@@ -6,7 +6,7 @@
 #   2. `promtool check rules` accepts it without a word of warning;
 #   3. `promtool test rules` passes every file of tests/;
 #   4. every alert has a test where it fires and one where it stays silent, every recording
-#      rule a test of its value, every runbook link an anchor in docs/alerts.md;
+#      rule a test of its value, every runbook link absolute and an anchor in docs/alerts.md;
 #   5. where PyYAML is installed, it reads config.yml and the rules as generate.py means them.
 # Exit 0 (pass), 1 (fail) or 77 with a "SKIP: reason" line (no promtool or no python3).
 set -u
@@ -99,6 +99,8 @@ for h in re.findall(r"^#+\s+(.+?)\s*$", doc, re.M):
 anchors |= set(re.findall(r"<a (?:id|name)=\"([^\"]+)\"", doc))
 for r in rules:
     url = r.get("annotations", {}).get("runbook_url", "")
+    if "alert" in r and not re.match(r"https?://", url):
+        problems.append(f"alert {r['alert']}: runbook_url {url!r} is not an absolute http(s) URL")
     if "#" in url and url.split("#", 1)[1] not in anchors:
         problems.append(f"alert {r['alert']}: runbook anchor #{url.split('#', 1)[1]} is not a heading of docs/alerts.md")
 for link in sorted(set(re.findall(r"\]\(#([^)]+)\)", doc))):

@@ -283,6 +283,10 @@ class Builder:
         self.growth_w = c.duration("windows.growth", allow_zero=False)
         self.events_w = c.duration("windows.events", allow_zero=False)
         self.runbook_base = c.string("runbook_base")
+        # Absolute: a relative path is no link in a chat message, a page or an email.
+        if not re.fullmatch(r"https?://[^\s/#?]+(/[^\s#]*)?", self.runbook_base):
+            raise ConfigError(f"runbook_base must be an absolute http(s) URL without #anchor, "
+                              f"not {self.runbook_base!r}")
         self.severity_names = {k: c.string(f"severity.{k}") for k in ("info", "warning", "critical")}
         self.extra_labels = {}
         for k, v in c.mapping("extra_labels").items():
@@ -444,7 +448,7 @@ class Builder:
             self.alert(
                 p, "ConntrackInsertFailures", self.rate_alert_expr("insert_failed", c.number(f"{p}.above", lo=0)),
                 self.severity(f"{p}.severity"),
-                "Conntrack inserts fail on {{ $labels.instance }}.",
+                "Conntrack inserts fail on {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }}.",
                 "{{ $value | printf \"%.4g\" }} conntrack inserts/s failed on {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} over the "
                 f"last {rw} (nf_conntrack_stat_insert_failed_total); each failure drops a packet. "
                 "Usually two packets of one new UDP flow (DNS A and AAAA queries) racing on two CPUs.")
@@ -454,8 +458,8 @@ class Builder:
             self.alert(
                 p, "ConntrackHashChainTooLong", self.rate_alert_expr("chaintoolong", c.number(f"{p}.above", lo=0)),
                 self.severity(f"{p}.severity"),
-                "Conntrack hash chains too long on {{ $labels.instance }}: packets are dropped.",
-                "{{ $value | printf \"%.4g\" }} conntrack inserts/s refused on {{ $labels.instance }} over the "
+                "Conntrack hash chains too long on {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }}: packets are dropped.",
+                "{{ $value | printf \"%.4g\" }} conntrack inserts/s refused on {{ $labels.instance }}{{ with $labels.netns }} (netns {{ . }}){{ end }} over the "
                 f"last {rw} because a hash chain was too long (nf_conntrack_stat_chaintoolong_total); "
                 "their packets are dropped. Raise the hash size (nf_conntrack_buckets); look for a flood "
                 "of flows that hash alike.")

@@ -11,6 +11,8 @@ exporter itself.
   TLS + basic auth variant uncommented (--syntax-only); `promtool check web-config` on the web
   config example with throwaway certificates, and its bcrypt hash matches the documented
   password;
+* `amtool check-config` on the Alertmanager example, also with its commented receivers
+  uncommented, and `amtool config routes test` of where it sends the nf_conntrack alerts;
 * `systemd-analyze verify` on the unit and its exposure from `systemd-analyze security` at
   most MAX_EXPOSURE; the unit's flags and the default file's ARGS are flags the exporter knows;
 * the man page renders without a warning (groff -ww, man --warnings), has the sections it
@@ -248,6 +250,51 @@ def check_prometheus(src, tmp):
     check("promtool check config --syntax-only on the TLS variant", r.returncode == 0, r.stdout + r.stderr + tls)
 
 
+AM_ROUTES = {  # (alertname, severity) -> the receiver the example routes it to
+    ("ConntrackPacketsDropped", "critical"): "nf-conntrack-pager",
+    ("ConntrackTableAlmostFull", "critical"): "nf-conntrack-pager",
+    ("ConntrackTableAlmostFull", "warning"): "nf-conntrack-chat",
+    ("ConntrackExporterDown", "warning"): "nf-conntrack-chat",
+    ("ConntrackTableAlmostFull", "info"): "blackhole",
+    ("SomethingElse", "critical"): "default",
+}
+
+
+def check_alertmanager(src, tmp):
+    global parts
+    amtool = shutil.which("amtool")
+    if not amtool:
+        skip("amtool check-config", "amtool not installed (Debian: prometheus-alertmanager)")
+        return
+    parts += 1
+    path = os.path.join(src, "deploy/alertmanager/alertmanager.example.yml")
+    r = run([amtool, "check-config", path], cwd=tmp)
+    check("amtool check-config deploy/alertmanager/alertmanager.example.yml", r.returncode == 0,
+          r.stdout + r.stderr)
+    for (name, sev), want in AM_ROUTES.items():
+        r = run([amtool, "config", "routes", "test", f"--config.file={path}", f"alertname={name}",
+                 f"severity={sev}", "instance=host:39901"], cwd=tmp)
+        eq(f"alertmanager example routes {name}/{sev}", want, r.stdout.strip() if r.returncode == 0 else r.stderr)
+    # The commented receivers (email, Slack), uncommented.
+    with open(path) as f:
+        lines = f.read().splitlines()
+    start = lines.index("receivers:") if "receivers:" in lines else None
+    if not check("alertmanager example has receivers", start is not None):
+        return
+    tail = [l[:2] + l[4:] if l.startswith("  # ") else l for l in lines[start:]]
+    check("alertmanager example has commented receivers", tail != lines[start:])
+    text = "\n".join(lines[:start] + tail) + "\n"
+    names = [rc.get("name") for rc in (yaml.safe_load(text) or {}).get("receivers") or []]
+    for n in ("nf-conntrack-email", "nf-conntrack-slack"):
+        check(f"alertmanager example's commented receivers include {n}", n in names, names)
+    p = os.path.join(tmp, "alertmanager-all-receivers.yml")
+    with open(p, "w") as f:
+        f.write(text)
+    r = run([amtool, "check-config", p], cwd=tmp)
+    check("amtool check-config on the example with its commented receivers", r.returncode == 0,
+          r.stdout + r.stderr + text)
+
+
 def check_web_config(src, tmp):
     global parts
     path = os.path.join(src, "deploy/web-config.example.yml")
@@ -431,6 +478,7 @@ def main():
         docs = load_yaml(src)
         check_kubernetes(docs, port, flags, collectors)
         check_prometheus(src, tmp)
+        check_alertmanager(src, tmp)
         check_web_config(src, tmp)
         check_systemd(src, tmp, exporter, flags, collectors)
         check_man(src, flags, collectors)

@@ -18,7 +18,8 @@ done
 
 ./scripts/deps.sh gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libyaml-dev libgnutls28-dev libcrypt-dev apache2-utils openssl check \
 	python3 iproute2 nftables conntrack curl prometheus prometheus-alertmanager libcap2-bin clang-format chromium valgrind \
-	python3-yaml python3-prometheus-client groff-base man-db passwd
+	python3-yaml python3-prometheus-client groff-base man-db passwd \
+	debootstrap buildah podman runc
 
 status=0
 run_suite() {

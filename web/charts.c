@@ -262,6 +262,10 @@ static void fill_chart(struct metric_writer *w, const struct history *h,
 	put(w, "<path id=\"fill-line\" class=\"line s0\" d=\"");
 	n = path(w, h, &f, v_fill, 0);
 	putf(w, "\" data-points=\"%u\"/>", n);
+	/* The latest point marked: at 0 % or with one sample the line alone is not to be seen. */
+	if (!isnan(fill))
+		putf(w, "<circle class=\"s0\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>", fx(&f, c->t),
+		     fy(&f, fill));
 	if (!isnan(c->to_full) && !isnan(fill)) {
 		double end = fmin(c->to_full, f.t1 - c->t);
 		double at = fill + 100 * c->growth * end / c->limit;

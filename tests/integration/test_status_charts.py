@@ -96,6 +96,33 @@ def wait_kept(exp, n, timeout=40):
     return kept(exp)
 
 
+def netns_phase(ck, chrome, shots, url):
+    """--netns: the fullest namespaces first, each fill that namespace's entries / limit."""
+    with nfce.Netns("status_charts_home") as home, nfce.Netns("status_charts_a") as a, \
+            nfce.Netns("status_charts_b") as b, a.flows(udp=30), b.flows(udp=8):
+        with nfce.Exporter(home, [f"--netns={a.name}", f"--netns={b.name}"]) as exp:
+            want = {}
+            for _ in nfce.deadline_loop(10, 0.2):
+                m = exp.scrape()
+                want = {n.name: m.get("nf_conntrack_entries", netns=n.name) for n in (a, b)}
+                if (want[a.name] or 0) >= 30 and (want[b.name] or 0) >= 8:
+                    break
+            html = exp.get("/").body.decode()
+            svgs(ck, "--netns, served", html)
+            t = re.search(r'<table id="netns">(.*?)</table>', html, re.S)
+            rows = [[re.sub(r"<[^>]*>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", r, re.S)]
+                    for r in re.findall(r"<tr>(.*?)</tr>", t.group(1), re.S) if "<td>" in r] if t else []
+            limit = m.get("nf_conntrack_entries_limit", netns=a.name) or m.get("nf_conntrack_entries_limit")
+            got = {r[0]: (int(r[1]), r[2]) for r in rows}
+            for n in (a, b):
+                e = int(want[n.name])
+                ck.eq(f"--netns: row of {n.name}", (e, f"{100 * e / limit:.1f} %"), got.get(n.name))
+            ck.true("--netns: fullest first", [r[0] for r in rows].index(a.name) < [r[0] for r in rows].index(b.name)
+                    if a.name in got and b.name in got else False, f"{rows}")
+            dom = chromium(home, chrome, url, os.path.join(shots, "status-netns.png"))
+            ck.true("--netns, in chromium: the table", 'id="netns"' in (dom or ""), "")
+
+
 def test(ck):
     chrome = shutil.which("chromium")
     if not chrome:
@@ -136,6 +163,7 @@ def test(ck):
                 for f in ("status-quiet.png", "status-90.png"):
                     ck.true(f"screenshot {f}", os.path.getsize(os.path.join(shots, f)) > 10000, "")
                 ck.eq("exporter exit status on SIGTERM", 0, exp.stop())
+    netns_phase(ck, chrome, shots, url)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +77,22 @@ void mw_append(struct metric_writer *w, const char *s, size_t n)
 	w->len += n;
 }
 
-static void mw_puts(struct metric_writer *w, const char *s)
+void mw_puts(struct metric_writer *w, const char *s)
 {
 	mw_append(w, s, strlen(s));
+}
+
+void mw_printf(struct metric_writer *w, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		mw_append(w, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static void mw_sink(void *w, const char *s, size_t n)

@@ -153,6 +153,9 @@ void mw_finish(struct metric_writer *w);
 enum mw_format mw_negotiate(const char *accept, size_t len);
 
 void mw_append(struct metric_writer *w, const char *s, size_t n);
+/* Raw text (the status page's HTML and SVG): a string, or a formatted line of under 512 bytes. */
+void mw_puts(struct metric_writer *w, const char *s);
+void mw_printf(struct metric_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mw_family(struct metric_writer *w, const char *name, enum metric_type type, const char *help);
 void mw_u64(struct metric_writer *w, const char *name, const struct mw_label *labels,
 	    size_t n_labels, uint64_t value);

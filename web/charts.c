@@ -11,7 +11,6 @@
 #include "util.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,40 +21,19 @@
 #define HOUR (HISTORY_SLOTS * HISTORY_EVERY_S)
 #define MIN_SPAN 300.0 /* a young history still spreads over the width */
 
-static void put(struct metric_writer *w, const char *s)
-{
-	mw_append(w, s, strlen(s));
-}
-
-static void putf(struct metric_writer *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void putf(struct metric_writer *w, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		mw_append(w, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
 /* A number for people: 1234567 as 1.23M, small rates with a decimal. */
 static void put_short(struct metric_writer *w, double v)
 {
 	if (isnan(v))
-		put(w, "n/a");
+		mw_puts(w, "n/a");
 	else if (fabs(v) >= 1e6)
-		putf(w, "%.2fM", v / 1e6);
+		mw_printf(w, "%.2fM", v / 1e6);
 	else if (fabs(v) >= 1e4)
-		putf(w, "%.1fk", v / 1e3);
+		mw_printf(w, "%.1fk", v / 1e3);
 	else if (v == floor(v))
-		putf(w, "%.0f", v);
+		mw_printf(w, "%.0f", v);
 	else
-		putf(w, "%.2f", v);
+		mw_printf(w, "%.2f", v);
 }
 
 /* Round @v up to 1, 2 or 5 times a power of ten: the top of a y axis. */
@@ -106,11 +84,11 @@ static double fy(const struct frame *f, double v)
 /* The svg element with its text alternatives; the caller writes the desc's words. */
 static void svg_open(struct metric_writer *w, const char *id, const char *title, double h)
 {
-	putf(w,
-	     "<svg id=\"%s\" class=\"chart\" role=\"img\" aria-labelledby=\"%s-t %s-d\" "
-	     "xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\">"
-	     "<title id=\"%s-t\">%s</title><desc id=\"%s-d\">",
-	     id, id, id, W, h, id, title, id);
+	mw_printf(w,
+		  "<svg id=\"%s\" class=\"chart\" role=\"img\" aria-labelledby=\"%s-t %s-d\" "
+		  "xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\">"
+		  "<title id=\"%s-t\">%s</title><desc id=\"%s-d\">",
+		  id, id, id, W, h, id, title, id);
 }
 
 /* The axes of a time chart: the y grid at 0, half and the top, minutes back on x. */
@@ -119,14 +97,15 @@ static void axes(struct metric_writer *w, const struct frame *f, const char *uni
 	for (int i = 0; i <= 2; i++) {
 		double v = f->ymax * i / 2, y = fy(f, v);
 
-		putf(w, "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>",
-		     LEFT, y, W, y);
-		putf(w, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">", LEFT - 4,
-		     y + (i == 2   ? 10
-			  : i == 0 ? -2
-				   : 4));
+		mw_printf(w,
+			  "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>",
+			  LEFT, y, W, y);
+		mw_printf(w, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">", LEFT - 4,
+			  y + (i == 2	? 10
+			       : i == 0 ? -2
+					: 4));
 		put_short(w, v);
-		putf(w, "%s</text>", unit);
+		mw_printf(w, "%s</text>", unit);
 	}
 	static const double steps[] = { 60, 120, 300, 600, 900 };
 	double step = steps[ARRAY_SIZE(steps) - 1];
@@ -139,14 +118,14 @@ static void axes(struct metric_writer *w, const struct frame *f, const char *uni
 	for (double t = f->now - floor((f->now - f->t0) / step) * step; t <= f->t1; t += step) {
 		double x = fx(f, t), m = round((t - f->now) / 60);
 
-		putf(w, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"%s\">", x, H - 4,
-		     x < LEFT + 20 ? "start"
-		     : x > W - 20  ? "end"
-				   : "middle");
+		mw_printf(w, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"%s\">", x, H - 4,
+			  x < LEFT + 20 ? "start"
+			  : x > W - 20	? "end"
+					: "middle");
 		if (m == 0)
-			put(w, "now</text>");
+			mw_puts(w, "now</text>");
 		else
-			putf(w, "%s%.0f min</text>", m > 0 ? "+" : "", m);
+			mw_printf(w, "%s%.0f min</text>", m > 0 ? "+" : "", m);
 	}
 }
 
@@ -174,7 +153,7 @@ static unsigned path(struct metric_writer *w, const struct history *h, const str
 		n++;
 	}
 	if (!n)
-		put(w, "M0 0");
+		mw_puts(w, "M0 0");
 	return n;
 }
 
@@ -211,30 +190,34 @@ static void gauge(struct metric_writer *w, const struct status_chart_now *c)
 
 	svg_open(w, "gauge", "Table fill against the limit", 64);
 	if (isnan(fill))
-		put(w, "No table size read yet.");
+		mw_puts(w, "No table size read yet.");
 	else
-		putf(w, "%.1f %% of the limit: %.0f of %.0f entries. Alerts at 75 %% and 90 %%.",
-		     100 * fill, c->entries, c->limit);
-	put(w, "</desc>");
-	putf(w,
-	     "<g id=\"gauge-value\" data-value=\"%.9g\" data-entries=\"%.0f\" data-limit=\"%.0f\">",
-	     isnan(fill) ? 0 : fill, c->entries, c->limit);
-	putf(w, "<rect class=\"track\" x=\"1\" y=\"4\" width=\"%.1f\" height=\"30\" rx=\"3\"/>",
-	     bw);
+		mw_printf(w,
+			  "%.1f %% of the limit: %.0f of %.0f entries. Alerts at 75 %% and 90 %%.",
+			  100 * fill, c->entries, c->limit);
+	mw_puts(w, "</desc>");
+	mw_printf(
+		w,
+		"<g id=\"gauge-value\" data-value=\"%.9g\" data-entries=\"%.0f\" data-limit=\"%.0f\">",
+		isnan(fill) ? 0 : fill, c->entries, c->limit);
+	mw_printf(w,
+		  "<rect class=\"track\" x=\"1\" y=\"4\" width=\"%.1f\" height=\"30\" rx=\"3\"/>",
+		  bw);
 	if (!isnan(fill))
-		putf(w,
-		     "<rect class=\"bar %s\" x=\"1\" y=\"4\" width=\"%.1f\" height=\"30\" rx=\"3\"/>",
-		     level(fill), bw * fmin(fill, 1));
-	put(w, "</g>");
-	putf(w,
-	     "<line class=\"mark warn\" x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"38\"/>"
-	     "<line class=\"mark crit\" x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"38\"/>"
-	     "<text x=\"%.1f\" y=\"52\" text-anchor=\"middle\">75 %%</text>"
-	     "<text x=\"%.1f\" y=\"52\" text-anchor=\"middle\">90 %%</text>"
-	     "<text x=\"2\" y=\"52\">0</text><text x=\"%.0f\" y=\"52\" text-anchor=\"end\">",
-	     x75, x75, x90, x90, x75, x90, W - 2);
+		mw_printf(
+			w,
+			"<rect class=\"bar %s\" x=\"1\" y=\"4\" width=\"%.1f\" height=\"30\" rx=\"3\"/>",
+			level(fill), bw * fmin(fill, 1));
+	mw_puts(w, "</g>");
+	mw_printf(w,
+		  "<line class=\"mark warn\" x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"38\"/>"
+		  "<line class=\"mark crit\" x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"38\"/>"
+		  "<text x=\"%.1f\" y=\"52\" text-anchor=\"middle\">75 %%</text>"
+		  "<text x=\"%.1f\" y=\"52\" text-anchor=\"middle\">90 %%</text>"
+		  "<text x=\"2\" y=\"52\">0</text><text x=\"%.0f\" y=\"52\" text-anchor=\"end\">",
+		  x75, x75, x90, x90, x75, x90, W - 2);
 	put_short(w, c->limit);
-	put(w, "</text></svg>\n");
+	mw_puts(w, "</text></svg>\n");
 }
 
 static void fill_chart(struct metric_writer *w, const struct history *h,
@@ -246,34 +229,38 @@ static void fill_chart(struct metric_writer *w, const struct history *h,
 
 	f.ymax = 100;
 	svg_open(w, "fill-chart", "Table fill over the last hour", H);
-	putf(w, "%u samples over the last hour. ", h->n);
+	mw_printf(w, "%u samples over the last hour. ", h->n);
 	if (!isnan(c->to_full))
-		putf(w, "Growing by %.2f entries a second: full in %.0f s at this rate.", c->growth,
-		     c->to_full);
+		mw_printf(w, "Growing by %.2f entries a second: full in %.0f s at this rate.",
+			  c->growth, c->to_full);
 	else
-		put(w, "Not growing.");
-	put(w, "</desc>");
+		mw_puts(w, "Not growing.");
+	mw_puts(w, "</desc>");
 	axes(w, &f, " %");
 	for (int i = 0; i < 2; i++)
-		putf(w, "<line class=\"mark %s\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>",
-		     i ? "crit" : "warn", LEFT, fy(&f, i ? 90 : 75), W, fy(&f, i ? 90 : 75));
-	putf(w, "<line class=\"grid now\" x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%.0f\"/>",
-	     fx(&f, c->t), fx(&f, c->t), H - BOTTOM);
-	put(w, "<path id=\"fill-line\" class=\"line s0\" d=\"");
+		mw_printf(
+			w,
+			"<line class=\"mark %s\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>",
+			i ? "crit" : "warn", LEFT, fy(&f, i ? 90 : 75), W, fy(&f, i ? 90 : 75));
+	mw_printf(w, "<line class=\"grid now\" x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%.0f\"/>",
+		  fx(&f, c->t), fx(&f, c->t), H - BOTTOM);
+	mw_puts(w, "<path id=\"fill-line\" class=\"line s0\" d=\"");
 	n = path(w, h, &f, v_fill, 0);
-	putf(w, "\" data-points=\"%u\"/>", n);
+	mw_printf(w, "\" data-points=\"%u\"/>", n);
 	/* The latest point marked: at 0 % or with one sample the line alone is not to be seen. */
 	if (!isnan(fill))
-		putf(w, "<circle class=\"s0\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>", fx(&f, c->t),
-		     fy(&f, fill));
+		mw_printf(w, "<circle class=\"s0\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>",
+			  fx(&f, c->t), fy(&f, fill));
 	if (!isnan(c->to_full) && !isnan(fill)) {
 		double end = fmin(c->to_full, f.t1 - c->t);
 		double at = fill + 100 * c->growth * end / c->limit;
 
-		putf(w, "<path id=\"projection\" class=\"line proj\" d=\"M%.1f %.1f L%.1f %.1f\"/>",
-		     fx(&f, c->t), fy(&f, fill), fx(&f, c->t + end), fy(&f, at));
+		mw_printf(
+			w,
+			"<path id=\"projection\" class=\"line proj\" d=\"M%.1f %.1f L%.1f %.1f\"/>",
+			fx(&f, c->t), fy(&f, fill), fx(&f, c->t + end), fy(&f, at));
 	}
-	put(w, "</svg>\n");
+	mw_puts(w, "</svg>\n");
 }
 
 struct series {
@@ -300,25 +287,26 @@ static void rate_chart(struct metric_writer *w, const struct history *h,
 	for (int k = 0; k < ns; k++) {
 		double v = h->n ? history_at(h, h->n - 1)->rate[s[k].arg] : NAN;
 
-		putf(w, "%s%s now: ", k ? "; " : "", s[k].label);
+		mw_printf(w, "%s%s now: ", k ? "; " : "", s[k].label);
 		put_short(w, v);
-		put(w, "/s");
+		mw_puts(w, "/s");
 	}
-	put(w, ", at most ");
+	mw_puts(w, ", at most ");
 	put_short(w, top);
-	put(w, "/s in the last hour.</desc>");
+	mw_puts(w, "/s in the last hour.</desc>");
 	axes(w, &f, "/s");
 	for (int k = 0; k < ns; k++) {
-		putf(w, "<path class=\"line s%d\" d=\"", k);
+		mw_printf(w, "<path class=\"line s%d\" d=\"", k);
 		path(w, h, &f, v_rate, s[k].arg);
-		put(w, "\"/>");
+		mw_puts(w, "\"/>");
 	}
 	for (int k = 0; k < ns; k++)
-		putf(w,
-		     "<rect class=\"key s%d\" x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\"/>"
-		     "<text x=\"%.0f\" y=\"%.0f\">%s</text>",
-		     k, LEFT + 150 * k, H + 4, LEFT + 150 * k + 14, H + 13, s[k].label);
-	put(w, "</svg>\n");
+		mw_printf(
+			w,
+			"<rect class=\"key s%d\" x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\"/>"
+			"<text x=\"%.0f\" y=\"%.0f\">%s</text>",
+			k, LEFT + 150 * k, H + 4, LEFT + 150 * k + 14, H + 13, s[k].label);
+	mw_puts(w, "</svg>\n");
 }
 
 static void states_chart(struct metric_writer *w, const struct history *h,
@@ -342,36 +330,37 @@ static void states_chart(struct metric_writer *w, const struct history *h,
 		if (!name[0])
 			continue;
 		mw_escape(w, TEXT_HTML, name);
-		put(w, ": ");
+		mw_puts(w, ": ");
 		put_short(w, v);
-		put(w, k < HISTORY_STATES ? "; " : ".");
+		mw_puts(w, k < HISTORY_STATES ? "; " : ".");
 	}
-	put(w, "</desc>");
+	mw_puts(w, "</desc>");
 	axes(w, &f, "");
 	/* The tallest stack first: each layer down paints over the one above it. */
 	for (int k = HISTORY_STATES; k >= 0; k--) {
 		if (k < HISTORY_STATES && !h->state_name[k][0])
 			continue;
-		putf(w, "<path class=\"area s%d\" d=\"", k);
+		mw_printf(w, "<path class=\"area s%d\" d=\"", k);
 		if (path(w, h, &f, v_stack, k))
-			putf(w, "L%.1f %.1f L%.1f %.1f Z", fx(&f, history_at(h, h->n - 1)->t),
-			     fy(&f, 0), fx(&f, fmax(f.t0, history_at(h, 0)->t)), fy(&f, 0));
-		put(w, "\"/>");
+			mw_printf(w, "L%.1f %.1f L%.1f %.1f Z", fx(&f, history_at(h, h->n - 1)->t),
+				  fy(&f, 0), fx(&f, fmax(f.t0, history_at(h, 0)->t)), fy(&f, 0));
+		mw_puts(w, "\"/>");
 	}
 	for (int k = 0, x = 0; k <= HISTORY_STATES; k++) {
 		const char *name = k < HISTORY_STATES ? h->state_name[k] : "other";
 
 		if (!name[0])
 			continue;
-		putf(w,
-		     "<rect class=\"key s%d\" x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\"/>"
-		     "<text x=\"%.0f\" y=\"%.0f\">",
-		     k, LEFT + 110 * x, H + 4, LEFT + 110 * x + 14, H + 13);
+		mw_printf(
+			w,
+			"<rect class=\"key s%d\" x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\"/>"
+			"<text x=\"%.0f\" y=\"%.0f\">",
+			k, LEFT + 110 * x, H + 4, LEFT + 110 * x + 14, H + 13);
 		mw_escape(w, TEXT_HTML, name);
-		put(w, "</text>");
+		mw_puts(w, "</text>");
 		x++;
 	}
-	put(w, "</svg>\n");
+	mw_puts(w, "</svg>\n");
 }
 
 void status_charts(struct metric_writer *w, const struct history *h,
@@ -384,29 +373,30 @@ void status_charts(struct metric_writer *w, const struct history *h,
 	};
 	static const struct series events[] = { { "events", HC_EVENTS } };
 
-	put(w, "<div id=\"charts\">\n");
+	mw_puts(w, "<div id=\"charts\">\n");
 	gauge(w, c);
-	put(w, "<h2>Fill, last hour</h2>\n");
+	mw_puts(w, "<h2>Fill, last hour</h2>\n");
 	fill_chart(w, h, c);
-	put(w, "<h2>Drops per second</h2>\n");
+	mw_puts(w, "<h2>Drops per second</h2>\n");
 	rate_chart(w, h, c, "drops-chart", "Drops, early drops and insert failures per second",
 		   drops, 3);
 	if (c->have_states) {
-		put(w, "<h2>Entries by state</h2>\n");
+		mw_puts(w, "<h2>Entries by state</h2>\n");
 		states_chart(w, h, c);
 	}
 	if (c->have_events) {
-		put(w, "<h2>Events per second</h2>\n");
+		mw_puts(w, "<h2>Events per second</h2>\n");
 		rate_chart(w, h, c, "events-chart", "Conntrack events per second", events, 1);
 	}
-	put(w, "</div>\n");
+	mw_puts(w, "</div>\n");
 }
 
 void status_fill_bar(struct metric_writer *w, double fill)
 {
-	putf(w,
-	     "<svg class=\"fillbar\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 100 10\" "
-	     "width=\"120\" height=\"12\" aria-hidden=\"true\"><rect class=\"track\" width=\"100\" "
-	     "height=\"10\"/><rect class=\"bar %s\" width=\"%.1f\" height=\"10\"/></svg>",
-	     level(fill), 100 * fmin(fmax(fill, 0), 1));
+	mw_printf(
+		w,
+		"<svg class=\"fillbar\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 100 10\" "
+		"width=\"120\" height=\"12\" aria-hidden=\"true\"><rect class=\"track\" width=\"100\" "
+		"height=\"10\"/><rect class=\"bar %s\" width=\"%.1f\" height=\"10\"/></svg>",
+		level(fill), 100 * fmin(fmax(fill, 0), 1));
 }

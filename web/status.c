@@ -7,7 +7,6 @@
 #include "util.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,33 +247,12 @@ static struct derived derive(const struct status *st)
 	return d;
 }
 
-static void put(struct metric_writer *w, const char *s)
-{
-	mw_append(w, s, strlen(s));
-}
-
-static void putf(struct metric_writer *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void putf(struct metric_writer *w, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		mw_append(w, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
 static void put_num(struct metric_writer *w, double v)
 {
 	char buf[40];
 
 	if (isnan(v) || isinf(v)) {
-		put(w, "null");
+		mw_puts(w, "null");
 		return;
 	}
 	mw_append(w, buf, fmt_double(buf, sizeof(buf), v));
@@ -289,62 +267,62 @@ void status_json(const struct status *st, struct metric_writer *w)
 {
 	struct derived d = derive(st);
 
-	put(w, "{\"entries\":");
+	mw_puts(w, "{\"entries\":");
 	put_num(w, st->v.have_table ? st->v.now.entries : NAN);
-	put(w, ",\"limit\":");
+	mw_puts(w, ",\"limit\":");
 	put_num(w, st->v.have_table ? st->v.now.limit : NAN);
-	put(w, ",\"buckets\":");
+	mw_puts(w, ",\"buckets\":");
 	put_num(w, st->v.buckets > 0 ? st->v.buckets : NAN);
-	put(w, ",\"fill_ratio\":");
+	mw_puts(w, ",\"fill_ratio\":");
 	put_num(w, d.fill);
-	put(w, ",\"headroom\":");
+	mw_puts(w, ",\"headroom\":");
 	put_num(w, st->v.have_table ? d.headroom : NAN);
-	put(w, ",\"window_seconds\":");
+	mw_puts(w, ",\"window_seconds\":");
 	put_num(w, round(d.window));
-	put(w, ",\"growth_per_second\":");
+	mw_puts(w, ",\"growth_per_second\":");
 	put_num(w, d.window > 0 ? d.growth : NAN);
-	put(w, ",\"seconds_to_full\":");
+	mw_puts(w, ",\"seconds_to_full\":");
 	put_num(w, d.to_full);
-	put(w, ",\"drops\":");
+	mw_puts(w, ",\"drops\":");
 	put_num(w, st->v.have_stat && d.window > 0 ? d.drops : NAN);
-	put(w, ",\"early_drops\":");
+	mw_puts(w, ",\"early_drops\":");
 	put_num(w, st->v.have_stat && d.window > 0 ? d.early_drops : NAN);
-	put(w, ",\"insert_failed\":");
+	mw_puts(w, ",\"insert_failed\":");
 	put_num(w, st->v.have_stat && d.window > 0 ? d.insert_failed : NAN);
-	put(w, ",\"top_states\":[");
+	mw_puts(w, ",\"top_states\":[");
 	for (unsigned i = 0; i < st->v.n_states; i++) {
-		put(w, i ? ",{\"protocol\":\"" : "{\"protocol\":\"");
+		mw_puts(w, i ? ",{\"protocol\":\"" : "{\"protocol\":\"");
 		put_escaped(w, st->v.states[i].label[0], false);
-		put(w, "\",\"state\":\"");
+		mw_puts(w, "\",\"state\":\"");
 		put_escaped(w, st->v.states[i].label[1], false);
-		put(w, "\",\"entries\":");
+		mw_puts(w, "\",\"entries\":");
 		put_num(w, st->v.states[i].value);
-		put(w, "}");
+		mw_puts(w, "}");
 	}
-	put(w, "],\"top_zones\":[");
+	mw_puts(w, "],\"top_zones\":[");
 	for (unsigned i = 0; i < st->v.n_zones; i++) {
-		put(w, i ? ",{\"zone\":\"" : "{\"zone\":\"");
+		mw_puts(w, i ? ",{\"zone\":\"" : "{\"zone\":\"");
 		put_escaped(w, st->v.zones[i].label[0], false);
-		put(w, "\",\"entries\":");
+		mw_puts(w, "\",\"entries\":");
 		put_num(w, st->v.zones[i].value);
-		put(w, "}");
+		mw_puts(w, "}");
 	}
-	putf(w, "],\"collectors\":%u,\"collectors_ok\":%u}\n", st->v.collectors,
-	     st->v.collectors_ok);
+	mw_printf(w, "],\"collectors\":%u,\"collectors_ok\":%u}\n", st->v.collectors,
+		  st->v.collectors_ok);
 }
 
 static void html_duration(struct metric_writer *w, double s)
 {
 	if (isnan(s))
-		put(w, "not filling");
+		mw_puts(w, "not filling");
 	else if (s < 120)
-		putf(w, "%.0f s", s);
+		mw_printf(w, "%.0f s", s);
 	else if (s < 7200)
-		putf(w, "%.0f min", s / 60);
+		mw_printf(w, "%.0f min", s / 60);
 	else if (s < 172800)
-		putf(w, "%.1f h", s / 3600);
+		mw_printf(w, "%.1f h", s / 3600);
 	else
-		putf(w, "%.1f days", s / 86400);
+		mw_printf(w, "%.1f days", s / 86400);
 }
 
 /*
@@ -404,12 +382,12 @@ static const char page_script[] =
 
 static void html_value(struct metric_writer *w, const char *id, double v)
 {
-	putf(w, "<span id=\"%s\">", id);
+	mw_printf(w, "<span id=\"%s\">", id);
 	if (isnan(v))
-		put(w, "n/a");
+		mw_puts(w, "n/a");
 	else
 		put_num(w, v);
-	put(w, "</span>");
+	mw_puts(w, "</span>");
 }
 
 /* With --netns: the fullest namespaces now, fullest first, each with its fill drawn. */
@@ -417,25 +395,25 @@ static void netns_table(const struct status *st, struct metric_writer *w)
 {
 	double limit = st->v.now.limit;
 
-	put(w, "<h2>Fullest namespaces</h2>\n<table id=\"netns\">\n"
-	       "<tr><th>namespace</th><th>entries</th><th>fill</th><th></th></tr>\n");
+	mw_puts(w, "<h2>Fullest namespaces</h2>\n<table id=\"netns\">\n"
+		   "<tr><th>namespace</th><th>entries</th><th>fill</th><th></th></tr>\n");
 	for (unsigned i = 0; i < st->v.n_netns; i++) {
 		double fill = limit > 0 ? st->v.netns[i].value / limit : NAN;
 
-		put(w, "<tr><td>");
+		mw_puts(w, "<tr><td>");
 		put_escaped(w, st->v.netns[i].label[0], true);
-		put(w, "</td><td>");
+		mw_puts(w, "</td><td>");
 		put_num(w, st->v.netns[i].value);
-		put(w, "</td><td>");
+		mw_puts(w, "</td><td>");
 		if (isnan(fill))
-			put(w, "n/a</td><td>");
+			mw_puts(w, "n/a</td><td>");
 		else {
-			putf(w, "%.1f %%</td><td>", 100 * fill);
+			mw_printf(w, "%.1f %%</td><td>", 100 * fill);
 			status_fill_bar(w, fill);
 		}
-		put(w, "</td></tr>\n");
+		mw_puts(w, "</td></tr>\n");
 	}
-	put(w, "</table>\n");
+	mw_puts(w, "</table>\n");
 }
 
 void status_html(const struct status *st, struct metric_writer *w, const char *telemetry_path)
@@ -443,21 +421,21 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 	struct derived d = derive(st);
 	bool win = d.window > 0 && st->v.have_stat;
 
-	put(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-	       "<title>nf_conntrack exporter</title>\n"
-	       "<style>" page_css "</style>\n"
-	       "</head>\n<body>\n<h1>nf_conntrack exporter</h1>\n");
-	put(w, "<p>Conntrack table of this host's network namespace. "
-	       "<a href=\"");
+	mw_puts(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		   "<title>nf_conntrack exporter</title>\n"
+		   "<style>" page_css "</style>\n"
+		   "</head>\n<body>\n<h1>nf_conntrack exporter</h1>\n");
+	mw_puts(w, "<p>Conntrack table of this host's network namespace. "
+		   "<a href=\"");
 	put_escaped(w, telemetry_path, true);
-	put(w, "\">Metrics</a> &middot; <a href=\"status.json\">status.json</a></p>\n");
+	mw_puts(w, "\">Metrics</a> &middot; <a href=\"status.json\">status.json</a></p>\n");
 
-	put(w, "<h2>Table fill</h2>\n<p class=\"big\"><span id=\"fill\">");
+	mw_puts(w, "<h2>Table fill</h2>\n<p class=\"big\"><span id=\"fill\">");
 	if (isnan(d.fill))
-		put(w, "n/a");
+		mw_puts(w, "n/a");
 	else
-		putf(w, "%.1f %%", 100 * d.fill);
-	put(w, "</span></p>\n");
+		mw_printf(w, "%.1f %%", 100 * d.fill);
+	mw_puts(w, "</span></p>\n");
 	status_charts(w, &st->hist,
 		      &(struct status_chart_now){
 			      .t = st->v.now.t,
@@ -468,58 +446,58 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 			      .have_states = st->v.have_states,
 			      .have_events = !isnan(st->v.now.events),
 		      });
-	put(w, "<h2>Now</h2>\n<table>\n<tr><th>entries</th><td>");
+	mw_puts(w, "<h2>Now</h2>\n<table>\n<tr><th>entries</th><td>");
 	html_value(w, "entries", st->v.have_table ? st->v.now.entries : NAN);
-	put(w, "</td></tr>\n<tr><th>limit (nf_conntrack_max)</th><td>");
+	mw_puts(w, "</td></tr>\n<tr><th>limit (nf_conntrack_max)</th><td>");
 	html_value(w, "limit", st->v.have_table ? st->v.now.limit : NAN);
-	put(w, "</td></tr>\n<tr><th>headroom</th><td>");
+	mw_puts(w, "</td></tr>\n<tr><th>headroom</th><td>");
 	html_value(w, "headroom", st->v.have_table ? d.headroom : NAN);
-	put(w, "</td></tr>\n<tr><th>hash buckets</th><td>");
+	mw_puts(w, "</td></tr>\n<tr><th>hash buckets</th><td>");
 	html_value(w, "buckets", st->v.buckets > 0 ? st->v.buckets : NAN);
-	put(w, "</td></tr>\n<tr><th>time to full</th><td><span id=\"to_full\">");
+	mw_puts(w, "</td></tr>\n<tr><th>time to full</th><td><span id=\"to_full\">");
 	html_duration(w, d.to_full);
-	put(w, "</span></td></tr>\n</table>\n");
+	mw_puts(w, "</span></td></tr>\n</table>\n");
 
-	put(w, "<h2>Drops over the last <span id=\"window\">");
+	mw_puts(w, "<h2>Drops over the last <span id=\"window\">");
 	if (d.window > 0)
 		put_num(w, round(d.window));
 	else
-		put(w, "n/a");
-	put(w, "</span> seconds</h2>\n<table>\n<tr><th>packets dropped (table full)</th><td>");
+		mw_puts(w, "n/a");
+	mw_puts(w, "</span> seconds</h2>\n<table>\n<tr><th>packets dropped (table full)</th><td>");
 	html_value(w, "drops", win ? d.drops : NAN);
-	put(w, "</td></tr>\n<tr><th>early drops (evictions)</th><td>");
+	mw_puts(w, "</td></tr>\n<tr><th>early drops (evictions)</th><td>");
 	html_value(w, "early_drops", win ? d.early_drops : NAN);
-	put(w, "</td></tr>\n<tr><th>insert failures</th><td>");
+	mw_puts(w, "</td></tr>\n<tr><th>insert failures</th><td>");
 	html_value(w, "insert_failed", win ? d.insert_failed : NAN);
-	put(w, "</td></tr>\n</table>\n");
+	mw_puts(w, "</td></tr>\n</table>\n");
 
-	put(w, "<h2>Top states</h2>\n<table id=\"states\">\n"
-	       "<tr><th>protocol</th><th>state</th><th>entries</th></tr>\n");
+	mw_puts(w, "<h2>Top states</h2>\n<table id=\"states\">\n"
+		   "<tr><th>protocol</th><th>state</th><th>entries</th></tr>\n");
 	for (unsigned i = 0; i < st->v.n_states; i++) {
-		put(w, "<tr><td>");
+		mw_puts(w, "<tr><td>");
 		put_escaped(w, st->v.states[i].label[0], true);
-		put(w, "</td><td>");
+		mw_puts(w, "</td><td>");
 		put_escaped(w, st->v.states[i].label[1], true);
-		put(w, "</td><td>");
+		mw_puts(w, "</td><td>");
 		put_num(w, st->v.states[i].value);
-		put(w, "</td></tr>\n");
+		mw_puts(w, "</td></tr>\n");
 	}
-	put(w, "</table>\n<h2>Top zones</h2>\n<table id=\"zones\">\n"
-	       "<tr><th>zone</th><th>entries</th></tr>\n");
+	mw_puts(w, "</table>\n<h2>Top zones</h2>\n<table id=\"zones\">\n"
+		   "<tr><th>zone</th><th>entries</th></tr>\n");
 	for (unsigned i = 0; i < st->v.n_zones; i++) {
-		put(w, "<tr><td>");
+		mw_puts(w, "<tr><td>");
 		put_escaped(w, st->v.zones[i].label[0], true);
-		put(w, "</td><td>");
+		mw_puts(w, "</td><td>");
 		put_num(w, st->v.zones[i].value);
-		put(w, "</td></tr>\n");
+		mw_puts(w, "</td></tr>\n");
 	}
-	put(w, "</table>\n");
+	mw_puts(w, "</table>\n");
 	if (st->v.n_netns)
 		netns_table(st, w);
-	putf(w,
-	     "<p><span id=\"collectors\">%u of %u collectors ok</span>; "
-	     "updated <span id=\"updated\">at page load</span></p>\n",
-	     st->v.collectors_ok, st->v.collectors);
-	put(w, page_script);
-	put(w, "</body></html>\n");
+	mw_printf(w,
+		  "<p><span id=\"collectors\">%u of %u collectors ok</span>; "
+		  "updated <span id=\"updated\">at page load</span></p>\n",
+		  st->v.collectors_ok, st->v.collectors);
+	mw_puts(w, page_script);
+	mw_puts(w, "</body></html>\n");
 }

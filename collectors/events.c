@@ -11,10 +11,10 @@
  * runs in slices between events and scrapes: nothing here blocks the loop for long, and
  * nothing dumps on the scrape path.
  *
- * This file keeps the sockets, the loop's pacing and the rendering; what an event or a dump
- * entry does to the record and the counts is flows.c's. Longer than 600 lines: the event
- * socket, the dump slices, the drift check and the overrun handling share one state machine
- * (when a resync may start depends on all four), which reads best in one place.
+ * This file keeps the sockets and the loop's pacing: the event socket, the dump slices, the
+ * drift check and the overrun handling share one state machine (when a resync may start
+ * depends on all four). What an event or a dump entry does to the record and the counts is
+ * flows.c's; what a scrape shows of them, events_render.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,10 +33,9 @@
 #include "ctnl.h"
 #include "flows.h"
 #include "metric_names.h"
+#include "events_priv.h"
 #include "util.h"
 
-#define RX_BATCH 64 /* datagrams per recvmmsg() */
-#define RX_SLOT 8192 /* one event is a few hundred bytes */
 #define EVENT_BUDGET 1024 /* events per loop turn: about a millisecond, then scrapes get a go */
 #define EVENT_HOLDOFF_US 1000 /* pause after reading events: bigger batches, fewer wakeups */
 #define DUMP_BUF (64 * 1024)
@@ -46,86 +45,12 @@
 #define SILENT_RESYNC_MIN_US (30 * 1000000ULL)
 #define OVERRUN_WAIT_US 1000000ULL
 
-enum resync_reason {
-	RESYNC_STARTUP,
-	RESYNC_OVERRUN,
-	RESYNC_PERIODIC,
-	_RESYNC_MAX,
-};
-
 /*
  * The time every instance's last resync spent in the dump's system calls (the kernel walking
  * the hash table), summed: what one round of periodic resyncs costs. Not their wall time,
  * which at startup, with a thousand dumps read in turns, says nothing of their cost.
  */
 static uint64_t resync_work_total_us;
-
-static const char *const resync_names[] = { "startup", "overrun", "periodic" };
-static const char *const event_names[] = { "new", "update", "destroy" };
-
-/*
- * Receive buffers and their headers, shared by every instance (one per network namespace with
- * --netns): the core never runs two collector calls at once, and each call is done with them
- * when it returns. 581 KiB once, rather than once per namespace.
- */
-struct rx_scratch {
-	char *buf; /* RX_BATCH slots of RX_SLOT bytes for events, then DUMP_BUF for dumps */
-	struct mmsghdr msgs[RX_BATCH];
-	struct iovec iov[RX_BATCH];
-	struct zone_count *zones; /* flows_zones()'s, grown once */
-	size_t zones_cap;
-	unsigned users;
-};
-
-struct events_priv {
-	unsigned max_zones;
-	int epfd;
-	struct mnl_socket *ev;
-	int ev_err; /* why there are no events (EPERM without CAP_NET_ADMIN), or 0 */
-	int rcvbuf;
-	struct ctnl *nl; /* the namespace's statistics socket (config.nl) */
-
-	/* resync */
-	struct mnl_socket *dump;
-	char *dump_buf;
-	uint32_t dump_seq;
-	bool start_failed; /* the last resync_start() failed: retry from the tick only */
-	/*
-	 * After an overrun the socket still holds the events from before the loss: a dump that
-	 * started now would see them arrive after it, older than its own view (a NEW whose
-	 * DESTROY was lost would keep a dead flow). The resync waits until they are read, or
-	 * OVERRUN_WAIT_US in a flood that never lets the socket empty.
-	 */
-	bool backlog;
-	uint64_t overrun_us;
-	/*
-	 * A resync that OVERRUN_WAIT_US let start before the socket was read empty: the kernel
-	 * kept dropping events meanwhile, unreported, so another one follows the drain.
-	 */
-	bool dumped_congested;
-	bool synced;
-	bool resync_pending;
-	enum resync_reason dump_reason, pending_reason;
-	uint64_t dump_start_us;
-
-	struct flows flows; /* the record and the counts */
-	uint64_t t0_us;
-
-	struct rx_scratch *rx;
-
-	/* what a scrape reports, besides the flows' counts */
-	uint64_t overruns;
-	uint64_t resyncs[_RESYNC_MAX];
-	double resync_duration;
-	uint64_t dump_work_us; /* of the dump under way, then of the last one */
-	uint64_t last_work_us;
-	uint64_t bad_messages;
-
-	/* drift check; silent flows' changes go unseen, so while there are any, re-dump now and then */
-	uint64_t events_at_tick;
-	uint64_t last_resync_end_us;
-	unsigned quiet_mismatch, busy_mismatch;
-};
 
 /* Deciseconds since the collector started, plus one: flows.h's clock. */
 static uint32_t now_ds(const struct events_priv *p)
@@ -500,181 +425,6 @@ static int events_init(struct collector *c, const struct config *cfg)
 	return 0;
 }
 
-static int write_zones(struct events_priv *p, struct metric_writer *w)
-{
-	const struct zone_count *z;
-	size_t n;
-	uint64_t other;
-	char num[8];
-	int r;
-
-	r = flows_zones(&p->flows, p->max_zones, &p->rx->zones, &p->rx->zones_cap, &n, &other);
-	if (r < 0)
-		return r;
-	z = p->rx->zones;
-	mw_family(
-		w, MN_ZONE_ENTRIES, METRIC_GAUGE,
-		"Live conntrack entries per conntrack zone; zones past the cap are summed as \"other\".");
-	for (size_t i = 0; i < n; i++) {
-		snprintf(num, sizeof(num), "%u", z[i].zone);
-		mw_u64(w, MN_ZONE_ENTRIES, MW_LABELS({ ML_ZONE, num }), z[i].n);
-	}
-	/* Zones left out each hold a flow at least: "other" is not 0 when there are any. */
-	if (other)
-		mw_u64(w, MN_ZONE_ENTRIES, MW_LABELS({ ML_ZONE, "other" }), other);
-	return 0;
-}
-
-static void write_histograms(struct events_priv *p, struct metric_writer *w)
-{
-	mw_family(w, "nf_conntrack_flow_lifetime_seconds", METRIC_HISTOGRAM,
-		  "How long flows lived, from NEW to DESTROY, for flows whose NEW event was seen.");
-	for (unsigned proto = 0; proto < 256; proto++) {
-		char pb[4], le[24];
-		const char *pn;
-
-		const struct flows_hist *h = flows_hist(&p->flows, proto);
-
-		if (!h)
-			continue;
-		pn = flows_proto_name(proto, pb);
-		for (size_t i = 0; i < FLOWS_N_BOUNDS; i++) {
-			fmt_double(le, sizeof(le), flows_lifetime_bounds[i]);
-			mw_u64(w, "nf_conntrack_flow_lifetime_seconds_bucket",
-			       MW_LABELS({ ML_PROTOCOL, pn }, { "le", le }), h->bucket[i]);
-		}
-		mw_u64(w, "nf_conntrack_flow_lifetime_seconds_bucket",
-		       MW_LABELS({ ML_PROTOCOL, pn }, { "le", "+Inf" }), h->count);
-		mw_double(w, "nf_conntrack_flow_lifetime_seconds_sum",
-			  MW_LABELS({ ML_PROTOCOL, pn }), h->sum);
-		mw_u64(w, "nf_conntrack_flow_lifetime_seconds_count",
-		       MW_LABELS({ ML_PROTOCOL, pn }), h->count);
-	}
-}
-
-/*
- * config.basic: state series within the namespace's budget of NETNS_BASIC_SERIES, after
- * entries, five statistics, overruns, bad messages, netns_info and three collector_success.
- */
-#define BASIC_STATE_SERIES (NETNS_BASIC_SERIES - 12)
-
-/*
- * The non-zero states only, and when there are more than fit, the largest and the rest as
- * protocol="other",state="other": the family still sums to the entries the events know.
- */
-static void write_states_basic(struct events_priv *p, struct metric_writer *w)
-{
-	struct state_count top[BASIC_STATE_SERIES];
-	uint64_t rest;
-	size_t n = flows_top_states(&p->flows, top, BASIC_STATE_SERIES, &rest);
-
-	mw_family(
-		w, MN_STATE_ENTRIES, METRIC_GAUGE,
-		"Live conntrack entries by protocol and state (TCP states, else unreplied/replied/assured).");
-	for (size_t i = 0; i < n; i++) {
-		char pb[4];
-
-		mw_u64(w, MN_STATE_ENTRIES,
-		       MW_LABELS({ ML_PROTOCOL, flows_proto_name(top[i].proto, pb) },
-				 { ML_STATE, flows_state_names[top[i].state] }),
-		       top[i].n);
-	}
-	if (rest)
-		mw_u64(w, MN_STATE_ENTRIES,
-		       MW_LABELS({ ML_PROTOCOL, "other" }, { ML_STATE, "other" }), rest);
-}
-
-/* config.basic: what the alerts read of the events, and the largest states. */
-static int events_collect_basic(struct events_priv *p, struct metric_writer *w)
-{
-	mw_family(
-		w, "nf_conntrack_event_overruns_total", METRIC_COUNTER,
-		"Times the kernel dropped events for the exporter because its socket buffer was full (ENOBUFS).");
-	mw_u64(w, "nf_conntrack_event_overruns_total", MW_NO_LABELS, p->overruns);
-	mw_family(w, "nf_conntrack_event_bad_messages_total", METRIC_COUNTER,
-		  "Event and dump messages the exporter could not parse, or that were truncated.");
-	mw_u64(w, "nf_conntrack_event_bad_messages_total", MW_NO_LABELS, p->bad_messages);
-	if (p->synced)
-		write_states_basic(p, w);
-	return 0;
-}
-
-static int events_collect(struct collector *c, struct metric_writer *w)
-{
-	struct events_priv *p = c->priv;
-
-	if (p->ev_err)
-		return p->ev_err;
-	if (c->cfg->basic)
-		return events_collect_basic(p, w);
-
-	mw_family(w, "nf_conntrack_events_total", METRIC_COUNTER,
-		  "Conntrack events received from the kernel, by type and protocol.");
-	for (unsigned t = 0; t < _CT_EVENT_MAX; t++)
-		for (unsigned proto = 0; proto < 256; proto++) {
-			char pb[4];
-
-			if (p->flows.proto[proto] && flows_events(&p->flows, t, proto))
-				mw_u64(w, "nf_conntrack_events_total",
-				       MW_LABELS({ "type", event_names[t] },
-						 { ML_PROTOCOL, flows_proto_name(proto, pb) }),
-				       flows_events(&p->flows, t, proto));
-		}
-	mw_family(
-		w, "nf_conntrack_event_overruns_total", METRIC_COUNTER,
-		"Times the kernel dropped events for the exporter because its socket buffer was full (ENOBUFS).");
-	mw_u64(w, "nf_conntrack_event_overruns_total", MW_NO_LABELS, p->overruns);
-	mw_family(w, "nf_conntrack_event_bad_messages_total", METRIC_COUNTER,
-		  "Event and dump messages the exporter could not parse, or that were truncated.");
-	mw_u64(w, "nf_conntrack_event_bad_messages_total", MW_NO_LABELS, p->bad_messages);
-	mw_family(
-		w, "nf_conntrack_event_silent_entries", METRIC_GAUGE,
-		"Live entries known only from a dump, that send no events; periodic resyncs keep them right.");
-	mw_u64(w, "nf_conntrack_event_silent_entries", MW_NO_LABELS, p->flows.silent);
-	mw_family(w, "nf_conntrack_event_socket_buffer_bytes", METRIC_GAUGE,
-		  "Receive buffer of the event socket, as the kernel accounts it.");
-	mw_u64(w, "nf_conntrack_event_socket_buffer_bytes", MW_NO_LABELS, (uint64_t)p->rcvbuf);
-	mw_family(w, "nf_conntrack_resyncs_total", METRIC_COUNTER,
-		  "Dumps of the conntrack table that rebuilt the exporter's record of live flows.");
-	for (unsigned r = 0; r < _RESYNC_MAX; r++)
-		mw_u64(w, "nf_conntrack_resyncs_total", MW_LABELS({ "reason", resync_names[r] }),
-		       p->resyncs[r]);
-	mw_family(w, "nf_conntrack_resync_duration_seconds", METRIC_GAUGE,
-		  "How long the last resync took.");
-	mw_double(w, "nf_conntrack_resync_duration_seconds", MW_NO_LABELS, p->resync_duration);
-	write_histograms(p, w);
-
-	/* Until the first dump is in, per-state counts would be partial: say nothing. */
-	if (!p->synced)
-		return 0;
-	mw_family(
-		w, MN_STATE_ENTRIES, METRIC_GAUGE,
-		"Live conntrack entries by protocol and state (TCP states, else unreplied/replied/assured).");
-	for (unsigned proto = 0; proto < 256; proto++) {
-		char pb[4];
-		const char *pn = NULL; /* named when first needed: most protocols have nothing */
-		bool named = flows_proto_named(proto);
-
-		if (!named && !p->flows.proto[proto])
-			continue;
-		for (unsigned st = 0; st < FLOW_N_STATES; st++) {
-			bool tcp_state = st <= CT_TCP_STATE_MAX;
-			uint32_t n = flows_live(&p->flows, proto, st);
-
-			/* Named protocols always show their states (0 too): series don't come and go. */
-			if (!n && (!named || st == FLOW_ST_TCP_NONE ||
-				   tcp_state != (proto == FLOW_PROTO_TCP)))
-				continue;
-			if (!pn)
-				pn = flows_proto_name(proto, pb);
-			mw_u64(w, MN_STATE_ENTRIES,
-			       MW_LABELS({ ML_PROTOCOL, pn }, { ML_STATE, flows_state_names[st] }),
-			       n);
-		}
-	}
-	return write_zones(p, w);
-}
-
 static void events_fini(struct collector *c)
 {
 	struct events_priv *p = c->priv;
@@ -703,6 +453,6 @@ const struct collector_ops events_collector = {
 	.event_fd = events_event_fd,
 	.tick = events_tick,
 	.on_event = events_on_event,
-	.collect = events_collect,
+	.collect = events_render,
 	.fini = events_fini,
 };

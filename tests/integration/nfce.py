@@ -497,6 +497,16 @@ def _pid_alive(pid):
         return False
 
 
+def run_tmpdir(prefix):
+    """A temporary directory PREFIX<pid>-XXXX for this run; those of SIGKILLed runs (their pid
+    gone) are removed first."""
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), prefix + "*")):
+        pid = os.path.basename(d)[len(prefix):].split("-")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+
+
 def reap_stale_namespaces():
     """Delete nfce-<test>-<pid> namespaces left behind by a test process that is gone."""
     ours = {f[5:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py")}

@@ -21,7 +21,6 @@ and `for:`), resending to Alertmanager every second. Then:
 
 NOT parallel: nf_conntrack_max is one value for all namespaces (lowered_max() holds
 MAX_LOCK_FILE exclusively and restores the limit however the test ends)."""
-import glob
 import json
 import os
 import queue
@@ -29,7 +28,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -181,15 +179,23 @@ def check_alert(ck, what, payload, a, status, inst, base, anchors):
     ck.true(f"{what}: runbook anchor is a heading of docs/alerts.md", url.split("#", 1)[-1] in anchors, url)
 
 
+def expect_notified(ck, hook, status, timeout, t0, since, prom_state, inst, base, anchors):
+    """Every EXPECTED alert notified with @status within @timeout, each carrying what the
+    on-call needs."""
+    got = nfce.wait_until(lambda: (lambda g: g if EXPECTED <= set(g) else None)(hook.alerts(status)),
+                          timeout, interval=0.3) or hook.alerts(status)
+    nfce.log(f"{status} notifications {time.monotonic() - t0:.1f}s after {since}: {sorted(got)}")
+    for k in sorted(EXPECTED):
+        if ck.true(f"{k[0]}/{k[1]} notified {status}", k in got,
+                   f"not within {timeout}s; notified {status}: {sorted(got)}; Prometheus: {prom_state()}"):
+            check_alert(ck, f"{k[0]}/{k[1]} {status}", *got[k], status, inst, base, anchors)
+
+
 def test(ck):
     if not os.path.exists(nfce.MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
     t0 = time.monotonic()
-    for d in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
-        pid = os.path.basename(d)[len(TMP_PREFIX):].split("-")[0]
-        if pid.isdigit() and not nfce._pid_alive(int(pid)):
-            shutil.rmtree(d, ignore_errors=True)
-    tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
+    tmpdir = nfce.run_tmpdir(TMP_PREFIX)
     base, anchors = pe2e.runbook_base(), doc_anchors()
     try:
         with nfce.Netns("alertmanager_e2e") as ns:
@@ -246,15 +252,8 @@ def run(ck, ns, exp, prom, hook, base, anchors):
                             str(nfce.UDP_BASE + 1000)],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         nfce.read_line(dropper.stdout, 10)
-        firing = nfce.wait_until(lambda: (lambda f: f if EXPECTED <= set(f) else None)(hook.alerts("firing")),
-                                 FIRE_TIMEOUT, interval=0.3) or hook.alerts("firing")
-        nfce.log(f"firing notifications {time.monotonic() - t_full:.1f}s after the table filled: "
-                 f"{sorted(firing)}")
-        for k in sorted(EXPECTED):
-            if ck.true(f"{k[0]}/{k[1]} notified firing", k in firing,
-                       f"not within {FIRE_TIMEOUT}s; notified: {sorted(firing)}; "
-                       f"Prometheus: {sorted(prom.firing())}"):
-                check_alert(ck, f"{k[0]}/{k[1]} firing", *firing[k], "firing", inst, base, anchors)
+        expect_notified(ck, hook, "firing", FIRE_TIMEOUT, t_full, "the table filled",
+                        lambda: sorted(prom.firing()), inst, base, anchors)
         try:  # closing its stdin stops it
             dropper.communicate(timeout=10)
         except (subprocess.TimeoutExpired, OSError, ValueError) as e:
@@ -264,15 +263,8 @@ def run(ck, ns, exp, prom, hook, base, anchors):
     ck.eq("nf_conntrack_max restored", orig, nfce.read_max())
     ck.eq("alerts notified resolved while the table was still full", [], early)
 
-    resolved = nfce.wait_until(lambda: (lambda r: r if EXPECTED <= set(r) else None)(hook.alerts("resolved")),
-                               RESOLVE_TIMEOUT, interval=0.3) or hook.alerts("resolved")
-    nfce.log(f"resolved notifications {time.monotonic() - t_restore:.1f}s after the limit was restored: "
-             f"{sorted(resolved)}")
-    for k in sorted(EXPECTED):
-        if ck.true(f"{k[0]}/{k[1]} notified resolved", k in resolved,
-                   f"not within {RESOLVE_TIMEOUT}s; resolved: {sorted(resolved)}; "
-                   f"Prometheus: {sorted(prom.alerts())}"):
-            check_alert(ck, f"{k[0]}/{k[1]} resolved", *resolved[k], "resolved", inst, base, anchors)
+    expect_notified(ck, hook, "resolved", RESOLVE_TIMEOUT, t_restore, "the limit was restored",
+                    lambda: sorted(prom.alerts()), inst, base, anchors)
     got = hook.notifications()
     ck.true("notifications received", len(got) >= 2, f"{len(got)}")
     ck.eq("notifications that are not Alertmanager's webhook JSON (version 4, to /hook)", [],

@@ -24,14 +24,12 @@ Prometheus's HTTP API (/api/v1/rules, /api/v1/query, /api/v1/alerts):
 NOT parallel: nf_conntrack_max is one value for all namespaces. Like table_full, this test
 lowers it with nfce.lowered_max(): MAX_LOCK_FILE held exclusively meanwhile, the limit
 restored however the test ends (or by the next run, should this one be SIGKILLed)."""
-import glob
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
@@ -287,12 +285,7 @@ def test(ck):
     if not os.path.exists(nfce.MAX_FILE):
         nfce.skip("nf_conntrack is not loaded in the initial namespace")
     t0 = time.monotonic()
-    # Temporary directories of SIGKILLed runs (named by their pid) can go.
-    for d in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
-        pid = os.path.basename(d)[len(TMP_PREFIX):].split("-")[0]
-        if pid.isdigit() and not nfce._pid_alive(int(pid)):
-            shutil.rmtree(d, ignore_errors=True)
-    tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
+    tmpdir = nfce.run_tmpdir(TMP_PREFIX)
     try:
         with nfce.Netns("prometheus_e2e") as ns:
             rules_file = os.path.join(tmpdir, "rules.yml")

@@ -40,6 +40,17 @@ struct config {
 	bool basic;
 	size_t events_buffer_size; /* --collector.events.buffer-size */
 	unsigned events_max_zones; /* --collector.events.max-zones */
+	/* --collector.attribution*: who fills the table (collectors/attrib.h) */
+	struct {
+		bool enabled;
+		unsigned top_k; /* series per family before "other" */
+		unsigned sketch_size; /* Space-Saving slots per family */
+		unsigned prefix4, prefix6; /* sources aggregated to these prefix lengths */
+		unsigned snat_ports; /* size of the SNAT source-port range */
+	} attrib;
+	/* With --netns: the followed namespace owning @addr (AF_INET: 4 bytes, AF_INET6: 16), or NULL. */
+	const char *(*addr_owner)(const void *ctx, int family, const void *addr);
+	const void *addr_owner_ctx;
 };
 
 #endif

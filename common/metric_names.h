@@ -40,6 +40,18 @@
 #define MN_ZONE_ENTRIES "nf_conntrack_zone_entries"
 #define MN_EVENTS_TOTAL "nf_conntrack_events_total"
 
+/* events: attribution (who fills the table) */
+#define MN_TOP_SOURCE_ENTRIES "nf_conntrack_top_source_entries"
+#define MN_TOP_DESTINATION_ENTRIES "nf_conntrack_top_destination_entries"
+#define MN_TOP_DNAT_TARGET_ENTRIES "nf_conntrack_top_dnat_target_entries"
+#define MN_SNAT_ENTRIES "nf_conntrack_snat_entries"
+#define MN_SNAT_BUSIEST_DESTINATION_ENTRIES "nf_conntrack_snat_busiest_destination_entries"
+#define MN_SNAT_PORT_USAGE_RATIO "nf_conntrack_snat_port_usage_ratio"
+#define MN_SNAT_PORT_RANGE_PORTS "nf_conntrack_snat_port_range_ports"
+#define MN_UNREPLIED_ENTRIES "nf_conntrack_unreplied_entries"
+#define MN_UNREPLIED_ENDED_TOTAL "nf_conntrack_unreplied_ended_total"
+#define MN_ATTRIBUTION_ERROR_ENTRIES "nf_conntrack_attribution_error_entries"
+
 /* the exporter itself */
 #define MN_COLLECTOR_SUCCESS "nf_conntrack_exporter_collector_success"
 #define MN_COLLECTOR_DURATION "nf_conntrack_exporter_collector_duration_seconds"
@@ -51,5 +63,14 @@
 #define ML_ZONE "zone"
 #define ML_TABLE "table"
 #define ML_COLLECTOR "collector"
+#define ML_SOURCE "source"
+#define ML_DESTINATION "destination"
+#define ML_PORT "port"
+#define ML_TARGET "target"
+#define ML_ADDRESS "address"
+#define ML_AGE "age"
+#define ML_SERVICE "service"
+#define ML_FAMILY "family"
+#define ML_OWNER_NETNS "owner_netns"
 
 #endif

@@ -50,6 +50,8 @@ int ctnl_attr_validate(const struct nlattr *a, enum ctnl_attr_kind kind)
 		return len == 4 ? 0 : -EINVAL;
 	case CTNL_ATTR_U64:
 		return len == 8 ? 0 : -EINVAL;
+	case CTNL_ATTR_IN6:
+		return len == 16 ? 0 : -EINVAL;
 	case CTNL_ATTR_NESTED:
 		/*
 		 * Empty is fine (libmnl agrees); else something smaller than a header is no nest.

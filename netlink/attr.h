@@ -31,6 +31,7 @@ enum ctnl_attr_kind {
 	CTNL_ATTR_U64, /* exactly 8 bytes */
 	CTNL_ATTR_NESTED, /* empty, or attributes that exactly fill it (one level deep) */
 	CTNL_ATTR_STRING, /* not empty, NUL-terminated */
+	CTNL_ATTR_IN6, /* exactly 16 bytes: an IPv6 address */
 };
 
 /* The highest attribute type a policy can name: tb[] arrays are at most 64 entries. */

@@ -34,8 +34,18 @@ static const enum ctnl_attr_kind tuple_policy[] = {
 };
 #define TUPLE_MAX (ARRAY_SIZE(tuple_policy) - 1)
 
+static const enum ctnl_attr_kind ip_policy[] = {
+	[CTA_IP_V4_SRC] = CTNL_ATTR_U32,
+	[CTA_IP_V4_DST] = CTNL_ATTR_U32,
+	[CTA_IP_V6_SRC] = CTNL_ATTR_IN6,
+	[CTA_IP_V6_DST] = CTNL_ATTR_IN6,
+};
+#define IP_MAX (ARRAY_SIZE(ip_policy) - 1)
+
 static const enum ctnl_attr_kind proto_policy[] = {
 	[CTA_PROTO_NUM] = CTNL_ATTR_U8,
+	[CTA_PROTO_SRC_PORT] = CTNL_ATTR_U16,
+	[CTA_PROTO_DST_PORT] = CTNL_ATTR_U16,
 };
 #define PROTO_MAX (ARRAY_SIZE(proto_policy) - 1)
 
@@ -64,43 +74,67 @@ static uint32_t hash_attr(uint32_t h, const struct nlattr *a)
 	return a ? fnv1a(h, mnl_attr_get_payload(a), mnl_attr_get_payload_len(a)) : h;
 }
 
-/* The original tuple: its protocol (mandatory), its zone, and a hash of its addresses and ports. */
-static int parse_tuple(const struct nlattr *orig, struct ct_event *ev)
+/* A tuple's addresses: one source and one destination of @family, nothing else. */
+static int parse_addrs(const struct nlattr *ipa, int family, struct ct_tuple *t)
 {
-	const struct nlattr *tb[TUPLE_MAX + 1], *ptb[PROTO_MAX + 1];
-	uint32_t h;
+	const struct nlattr *tb[IP_MAX + 1];
 	int r;
 
-	r = ctnl_attr_parse_nested(orig, tuple_policy, TUPLE_MAX, tb);
+	r = ctnl_attr_parse_nested(ipa, ip_policy, IP_MAX, tb);
 	if (r < 0)
 		return r;
-	if (!tb[CTA_TUPLE_PROTO])
+	if (family == AF_INET && tb[CTA_IP_V4_SRC] && tb[CTA_IP_V4_DST] && !tb[CTA_IP_V6_SRC] &&
+	    !tb[CTA_IP_V6_DST]) {
+		memcpy(t->src, mnl_attr_get_payload(tb[CTA_IP_V4_SRC]), 4);
+		memcpy(t->dst, mnl_attr_get_payload(tb[CTA_IP_V4_DST]), 4);
+	} else if (family == AF_INET6 && tb[CTA_IP_V6_SRC] && tb[CTA_IP_V6_DST] &&
+		   !tb[CTA_IP_V4_SRC] && !tb[CTA_IP_V4_DST]) {
+		memcpy(t->src, mnl_attr_get_payload(tb[CTA_IP_V6_SRC]), 16);
+		memcpy(t->dst, mnl_attr_get_payload(tb[CTA_IP_V6_DST]), 16);
+	} else {
 		return -EBADMSG;
+	}
+	t->family = (uint8_t)family;
+	return 0;
+}
+
+/*
+ * One direction's tuple: addresses and protocol, ports, and its zone, which goes to *@zone
+ * when there is one. A tuple without addresses or protocol is -EBADMSG; or, for a reply
+ * tuple (@t->family stays 0), a newer kernel's we can still take the rest from.
+ */
+static int parse_tuple(const struct nlattr *nest, int family, struct ct_tuple *t, uint8_t *l4proto,
+		       uint16_t *zone, const struct nlattr **ret_ip,
+		       const struct nlattr **ret_proto)
+{
+	const struct nlattr *tb[TUPLE_MAX + 1], *ptb[PROTO_MAX + 1];
+	int r;
+
+	r = ctnl_attr_parse_nested(nest, tuple_policy, TUPLE_MAX, tb);
+	if (r < 0)
+		return r;
+	if (tb[CTA_TUPLE_ZONE])
+		*zone = ntohs(mnl_attr_get_u16(tb[CTA_TUPLE_ZONE]));
+	if (!tb[CTA_TUPLE_PROTO] || !tb[CTA_TUPLE_IP])
+		return ret_ip ? -EBADMSG : 0;
 	r = ctnl_attr_parse_nested(tb[CTA_TUPLE_PROTO], proto_policy, PROTO_MAX, ptb);
 	if (r < 0)
 		return r;
 	if (!ptb[CTA_PROTO_NUM])
 		return -EBADMSG;
-	ev->l4proto = mnl_attr_get_u8(ptb[CTA_PROTO_NUM]);
-	/* The kernel puts the addresses before the ports: hash them in that order. */
-	h = hash_attr(hash_attr(2166136261u, tb[CTA_TUPLE_IP]), tb[CTA_TUPLE_PROTO]);
-	ev->thash = (uint16_t)(h ^ h >> 16);
-	if (tb[CTA_TUPLE_ZONE])
-		ev->zone = ntohs(mnl_attr_get_u16(tb[CTA_TUPLE_ZONE]));
-	return 0;
-}
-
-/* The reply tuple's zone (a zone set for the reply direction only), if it has one. */
-static int parse_reply_zone(const struct nlattr *reply, struct ct_event *ev)
-{
-	const struct nlattr *tb[TUPLE_MAX + 1];
-	int r;
-
-	r = ctnl_attr_parse_nested(reply, tuple_policy, TUPLE_MAX, tb);
+	r = parse_addrs(tb[CTA_TUPLE_IP], family, t);
 	if (r < 0)
 		return r;
-	if (tb[CTA_TUPLE_ZONE])
-		ev->zone = ntohs(mnl_attr_get_u16(tb[CTA_TUPLE_ZONE]));
+	*l4proto = mnl_attr_get_u8(ptb[CTA_PROTO_NUM]);
+	if (ptb[CTA_PROTO_SRC_PORT] && ptb[CTA_PROTO_DST_PORT]) {
+		t->sport = ntohs(mnl_attr_get_u16(ptb[CTA_PROTO_SRC_PORT]));
+		t->dport = ntohs(mnl_attr_get_u16(ptb[CTA_PROTO_DST_PORT]));
+		t->has_ports = true;
+	}
+	if (ret_ip) {
+		*ret_ip = tb[CTA_TUPLE_IP];
+		*ret_proto = tb[CTA_TUPLE_PROTO];
+	}
 	return 0;
 }
 
@@ -124,9 +158,12 @@ static int parse_protoinfo(const struct nlattr *pinfo, struct ct_event *ev)
 
 int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 {
-	const struct nlattr *tb[TOP_MAX + 1];
+	const struct nlattr *tb[TOP_MAX + 1], *ipa, *proto;
 	struct ct_event ev = { 0 };
-	int r;
+	uint16_t reply_zone = 0;
+	uint8_t reply_proto;
+	int family, r;
+	uint32_t h;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK)
 		return -ENOMSG;
@@ -147,13 +184,25 @@ int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 	r = ctnl_msg_parse(nlh, top_policy, TOP_MAX, tb);
 	if (r < 0)
 		return r;
+	/* ctnl_msg_parse() checked that the nfgenmsg header is there. */
+	family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
 	/* Without the id or the original tuple, a flow we could never find again. */
 	if (!tb[CTA_ID] || !tb[CTA_TUPLE_ORIG])
 		return -EBADMSG;
 	ev.id = ntohl(mnl_attr_get_u32(tb[CTA_ID]));
-	r = parse_tuple(tb[CTA_TUPLE_ORIG], &ev);
+	r = parse_tuple(tb[CTA_TUPLE_ORIG], family, &ev.orig, &ev.l4proto, &ev.zone, &ipa, &proto);
 	if (r < 0)
 		return r;
+	/* The kernel puts the addresses before the ports: hash them in that order. */
+	h = hash_attr(hash_attr(2166136261u, ipa), proto);
+	ev.thash = (uint16_t)(h ^ h >> 16);
+	if (tb[CTA_TUPLE_REPLY]) {
+		r = parse_tuple(tb[CTA_TUPLE_REPLY], family, &ev.reply, &reply_proto, &reply_zone,
+				NULL, NULL);
+		if (r < 0)
+			return r;
+		ev.has_reply = ev.reply.family != 0;
+	}
 	if (tb[CTA_PROTOINFO]) {
 		r = parse_protoinfo(tb[CTA_PROTOINFO], &ev);
 		if (r < 0)
@@ -168,13 +217,10 @@ int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 	 * the original tuple's or the reply tuple's (a zone for that direction only), else 0.
 	 * The kernel sends exactly one of the three for an entry outside zone 0.
 	 */
-	if (tb[CTA_ZONE]) {
+	if (tb[CTA_ZONE])
 		ev.zone = ntohs(mnl_attr_get_u16(tb[CTA_ZONE]));
-	} else if (!ev.zone && tb[CTA_TUPLE_REPLY]) {
-		r = parse_reply_zone(tb[CTA_TUPLE_REPLY], &ev);
-		if (r < 0)
-			return r;
-	}
+	else if (!ev.zone)
+		ev.zone = reply_zone;
 	*ret = ev;
 	return 0;
 }

@@ -19,6 +19,17 @@ enum ct_event_type {
 	_CT_EVENT_MAX,
 };
 
+/*
+ * One direction's tuple. Addresses in network order, an IPv4 one in the first 4 bytes and the
+ * rest zero, so that a tuple compares and hashes the same whatever the family.
+ */
+struct ct_tuple {
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport; /* host order; 0 without ports (icmp, gre...) */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	bool has_ports;
+};
+
 /* enum tcp_conntrack of the kernel, the states that an entry keeps. */
 #define CT_TCP_STATE_MAX 9
 
@@ -31,15 +42,20 @@ struct ct_event {
 	uint8_t tcp_state; /* valid if has_tcp_state */
 	bool has_tcp_state;
 	bool has_status;
+	bool has_reply; /* @reply was in the message (it always is from a kernel) */
 	uint32_t status; /* CTA_STATUS: IPS_* bits */
+	struct ct_tuple orig, reply;
 };
 
 /*
  * Parse one message checked with ctnl_msg_ok(). A dump entry parses as CT_EVENT_NEW.
  * -ENOMSG: not a conntrack entry message (another subsystem or type); -EBADMSG: malformed
- * framing (see attr.h), or lacking the id, the original tuple or its protocol (an empty
- * CTA_TUPLE_ORIG among them); -EINVAL: an attribute we read of the wrong size (CTA_ID,
- * CTA_STATUS: u32; CTA_ZONE, CTA_TUPLE_ZONE: u16; CTA_PROTO_NUM, CTA_PROTOINFO_TCP_STATE: u8).
+ * framing (see attr.h), or lacking the id, the original tuple, its protocol or its addresses
+ * (an empty CTA_TUPLE_ORIG among them), or a tuple whose addresses are not one source and
+ * one destination of the message's family (IPv4 or IPv6; any other family); -EINVAL: an
+ * attribute we read of the wrong size (CTA_ID, CTA_STATUS, CTA_IP_V4_*: u32; CTA_IP_V6_*: 16
+ * bytes; CTA_ZONE, CTA_TUPLE_ZONE, CTA_PROTO_*_PORT: u16; CTA_PROTO_NUM,
+ * CTA_PROTOINFO_TCP_STATE: u8).
  */
 int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret);
 

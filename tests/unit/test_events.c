@@ -268,6 +268,82 @@ START_TEST(nested_overruns)
 }
 END_TEST
 
+/* A NAT'ed flow's message: both tuples of @family, as ctnetlink_dump_tuples() writes them. */
+static struct nlmsghdr *build_tuples(int family, const void *osrc, const void *odst,
+				     const void *rsrc, const void *rdst, size_t alen)
+{
+	const void *addr[2][2] = { { osrc, odst }, { rsrc, rdst } };
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)family;
+	for (int dir = 0; dir < 2; dir++) {
+		struct nlattr *t = mnl_attr_nest_start(nlh, dir ? CTA_TUPLE_REPLY : CTA_TUPLE_ORIG);
+		struct nlattr *n = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+		bool v6 = alen == 16 || alen == 8; /* 8: a short IPv6 one */
+
+		mnl_attr_put(nlh, v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, alen, addr[dir][0]);
+		mnl_attr_put(nlh, v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, alen, addr[dir][1]);
+		mnl_attr_nest_end(nlh, n);
+		n = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+		mnl_attr_put_u8(nlh, CTA_PROTO_NUM, 17);
+		mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(dir ? 53 : 40000));
+		mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(dir ? 61000 : 5353));
+		mnl_attr_nest_end(nlh, n);
+		mnl_attr_nest_end(nlh, t);
+	}
+	mnl_attr_put_u32(nlh, CTA_ID, htonl(5));
+	mnl_attr_put_u32(nlh, CTA_STATUS, htonl(IPS_SRC_NAT | IPS_DST_NAT));
+	return nlh;
+}
+
+START_TEST(tuples)
+{
+	const uint8_t a4[4] = { 10, 1, 2, 3 }, b4[4] = { 198, 51, 100, 10 },
+		      c4[4] = { 10, 0, 0, 7 }, d4[4] = { 203, 0, 113, 7 };
+	uint8_t a6[16] = { 0xfd, 0, [15] = 1 }, b6[16] = { 0xfd, 0, [15] = 2 };
+	uint8_t want[16] = { 0 };
+	struct ct_event e;
+
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_INET, a4, b4, c4, d4, 4), &e), 0);
+	ck_assert_uint_eq(e.orig.family, AF_INET);
+	memcpy(want, a4, 4);
+	ck_assert_mem_eq(e.orig.src, want, 16); /* the rest of an IPv4 address is zero */
+	memcpy(want, b4, 4);
+	ck_assert_mem_eq(e.orig.dst, want, 16);
+	ck_assert(e.orig.has_ports);
+	ck_assert_uint_eq(e.orig.sport, 40000);
+	ck_assert_uint_eq(e.orig.dport, 5353);
+	ck_assert(e.has_reply);
+	memcpy(want, c4, 4);
+	ck_assert_mem_eq(e.reply.src, want, 16); /* the real backend of a DNAT */
+	memcpy(want, d4, 4);
+	ck_assert_mem_eq(e.reply.dst, want, 16); /* the address an SNAT chose */
+	ck_assert_uint_eq(e.reply.sport, 53);
+	ck_assert_uint_eq(e.reply.dport, 61000);
+	ck_assert_uint_eq(e.status, IPS_SRC_NAT | IPS_DST_NAT);
+
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_INET6, a6, b6, b6, a6, 16), &e), 0);
+	ck_assert_uint_eq(e.orig.family, AF_INET6);
+	ck_assert_mem_eq(e.orig.src, a6, 16);
+	ck_assert_mem_eq(e.reply.dst, a6, 16);
+
+	/* Addresses of the other family than the message's, or of none we know: malformed. */
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_INET6, a4, b4, c4, d4, 4), &e), -EBADMSG);
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_INET, a6, b6, b6, a6, 16), &e), -EBADMSG);
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_BRIDGE, a4, b4, c4, d4, 4), &e), -EBADMSG);
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_UNSPEC, a4, b4, c4, d4, 4), &e), -EBADMSG);
+	/* Zero-length and short addresses: the wrong size. */
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_INET, a4, b4, c4, d4, 0), &e), -EINVAL);
+	ck_assert_int_eq(ct_event_parse(build_tuples(AF_INET6, a6, b6, b6, a6, 8), &e), -EINVAL);
+}
+END_TEST
+
 START_TEST(forward_compatible)
 {
 	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 17, 1, -1, 0, -1, 0, 0 };
@@ -455,6 +531,7 @@ int main(void)
 	tcase_add_test(tc, wrong_sizes);
 	tcase_add_test(tc, nested_overruns);
 	tcase_add_test(tc, forward_compatible);
+	tcase_add_test(tc, tuples);
 	tcase_add_test(tc, zone_one_direction);
 	tcase_add_test(tc, missing_parts);
 	tcase_add_test(tc, flowtable_basics);

@@ -47,6 +47,8 @@ static void top_insert(struct status_top *top, unsigned *n, unsigned cap, const 
 void status_begin(struct status *st)
 {
 	st->next = (struct status_view){ .now.events = NAN };
+	status_attrib_reset(&st->attrib_next);
+	st->attrib_saved = false;
 }
 
 /* The families the page reads; the rest are skipped after one look per family. */
@@ -62,6 +64,7 @@ enum status_family {
 	SF_ZONES,
 	SF_EVENTS,
 	SF_COLLECTOR_SUCCESS,
+	SF_ATTRIB, /* status_attrib.c's, its kind in st->attrib_kind */
 };
 
 static enum status_family classify(const char *f)
@@ -96,6 +99,9 @@ void status_sample(struct status *st, const struct mw_sample *m)
 	if (m->family_id != st->family_id) {
 		st->family_id = m->family_id;
 		st->family_kind = classify(m->family);
+		st->attrib_kind = status_attrib_kind(m->family);
+		if (st->attrib_kind)
+			st->family_kind = SF_ATTRIB;
 	}
 	switch ((enum status_family)st->family_kind) {
 	case SF_OTHER:
@@ -142,18 +148,26 @@ void status_sample(struct status *st, const struct mw_sample *m)
 		v->collectors++;
 		v->collectors_ok += m->value == 1;
 		break;
+	case SF_ATTRIB:
+		status_attrib_sample(st, st->attrib_kind, m);
+		break;
 	}
 }
 
 void status_part_begin(struct status *st)
 {
 	st->part = st->next;
+	st->attrib_saved = false;
 }
 
 void status_part_end(struct status *st, bool kept)
 {
-	if (!kept)
+	if (!kept) {
 		st->next = st->part;
+		if (st->attrib_saved)
+			st->attrib_next = st->attrib_part;
+	}
+	st->attrib_saved = false;
 }
 
 /* The view's numbers as the history keeps them: counters as totals, states by name. */
@@ -190,6 +204,7 @@ void status_end(struct status *st, bool ok, double now)
 		return;
 	st->next.now.t = now;
 	st->v = st->next;
+	st->attrib = st->attrib_next;
 	history_add(st);
 	last = st->n ? &st->ring[(st->head + STATUS_SAMPLES - 1) % STATUS_SAMPLES] : NULL;
 	if (!last || now - last->t >= STATUS_SAMPLE_EVERY_S) {
@@ -247,7 +262,7 @@ static struct derived derive(const struct status *st)
 	return d;
 }
 
-static void put_num(struct metric_writer *w, double v)
+void status_put_num(struct metric_writer *w, double v)
 {
 	char buf[40];
 
@@ -268,27 +283,27 @@ void status_json(const struct status *st, struct metric_writer *w)
 	struct derived d = derive(st);
 
 	mw_puts(w, "{\"entries\":");
-	put_num(w, st->v.have_table ? st->v.now.entries : NAN);
+	status_put_num(w, st->v.have_table ? st->v.now.entries : NAN);
 	mw_puts(w, ",\"limit\":");
-	put_num(w, st->v.have_table ? st->v.now.limit : NAN);
+	status_put_num(w, st->v.have_table ? st->v.now.limit : NAN);
 	mw_puts(w, ",\"buckets\":");
-	put_num(w, st->v.buckets > 0 ? st->v.buckets : NAN);
+	status_put_num(w, st->v.buckets > 0 ? st->v.buckets : NAN);
 	mw_puts(w, ",\"fill_ratio\":");
-	put_num(w, d.fill);
+	status_put_num(w, d.fill);
 	mw_puts(w, ",\"headroom\":");
-	put_num(w, st->v.have_table ? d.headroom : NAN);
+	status_put_num(w, st->v.have_table ? d.headroom : NAN);
 	mw_puts(w, ",\"window_seconds\":");
-	put_num(w, round(d.window));
+	status_put_num(w, round(d.window));
 	mw_puts(w, ",\"growth_per_second\":");
-	put_num(w, d.window > 0 ? d.growth : NAN);
+	status_put_num(w, d.window > 0 ? d.growth : NAN);
 	mw_puts(w, ",\"seconds_to_full\":");
-	put_num(w, d.to_full);
+	status_put_num(w, d.to_full);
 	mw_puts(w, ",\"drops\":");
-	put_num(w, st->v.have_stat && d.window > 0 ? d.drops : NAN);
+	status_put_num(w, st->v.have_stat && d.window > 0 ? d.drops : NAN);
 	mw_puts(w, ",\"early_drops\":");
-	put_num(w, st->v.have_stat && d.window > 0 ? d.early_drops : NAN);
+	status_put_num(w, st->v.have_stat && d.window > 0 ? d.early_drops : NAN);
 	mw_puts(w, ",\"insert_failed\":");
-	put_num(w, st->v.have_stat && d.window > 0 ? d.insert_failed : NAN);
+	status_put_num(w, st->v.have_stat && d.window > 0 ? d.insert_failed : NAN);
 	mw_puts(w, ",\"top_states\":[");
 	for (unsigned i = 0; i < st->v.n_states; i++) {
 		mw_puts(w, i ? ",{\"protocol\":\"" : "{\"protocol\":\"");
@@ -296,7 +311,7 @@ void status_json(const struct status *st, struct metric_writer *w)
 		mw_puts(w, "\",\"state\":\"");
 		put_escaped(w, st->v.states[i].label[1], false);
 		mw_puts(w, "\",\"entries\":");
-		put_num(w, st->v.states[i].value);
+		status_put_num(w, st->v.states[i].value);
 		mw_puts(w, "}");
 	}
 	mw_puts(w, "],\"top_zones\":[");
@@ -304,10 +319,12 @@ void status_json(const struct status *st, struct metric_writer *w)
 		mw_puts(w, i ? ",{\"zone\":\"" : "{\"zone\":\"");
 		put_escaped(w, st->v.zones[i].label[0], false);
 		mw_puts(w, "\",\"entries\":");
-		put_num(w, st->v.zones[i].value);
+		status_put_num(w, st->v.zones[i].value);
 		mw_puts(w, "}");
 	}
-	mw_printf(w, "],\"collectors\":%u,\"collectors_ok\":%u}\n", st->v.collectors,
+	mw_puts(w, "]");
+	status_attrib_json(st, w);
+	mw_printf(w, ",\"collectors\":%u,\"collectors_ok\":%u}\n", st->v.collectors,
 		  st->v.collectors_ok);
 }
 
@@ -375,7 +392,7 @@ static const char page_script[] =
 	".catch(function(){set('updated','(update failed)');});"
 	"fetch(location.pathname,{cache:'no-store'}).then(function(r){return r.text();})"
 	".then(function(t){var d=new DOMParser().parseFromString(t,'text/html');"
-	"['charts','netns'].forEach(function(id){var n=d.getElementById(id),"
+	"['charts','netns','attrib'].forEach(function(id){var n=d.getElementById(id),"
 	"o=document.getElementById(id);if(n&&o)o.replaceWith(n);});}).catch(function(){});}\n"
 	"setInterval(refresh,5000);refresh();\n"
 	"</script>\n";
@@ -386,7 +403,7 @@ static void html_value(struct metric_writer *w, const char *id, double v)
 	if (isnan(v))
 		mw_puts(w, "n/a");
 	else
-		put_num(w, v);
+		status_put_num(w, v);
 	mw_puts(w, "</span>");
 }
 
@@ -403,7 +420,7 @@ static void netns_table(const struct status *st, struct metric_writer *w)
 		mw_puts(w, "<tr><td>");
 		put_escaped(w, st->v.netns[i].label[0], true);
 		mw_puts(w, "</td><td>");
-		put_num(w, st->v.netns[i].value);
+		status_put_num(w, st->v.netns[i].value);
 		mw_puts(w, "</td><td>");
 		if (isnan(fill))
 			mw_puts(w, "n/a</td><td>");
@@ -460,7 +477,7 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 
 	mw_puts(w, "<h2>Drops over the last <span id=\"window\">");
 	if (d.window > 0)
-		put_num(w, round(d.window));
+		status_put_num(w, round(d.window));
 	else
 		mw_puts(w, "n/a");
 	mw_puts(w, "</span> seconds</h2>\n<table>\n<tr><th>packets dropped (table full)</th><td>");
@@ -479,7 +496,7 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 		mw_puts(w, "</td><td>");
 		put_escaped(w, st->v.states[i].label[1], true);
 		mw_puts(w, "</td><td>");
-		put_num(w, st->v.states[i].value);
+		status_put_num(w, st->v.states[i].value);
 		mw_puts(w, "</td></tr>\n");
 	}
 	mw_puts(w, "</table>\n<h2>Top zones</h2>\n<table id=\"zones\">\n"
@@ -488,12 +505,13 @@ void status_html(const struct status *st, struct metric_writer *w, const char *t
 		mw_puts(w, "<tr><td>");
 		put_escaped(w, st->v.zones[i].label[0], true);
 		mw_puts(w, "</td><td>");
-		put_num(w, st->v.zones[i].value);
+		status_put_num(w, st->v.zones[i].value);
 		mw_puts(w, "</td></tr>\n");
 	}
 	mw_puts(w, "</table>\n");
 	if (st->v.n_netns)
 		netns_table(st, w);
+	status_attrib_html(st, w);
 	mw_printf(w,
 		  "<p><span id=\"collectors\">%u of %u collectors ok</span>; "
 		  "updated <span id=\"updated\">at page load</span></p>\n",

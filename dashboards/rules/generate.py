@@ -370,6 +370,12 @@ class Builder:
         for stat in ("drop", "early_drop", "insert_failed", "chaintoolong"):
             self.record(stat, f"instance:nf_conntrack_stat_{stat}:rate{self.rate_w}",
                         f"rate({self.m(f'nf_conntrack_stat_{stat}_total')}[{self.rate_w}])")
+        # Entries that have waited more than a minute for a reply (the events collector's
+        # attribution), over all protocols: an answer takes milliseconds, so these are flows to
+        # something that never answers. Absent, like the family, until the first dump is done.
+        unreplied = self.m("nf_conntrack_unreplied_entries", 'age=~"1m_to_10m|over_10m"')
+        self.record("unreplied_over_1m", "instance:nf_conntrack_unreplied_entries:over_1m",
+                    f"sum without(protocol, age) (\n  {unreplied}\n)")
 
     # -- alerts --
 
@@ -474,6 +480,8 @@ class Builder:
                 f"(alert above {num(above)}); every entry sits in two chains, so lookups walk about "
                 "twice that. Raise the hash size (nf_conntrack_buckets, the hashsize module parameter).")
 
+        self.build_attribution_alerts()
+
         p = "alerts.events_lost"
         if self.enabled(p):
             self.alert(
@@ -522,6 +530,101 @@ class Builder:
                 "produces nothing (nf_conntrack_exporter_collector_success 0): its metrics and the "
                 "alerts built on them are missing. The exporter's log says why (module not loaded, "
                 "netlink refused without CAP_NET_ADMIN, file missing under --path.procfs).")
+
+    def build_attribution_alerts(self):
+        """Alerts on what fills the table (the attribution families of the events collector).
+        Those families are absent until the exporter's first dump of the table, after an
+        event overrun until the resync, and with --no-collector.attribution: every expression
+        here is then empty, so a host without them never alerts."""
+        c = self.cfg
+        ns = "{{ with $labels.netns }} (netns {{ . }}){{ end }}"
+
+        p = "alerts.snat_ports_almost_exhausted"
+        if self.enabled(p):
+            above = c.number(f"{p}.above", lo=0)
+            if not 0 < above < 1:
+                raise ConfigError(f"{p}.above is a ratio of the SNAT port range: between 0 and 1, not {above}")
+            # The busiest destination is a label of another family: looked up when the alert is
+            # sent rather than joined into the alert's labels, where a change of the busiest
+            # destination would make a new alert and restart `for:`.
+            busiest = ("nf_conntrack_snat_busiest_destination_entries"
+                       "{job=%q,instance=%q,netns=%q,address=%q}")
+            lookup = ("{{ with printf `" + busiest + "` $labels.job $labels.instance $labels.netns "
+                      "$labels.address | query }}{{ with . | first }}{{ .Labels.protocol }} to "
+                      "{{ .Labels.destination }}{{ with .Labels.port }} port {{ . }}{{ end }}, with "
+                      "{{ .Value | printf \"%.0f\" }} entries{{ end }}{{ else }}unknown (no "
+                      "nf_conntrack_snat_busiest_destination_entries for it){{ end }}")
+            self.alert(
+                p, "ConntrackSNATPortsAlmostExhausted",
+                f"{self.m('nf_conntrack_snat_port_usage_ratio')} > {num(above)}",
+                self.severity(f"{p}.severity"),
+                "SNAT address {{ $labels.address }} of {{ $labels.instance }}" + ns
+                + " is running out of source ports.",
+                "Connections from SNAT address {{ $labels.address }} of {{ $labels.instance }}" + ns
+                + " to one destination hold {{ $value | humanizePercentage }} of its source port range "
+                f"(alert above {percent(above)}). That destination: " + lookup + ". Every "
+                "connection to the same protocol, destination address and port needs its own "
+                "source port; once the range is used up, new connections to it fail (their "
+                "packets are dropped, counted in nf_conntrack_stat_insert_failed_total). Widen the "
+                "port range of the SNAT rule, add SNAT addresses, shorten the timeouts that keep "
+                "closed connections (tcp_timeout_time_wait), or have the clients reuse connections.")
+
+        p = "alerts.source_large_share"
+        if self.enabled(p):
+            above = c.number(f"{p}.above", lo=0)
+            if not 0 < above < 1:
+                raise ConfigError(f"{p}.above is a share of nf_conntrack_max: between 0 and 1, not {above}")
+            # Each shown count may exceed the true one by the sketch's error (0 when exact):
+            # subtracted, so the alert fires on what the source certainly holds. The limit is
+            # host-wide, one series without netns: every namespace's sources count against it,
+            # as the namespace's entries do in instance:nf_conntrack_entries:fill_ratio.
+            sources = self.m("nf_conntrack_top_source_entries", 'source!="other"')
+            error = self.m("nf_conntrack_attribution_error_entries", 'family="source"')
+            self.alert(
+                p, "ConntrackSourceHoldsLargeShare",
+                f"(\n  {sources}\n  - ignoring(source, owner_netns, family) group_left()\n  {error}\n)\n"
+                f"/ ignoring(netns, source, owner_netns) group_left()\n"
+                f"({self.m('nf_conntrack_entries_limit')} > 0)\n> {num(above)}",
+                self.severity(f"{p}.severity"),
+                "Source {{ $labels.source }} holds {{ $value | humanizePercentage }} of the conntrack "
+                "table of {{ $labels.instance }}" + ns + ".",
+                "Source {{ $labels.source }}{{ with $labels.owner_netns }} (an address of netns {{ . }})"
+                "{{ end }} holds {{ $value | humanizePercentage }} of nf_conntrack_max in the conntrack "
+                "table of {{ $labels.instance }}" + ns + f" (alert above {percent(above)}): one client "
+                "(or one prefix, --collector.attribution.source-prefix) is filling the table. A "
+                "runaway or retrying client, a scan or flood, or a proxy or NAT that hides many "
+                "clients behind one address. Confirm with conntrack -L -s ADDRESS; fix the client, "
+                "limit its connections (nft ct count), or raise nf_conntrack_max if the load is "
+                "legitimate.")
+
+        p = "alerts.unreplied_rising"
+        if self.enabled(p):
+            window = c.duration(f"{p}.window", allow_zero=False)
+            floor = c.number(f"{p}.above", lo=0)
+            growth = c.number(f"{p}.min_increase", lo=0)
+            if growth <= 0:
+                raise ConfigError(f"{p}.min_increase must be more than 0, not {growth}")
+            over_1m = self.record_names["unreplied_over_1m"]
+            secs = duration_seconds(window)
+            # After the exporter starts, entries of its first dump count their age from that
+            # dump: the over-a-minute count climbs from 0 to its true level within a minute,
+            # and deriv() would see that climb for a window. No alert until it has passed.
+            settle = secs + 60
+            start = self.m("process_start_time_seconds")
+            self.alert(
+                p, "ConntrackUnrepliedEntriesRising",
+                f"{over_1m} > {num(floor)}\nand\n"
+                f"deriv({over_1m}[{window}]) * {num(secs)} > {num(growth)}\n"
+                f"unless ignoring(netns)\n(time() - {start} < {num(settle)})",
+                self.severity(f"{p}.severity"),
+                "Unreplied conntrack entries pile up on {{ $labels.instance }}" + ns + ".",
+                "{{ $value | printf \"%.0f\" }} conntrack entries of {{ $labels.instance }}" + ns
+                + " have waited more than a minute for a reply, and their number grew by more than "
+                f"{num(growth)} over the last {window} (alert above {num(floor)}). Flows keep being "
+                "sent to something that never answers: most often a DNAT rule or a Service whose "
+                "backend is gone, or a dead DNS or UDP server. See nf_conntrack_unreplied_entries "
+                "by protocol and nf_conntrack_top_dnat_target_entries, or conntrack -L | grep "
+                "UNREPLIED; fix or remove the stale backend.")
 
     def groups(self):
         """One group: Prometheus evaluates the rules of a group in order, so the alerts always

@@ -57,33 +57,26 @@ static struct span cut(struct span s, size_t head, size_t tail)
 
 /*
  * 8-4-4-4-12 hex with '-' or, in systemd unit names where '-' separates the parents, '_'; or
- * the 32 hex of a static pod's config hash. Written lower-case and dashed.
+ * the 32 hex of a static pod's config hash. Written lower-case and dashed, only when valid.
  */
 static bool uid_parse(struct span s, char *out)
 {
-	if (s.n == 32) {
-		for (size_t i = 0; i < 32; i++) {
-			if (!is_hex(s.p[i]))
-				return false;
-			out[i] = lower(s.p[i]);
-		}
-		out[32] = '\0';
-		return true;
-	}
-	if (s.n != 36)
+	char v[POD_UID_MAX + 1];
+
+	if (s.n != 32 && s.n != 36)
 		return false;
-	for (size_t i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s.p[i] != '-' && s.p[i] != '_')
-				return false;
-			out[i] = '-';
-		} else if (is_hex(s.p[i])) {
-			out[i] = lower(s.p[i]);
-		} else {
+	for (size_t i = 0; i < s.n; i++) {
+		bool dash = s.n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+
+		if (dash && (s.p[i] == '-' || s.p[i] == '_'))
+			v[i] = '-';
+		else if (!dash && is_hex(s.p[i]))
+			v[i] = lower(s.p[i]);
+		else
 			return false;
-		}
 	}
-	out[36] = '\0';
+	v[s.n] = '\0';
+	memcpy(out, v, s.n + 1);
 	return true;
 }
 
@@ -91,11 +84,11 @@ static bool id_parse(struct span s, char *out)
 {
 	if (s.n != CONTAINER_ID_LEN)
 		return false;
-	for (size_t i = 0; i < s.n; i++) {
+	for (size_t i = 0; i < s.n; i++)
 		if (!is_hex(s.p[i]))
 			return false;
+	for (size_t i = 0; i < s.n; i++)
 		out[i] = lower(s.p[i]);
-	}
 	out[s.n] = '\0';
 	return true;
 }

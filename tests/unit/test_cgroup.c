@@ -77,6 +77,10 @@ START_TEST(systemd_driver)
 	expect("0::/../../kubepods-besteffort-pod" UID_UNDER ".slice/cri-containerd-" CID
 	       ".scope\n",
 	       UID_DASHED, CID);
+	/* A container ID with a non-hex digit: the UID alone, nothing half-written (fuzz_cgroup). */
+	expect("0::/kubepods.slice/kubepods-pod" UID_UNDER
+	       ".slice/docker-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6d7e8f90112233445566578899aabjccd.scope\n",
+	       UID_DASHED, "");
 	/* crio's conmon is not the container. */
 	expect("0::/kubepods.slice/kubepods-pod" UID_UNDER ".slice/crio-conmon-" CID ".scope\n",
 	       UID_DASHED, "");

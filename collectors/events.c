@@ -52,12 +52,6 @@
  */
 static uint64_t resync_work_total_us;
 
-/* Deciseconds since the collector started, plus one: flows.h's clock. */
-static uint32_t now_ds(const struct events_priv *p)
-{
-	return (uint32_t)((now_monotonic_us() - p->t0_us) / 100000) + 1;
-}
-
 static int epoll_mod(int epfd, int op, int fd)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
@@ -77,6 +71,9 @@ static void dump_close(struct events_priv *p)
 
 static void resync_request(struct events_priv *p, enum resync_reason why)
 {
+	/* Events were lost: what is counted by source and the like is off until a dump repairs it. */
+	if (why == RESYNC_OVERRUN)
+		p->losses++;
 	if (!p->resync_pending || why == RESYNC_OVERRUN)
 		p->pending_reason = why;
 	p->resync_pending = true;
@@ -110,6 +107,7 @@ static void fit_record(struct events_priv *p)
 static int resync_start(struct events_priv *p)
 {
 	uint64_t t0 = now_monotonic_us();
+	bool fresh;
 	int r;
 
 	/* The kernel walks the first part of the hash table inside this call already. */
@@ -121,10 +119,14 @@ static int resync_start(struct events_priv *p)
 	if (r < 0)
 		goto close_sock;
 	fit_record(p);
+	fresh = !p->flows.dump_abandoned;
 	r = flows_dump_begin(&p->flows);
 	if (r < 0)
 		goto unwatch;
 	p->dump_reason = p->pending_reason;
+	/* A restart continues its generation: losses since the first start still count. */
+	if (fresh)
+		p->dump_losses = p->losses;
 	p->resync_pending = false;
 	p->dump_start_us = now_monotonic_us();
 	p->dumped_congested |= p->backlog;
@@ -142,6 +144,7 @@ static void resync_finish(struct events_priv *p)
 	double took = (double)(now_monotonic_us() - p->dump_start_us) / 1e6;
 
 	flows_dump_end(&p->flows);
+	p->repaired_losses = p->dump_losses;
 	p->resyncs[p->dump_reason]++;
 	p->resync_duration = took;
 	resync_work_total_us += p->dump_work_us - p->last_work_us;
@@ -159,8 +162,10 @@ static void take(struct events_priv *p, const struct nlmsghdr *nlh, bool from_du
 
 	if (ct_event_parse(nlh, &ev) < 0)
 		p->bad_messages++;
-	else if (flows_apply(&p->flows, &ev, from_dump, now_ds(p)) < 0) /* no memory: stale */
+	else if (flows_apply(&p->flows, &ev, from_dump, now_ds(p)) < 0) { /* no memory: stale */
+		p->losses++;
 		resync_request(p, from_dump ? p->dump_reason : RESYNC_OVERRUN);
+	}
 }
 
 static int dump_entry(const struct nlmsghdr *nlh, void *userdata)
@@ -400,6 +405,17 @@ static int events_init(struct collector *c, const struct config *cfg)
 	r = flows_init(&p->flows);
 	if (r < 0)
 		return r;
+	if (cfg->attrib.enabled && !cfg->basic) {
+		struct attrib_cfg ac = {
+			.slots = cfg->attrib.sketch_size,
+			.prefix4 = cfg->attrib.prefix4,
+			.prefix6 = cfg->attrib.prefix6,
+		};
+
+		r = flows_attrib_init(&p->flows, &ac);
+		if (r < 0)
+			return r;
+	}
 	p->rx = scratch_get();
 	if (!p->rx)
 		return -ENOMEM;

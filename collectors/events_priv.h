@@ -11,6 +11,7 @@
 #include "collector.h"
 #include "ctnl.h"
 #include "flows.h"
+#include "util.h"
 
 #define RX_BATCH 64 /* datagrams per recvmmsg() */
 #define RX_SLOT 8192 /* one event is a few hundred bytes */
@@ -79,6 +80,12 @@ struct events_priv {
 	uint64_t dump_work_us; /* of the dump under way, then of the last one */
 	uint64_t last_work_us;
 	uint64_t bad_messages;
+	/*
+	 * Losses of events (overruns, no memory) so far, when the dump under way started, and
+	 * as of the start of the last dump that finished: attribution is shown only while the
+	 * last is the first, as it is rebuilt by dumps alone.
+	 */
+	uint64_t losses, dump_losses, repaired_losses;
 
 	/* drift check; silent flows' changes go unseen, so while there are any, re-dump now and then */
 	uint64_t events_at_tick;
@@ -88,5 +95,13 @@ struct events_priv {
 
 /* collect(): what a scrape shows of the record, whole or (config.basic) within its budget. */
 int events_render(struct collector *c, struct metric_writer *w);
+/* The attribution families, when they are to be trusted (events_attrib.c). */
+void events_render_attrib(struct events_priv *p, const struct config *cfg, struct metric_writer *w);
+
+/* Deciseconds since the collector started, plus one: flows.h's clock. */
+static inline uint32_t now_ds(const struct events_priv *p)
+{
+	return (uint32_t)((now_monotonic_us() - p->t0_us) / 100000) + 1;
+}
 
 #endif

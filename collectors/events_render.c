@@ -124,6 +124,7 @@ static int events_collect_basic(struct events_priv *p, struct metric_writer *w)
 int events_render(struct collector *c, struct metric_writer *w)
 {
 	struct events_priv *p = c->priv;
+	int r;
 
 	if (p->ev_err)
 		return p->ev_err;
@@ -152,9 +153,9 @@ int events_render(struct collector *c, struct metric_writer *w)
 	mw_u64(w, "nf_conntrack_event_socket_buffer_bytes", MW_NO_LABELS, (uint64_t)p->rcvbuf);
 	mw_family(w, "nf_conntrack_resyncs_total", METRIC_COUNTER,
 		  "Dumps of the conntrack table that rebuilt the exporter's record of live flows.");
-	for (unsigned r = 0; r < _RESYNC_MAX; r++)
-		mw_u64(w, "nf_conntrack_resyncs_total", MW_LABELS({ "reason", resync_names[r] }),
-		       p->resyncs[r]);
+	for (unsigned i = 0; i < _RESYNC_MAX; i++)
+		mw_u64(w, "nf_conntrack_resyncs_total", MW_LABELS({ "reason", resync_names[i] }),
+		       p->resyncs[i]);
 	mw_family(w, "nf_conntrack_resync_duration_seconds", METRIC_GAUGE,
 		  "How long the last resync took.");
 	mw_double(w, "nf_conntrack_resync_duration_seconds", MW_NO_LABELS, p->resync_duration);
@@ -186,5 +187,10 @@ int events_render(struct collector *c, struct metric_writer *w)
 			       n);
 		}
 	}
-	return write_zones(p, w);
+	r = write_zones(p, w);
+	if (r < 0)
+		return r;
+	if (p->flows.attrib_on)
+		events_render_attrib(p, c->cfg, w);
+	return 0;
 }

@@ -22,6 +22,13 @@ const char *const flows_state_names[FLOW_N_STATES] = {
 	"time_wait", "close",	 "syn_sent2", "unreplied",   "replied",	 "assured",
 };
 
+const char *const flows_age_names[FLOWS_N_AGES] = {
+	"under_10s",
+	"10s_to_1m",
+	"1m_to_10m",
+	"over_10m",
+};
+
 /* Indexed by protocol number: a scrape names 256 protocols per namespace, by lookup. */
 static const char *const proto_names[256] = {
 	[1] = "icmp", [6] = "tcp",     [17] = "udp",   [33] = "dccp",
@@ -61,6 +68,15 @@ int flows_init(struct flows *f)
 	return ft_init(&f->ft, 0);
 }
 
+int flows_attrib_init(struct flows *f, const struct attrib_cfg *cfg)
+{
+	if (!cfg->slots || cfg->slots > ATTRIB_MAX_SLOTS || cfg->prefix4 > 32 || cfg->prefix6 > 128)
+		return -EINVAL;
+	f->acfg = *cfg;
+	f->attrib_on = true;
+	return 0;
+}
+
 void flows_fini(struct flows *f)
 {
 	if (!f)
@@ -69,9 +85,79 @@ void flows_fini(struct flows *f)
 	ft_free(&f->tombs);
 	if (f->zone_live)
 		munmap(f->zone_live, ZONE_LIVE_SIZE);
-	for (size_t i = 0; i < ARRAY_SIZE(f->proto); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(f->proto); i++) {
+		if (f->proto[i])
+			free(f->proto[i]->unrep);
 		free(f->proto[i]);
+	}
+	attrib_set_free(f->acur);
+	attrib_set_free(f->anext);
 	*f = (struct flows){ 0 };
+}
+
+/* A protocol's row, at its first flow; with attribution, its unreplied ring too. */
+static int proto_row(struct flows *f, uint8_t proto)
+{
+	struct flows_proto *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	if (f->attrib_on) {
+		p->unrep = calloc(FLOWS_UNREP_SECONDS, sizeof(*p->unrep));
+		if (!p->unrep) {
+			free(p);
+			return -ENOMEM;
+		}
+		f->unrep_protos[f->n_unrep_protos++] = proto;
+	}
+	f->proto[proto] = p;
+	return 0;
+}
+
+static uint32_t second_of(uint32_t ds)
+{
+	return ds ? (ds - 1) / 10 : 0;
+}
+
+/*
+ * Move the rings on to second @now: what was born FLOWS_UNREP_SECONDS ago leaves its slot,
+ * which the births of this second take, for the older count.
+ */
+static void unrep_advance(struct flows *f, uint32_t now)
+{
+	uint32_t steps;
+
+	if (now <= f->unrep_s)
+		return;
+	steps = now - f->unrep_s < FLOWS_UNREP_SECONDS ? now - f->unrep_s : FLOWS_UNREP_SECONDS;
+	for (unsigned i = 0; i < f->n_unrep_protos; i++) {
+		struct flows_proto *p = f->proto[f->unrep_protos[i]];
+
+		for (uint32_t t = now - steps + 1; t <= now; t++) {
+			p->unrep_older += p->unrep[t % FLOWS_UNREP_SECONDS];
+			p->unrep[t % FLOWS_UNREP_SECONDS] = 0;
+		}
+	}
+	f->unrep_s = now;
+}
+
+bool flows_unreplied(struct flows *f, unsigned proto, uint32_t now_ds, uint64_t ret[FLOWS_N_AGES])
+{
+	static const uint32_t band_end[] = { 10, 60, FLOWS_UNREP_SECONDS };
+	struct flows_proto *p = f->proto[proto & 0xff];
+	uint32_t age = 0;
+
+	if (!p || !p->unrep)
+		return false;
+	unrep_advance(f, second_of(now_ds));
+	for (unsigned b = 0; b < ARRAY_SIZE(band_end); b++) {
+		ret[b] = 0;
+		/* Nothing was born before second 0. */
+		for (; age < band_end[b] && age <= f->unrep_s; age++)
+			ret[b] += p->unrep[(f->unrep_s - age) % FLOWS_UNREP_SECONDS];
+	}
+	ret[FLOWS_AGE_OLDER] = p->unrep_older;
+	return true;
 }
 
 unsigned flows_state_of(const struct ct_event *ev, int old)
@@ -94,8 +180,19 @@ static void count(struct flows *f, const struct flow *fl, int delta)
 	unsigned st = (fl->state & FLOW_STATE_MASK) - 1u;
 
 	/* Every flow's protocol has its row: flows_apply() made it first. */
-	f->proto[fl->proto]->live[st] += (uint32_t)delta;
+	struct flows_proto *p = f->proto[fl->proto];
+
+	p->live[st] += (uint32_t)delta;
 	f->zone_live[fl->zone] += (uint32_t)delta;
+	if ((fl->state & FLOW_UNREPLIED) && p->unrep) {
+		/* In its birth second's slot while that is within the rings' ten minutes. */
+		uint32_t born = second_of(fl->start);
+
+		if (f->unrep_s - born < FLOWS_UNREP_SECONDS)
+			p->unrep[born % FLOWS_UNREP_SECONDS] += (uint32_t)delta;
+		else
+			p->unrep_older += (uint64_t)(int64_t)delta;
+	}
 	if (fl->zone >= f->zone_top)
 		f->zone_top = fl->zone + 1u;
 }
@@ -105,7 +202,7 @@ static void observe_lifetime(struct flows *f, const struct flow *fl, uint32_t no
 	struct flows_hist *h = &f->proto[fl->proto]->hist;
 	double life;
 
-	if (!fl->start)
+	if (!(fl->state & FLOW_BORN))
 		return; /* seen in a dump, not born under our eyes */
 	life = (double)(now_ds - fl->start) / 10.0;
 	for (size_t i = 0; i < FLOWS_N_BOUNDS; i++)
@@ -131,6 +228,35 @@ static bool says_state(const struct ct_event *ev)
 	return ev->has_status;
 }
 
+/* Whether @ev says the flow never saw a reply; @fl: what we knew of it, or NULL. */
+static bool unreplied(const struct ct_event *ev, const struct flow *fl, unsigned st)
+{
+	if (ev->has_status)
+		return !(ev->status & IPS_SEEN_REPLY);
+	if (fl)
+		return fl->state & FLOW_UNREPLIED;
+	return st == FLOW_ST_UNREPLIED || (ev->l4proto == FLOW_PROTO_TCP && st == 1 /* syn_sent */);
+}
+
+/* A DESTROY of an entry that never saw a reply: by protocol, DNS apart. */
+static void count_ended(struct flows *f, const struct ct_event *ev, const struct flow *fl)
+{
+	bool dns = (ev->l4proto == FLOW_PROTO_TCP || ev->l4proto == 17) && ev->orig.has_ports &&
+		   ev->orig.dport == 53;
+
+	if (unreplied(ev, fl, FLOW_ST_REPLIED))
+		f->proto[ev->l4proto]->unrep_ended[dns]++;
+}
+
+/* Count @ev's entry in or out of the summaries: @cur, and @next if the flow is @marked. */
+static void attrib(struct flows *f, const struct ct_event *ev, bool cur, bool next, int delta)
+{
+	if (cur && f->acur)
+		attrib_set_count(f->acur, &f->acfg, ev, delta);
+	if (next && f->anext)
+		attrib_set_count(f->anext, &f->acfg, ev, delta);
+}
+
 int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint32_t now_ds)
 {
 	struct flow *fl = ft_find(&f->ft, ev->id, ev->thash);
@@ -144,17 +270,23 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 	 */
 	bool mark = from_dump || !(f->dump_active || f->dump_abandoned) || says_state(ev);
 	unsigned st;
+	uint8_t ur;
 	int r;
 
-	if (!f->proto[ev->l4proto] && !(f->proto[ev->l4proto] = calloc(1, sizeof(*f->proto[0]))))
-		return -ENOMEM;
+	if (!f->proto[ev->l4proto] && (r = proto_row(f, ev->l4proto)) < 0)
+		return r;
+	unrep_advance(f, second_of(now_ds));
 	if (!from_dump) {
 		f->proto[ev->l4proto]->events[ev->type]++;
 		f->events_seen++;
 	}
 	if (ev->type == CT_EVENT_DESTROY) {
+		if (!from_dump)
+			count_ended(f, ev, fl);
 		if (fl) {
 			observe_lifetime(f, fl, now_ds);
+			/* In @anext only if marked: the unmarked were never counted there. */
+			attrib(f, ev, true, (fl->state & FLOW_GEN) == f->gen, -1);
 			forget(f, fl);
 		}
 		/* The dump under way may still bring this flow, from before its death: ignore it. */
@@ -170,34 +302,42 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 			  (!fl && ft_find(&f->tombs, ev->id, ev->thash))))
 		return 0; /* an event of this dump's time already said more, or the flow died */
 	st = flows_state_of(ev, fl ? (int)(fl->state & FLOW_STATE_MASK) - 1 : -1);
+	ur = unreplied(ev, fl, st) ? FLOW_UNREPLIED : 0;
 	if (fl) {
-		uint8_t keep = fl->state & FLOW_EVENTS;
+		const uint8_t shown = FLOW_STATE_MASK | FLOW_UNREPLIED;
+		uint8_t keep = fl->state & (FLOW_EVENTS | FLOW_BORN);
+		bool was_marked = (fl->state & FLOW_GEN) == f->gen;
 		/* Taken before the state is rewritten below, generation bit and all. */
 		uint8_t gen = mark ? f->gen : fl->state & FLOW_GEN;
 
-		if ((fl->state & FLOW_STATE_MASK) != st + 1 || fl->zone != ev->zone ||
+		if ((fl->state & shown) != ((st + 1) | ur) || fl->zone != ev->zone ||
 		    fl->proto != ev->l4proto) {
 			count(f, fl, -1);
-			fl->state = (uint8_t)(st + 1);
+			fl->state = (uint8_t)((fl->state & ~shown) | (st + 1) | ur);
 			fl->zone = ev->zone;
 			fl->proto = ev->l4proto;
 			count(f, fl, +1);
 		}
-		if (!keep && !from_dump)
+		if (!(keep & FLOW_EVENTS) && !from_dump)
 			f->silent--;
-		fl->state = (uint8_t)((fl->state & FLOW_STATE_MASK) | gen | keep |
-				      (from_dump ? 0 : FLOW_EVENTS));
+		fl->state =
+			(uint8_t)((fl->state & shown) | gen | keep | (from_dump ? 0 : FLOW_EVENTS));
+		/* Marked now, and not before: the dump's view gains it. */
+		if (!was_marked && gen == f->gen)
+			attrib(f, ev, false, true, +1);
 		return 0;
 	}
 	{
+		bool born = ev->type == CT_EVENT_NEW && !from_dump;
 		struct flow nf = {
 			.id = ev->id,
 			.thash = ev->thash,
 			.zone = ev->zone,
 			.proto = ev->l4proto,
-			.state = (uint8_t)((st + 1) | (mark ? f->gen : f->gen ^ FLOW_GEN) |
-					   (from_dump ? 0 : FLOW_EVENTS)),
-			.start = ev->type == CT_EVENT_NEW && !from_dump ? now_ds : 0,
+			.state = (uint8_t)((st + 1) | ur | (mark ? f->gen : f->gen ^ FLOW_GEN) |
+					   (from_dump ? 0 : FLOW_EVENTS) | (born ? FLOW_BORN : 0)),
+			/* For unreplied ages too: an entry first seen in a dump is as old as that. */
+			.start = now_ds,
 		};
 
 		r = ft_insert(&f->ft, &nf);
@@ -206,19 +346,31 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 		count(f, &nf, +1);
 		if (from_dump)
 			f->silent++;
+		attrib(f, ev, true, mark, +1);
 	}
 	return 0;
 }
 
 int flows_dump_begin(struct flows *f)
 {
+	bool fresh = !f->dump_abandoned;
 	int r;
 
+	/* A restart keeps what the abandoned dump's marks counted, as it keeps the marks. */
+	if (f->attrib_on && (fresh || !f->anext)) {
+		struct attrib_set *next;
+
+		r = attrib_set_new(&f->acfg, &next);
+		if (r < 0)
+			return r;
+		attrib_set_free(f->anext);
+		f->anext = next;
+	}
 	r = ft_init(&f->tombs, 0);
 	if (r < 0)
 		return r;
 	/* Flows the dump doesn't mention, and no event touches meanwhile, are gone. */
-	if (!f->dump_abandoned)
+	if (fresh)
 		f->gen ^= FLOW_GEN;
 	f->dump_abandoned = false;
 	f->dump_active = true;
@@ -247,6 +399,12 @@ void flows_dump_end(struct flows *f)
 	f->dump_active = false; /* finished, not abandoned */
 	f->dump_abandoned = false;
 	ft_free(&f->tombs);
+	/* What the dump and the events since its start counted is the record now. */
+	if (f->anext) {
+		attrib_set_free(f->acur);
+		f->acur = f->anext;
+		f->anext = NULL;
+	}
 }
 
 void flows_fit(struct flows *f, uint64_t entries)

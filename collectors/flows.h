@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attrib.h"
 #include "ctevent.h"
 #include "flowtable.h"
 
@@ -55,11 +56,22 @@ struct flows_hist {
 	double sum;
 };
 
+/* Unreplied entries by the second they were born (or first seen), over the last ten minutes. */
+#define FLOWS_UNREP_SECONDS 600
+
+/* Age bands of unreplied entries: under 10 s, under 1 min, under 10 min, older. */
+enum { FLOWS_AGE_10S, FLOWS_AGE_1M, FLOWS_AGE_10M, FLOWS_AGE_OLDER, FLOWS_N_AGES };
+extern const char *const flows_age_names[FLOWS_N_AGES];
+
 /* What is counted of one protocol. */
 struct flows_proto {
 	uint32_t live[FLOW_N_STATES]; /* by state */
 	uint64_t events[_CT_EVENT_MAX]; /* by type */
 	struct flows_hist hist;
+	/* With attribution: live unreplied entries by birth second, and those born earlier. */
+	uint32_t *unrep; /* [FLOWS_UNREP_SECONDS], by birth second modulo its size */
+	uint64_t unrep_older;
+	uint64_t unrep_ended[2]; /* DESTROYs of never-replied entries: [0] others, [1] DNS */
 };
 
 struct flows {
@@ -79,6 +91,19 @@ struct flows {
 	 * (nf_conntrack_events=2) or with events switched off for them (nft "ct event set 0").
 	 */
 	size_t silent;
+
+	/*
+	 * Attribution (attrib.h), when on. @acur counts the flows of the record, from the end of
+	 * the first dump on; @anext, while a dump runs (or waits to restart), the flows marked with
+	 * the current generation: the ones that survive the dump's end, when it replaces @acur.
+	 * So every resync makes the summaries new from a full view of the table.
+	 */
+	bool attrib_on;
+	struct attrib_cfg acfg;
+	struct attrib_set *acur, *anext;
+	uint32_t unrep_s; /* the second the unreplied rings were last moved on to */
+	uint8_t unrep_protos[256]; /* the protocols with a ring */
+	unsigned n_unrep_protos;
 };
 
 /* Live flows of @proto in state slot @st. */
@@ -102,6 +127,8 @@ static inline const struct flows_hist *flows_hist(const struct flows *f, unsigne
 
 /* -ENOMEM; flows_fini() undoes a half-done init. */
 int flows_init(struct flows *f);
+/* Attribution on, before the first flow: -EINVAL for a bad @cfg. */
+int flows_attrib_init(struct flows *f, const struct attrib_cfg *cfg);
 /* NULL-safe, and safe on a zeroed struct. */
 void flows_fini(struct flows *f);
 
@@ -125,6 +152,12 @@ void flows_dump_end(struct flows *f);
 
 /* Size the record for about @entries flows, or give memory back after the table shrank. */
 void flows_fit(struct flows *f, uint64_t entries);
+
+/*
+ * Live unreplied entries of @proto by age band at @now_ds (as flows_apply()'s), into @ret;
+ * false when the protocol never had one (or attribution is off).
+ */
+bool flows_unreplied(struct flows *f, unsigned proto, uint32_t now_ds, uint64_t ret[FLOWS_N_AGES]);
 
 struct zone_count {
 	uint16_t zone;

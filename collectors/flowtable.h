@@ -12,13 +12,15 @@
  * tuple: ids are 32-bit hashes themselves and do collide among a million live entries.
  */
 
-#define FLOW_STATE_MASK 0x3f
+#define FLOW_STATE_MASK 0x0f
+#define FLOW_UNREPLIED 0x10 /* no reply seen (IPS_SEEN_REPLY clear) */
+#define FLOW_BORN 0x20 /* @start is its NEW event's time; else when we first saw it */
 #define FLOW_EVENTS 0x40 /* the flow has sent an event: it will send its DESTROY too */
 #define FLOW_GEN 0x80 /* mark of the resync generation that last saw the flow */
 
 struct flow {
 	uint32_t id;
-	uint32_t start; /* deciseconds since the collector started, plus one; 0: not seen born */
+	uint32_t start; /* deciseconds since the collector started, plus one (see FLOW_BORN) */
 	uint16_t thash;
 	uint16_t zone;
 	uint8_t proto;

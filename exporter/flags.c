@@ -25,6 +25,12 @@ enum flag_id {
 	FLAG_FORMAT,
 	FLAG_EVENTS_BUFFER_SIZE,
 	FLAG_EVENTS_MAX_ZONES,
+	FLAG_ATTRIB_ON,
+	FLAG_ATTRIB_OFF,
+	FLAG_ATTRIB_TOP_K,
+	FLAG_ATTRIB_SKETCH_SIZE,
+	FLAG_ATTRIB_SOURCE_PREFIX,
+	FLAG_ATTRIB_SNAT_PORT_RANGE,
 	FLAG_DISABLE_DEFAULTS,
 	FLAG_HELP,
 	FLAG_VERSION,
@@ -64,6 +70,17 @@ static const struct {
 	  "receive buffer of the conntrack event socket, e.g. 8MiB (default 8MiB)" },
 	{ "collector.events.max-zones", FLAG_EVENTS_MAX_ZONES, true, "N",
 	  "conntrack zones with their own series; the rest are summed as zone=\"other\" (default 32)" },
+	{ "collector.attribution", FLAG_ATTRIB_ON, false, NULL,
+	  "which sources, destinations, DNAT backends and SNAT addresses hold the entries, and the unreplied ones, from the events collector (default enabled)" },
+	{ "no-collector.attribution", FLAG_ATTRIB_OFF, false, NULL, "no attribution series" },
+	{ "collector.attribution.top-k", FLAG_ATTRIB_TOP_K, true, "K",
+	  "series per attribution family before the rest is summed as \"other\", 1 to 100 (default 10)" },
+	{ "collector.attribution.sketch-size", FLAG_ATTRIB_SKETCH_SIZE, true, "N",
+	  "Space-Saving slots per attribution family, at least 4 x top-k, at most 65536: memory, and exact counts up to N distinct keys (default 1024)" },
+	{ "collector.attribution.source-prefix", FLAG_ATTRIB_SOURCE_PREFIX, true, "V4,V6",
+	  "aggregate sources to these prefix lengths, e.g. 24,64 (default 32,64)" },
+	{ "collector.attribution.snat-port-range", FLAG_ATTRIB_SNAT_PORT_RANGE, true, "LO-HI",
+	  "source ports your SNAT/masquerade rules may use, for the port usage ratio (default 1024-65535, the kernel's own choice without a range)" },
 	{ "format", FLAG_FORMAT, true, "FORMAT", "doctor's output: text or json (default text)" },
 	{ "collector.disable-defaults", FLAG_DISABLE_DEFAULTS, false, NULL,
 	  "disable every collector not enabled explicitly with --collector.NAME" },
@@ -289,6 +306,54 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		f->events_max_zones = (unsigned)n;
 		return 0;
 	}
+	case FLAG_ATTRIB_TOP_K: {
+		size_t n;
+
+		if (parse_size(v, &n) < 0 || n < 1 || n > MAX_ATTRIB_TOP_K || strpbrk(v, "KMGB"))
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want a number from 1 to %d", v,
+				    name, MAX_ATTRIB_TOP_K);
+		f->attrib.top_k = (unsigned)n;
+		return 0;
+	}
+	case FLAG_ATTRIB_SKETCH_SIZE: {
+		size_t n;
+
+		if (parse_size(v, &n) < 0 || n < 4 || n > 65536 || strpbrk(v, "KMGB"))
+			return fail(err, size,
+				    "invalid value \"%s\" for --%s: want a number from 4 to 65536",
+				    v, name);
+		f->attrib.sketch_size = (unsigned)n;
+		return 0;
+	}
+	case FLAG_ATTRIB_SOURCE_PREFIX: {
+		unsigned a, b;
+		int end = 0;
+
+		if (sscanf(v, "%3u,%3u%n", &a, &b, &end) != 2 || v[end] || a > 32 || b > 128 ||
+		    !strchr("0123456789", v[0]))
+			return fail(
+				err, size,
+				"invalid value \"%s\" for --%s: want V4,V6 prefix lengths, e.g. 24,64",
+				v, name);
+		f->attrib.prefix4 = a;
+		f->attrib.prefix6 = b;
+		return 0;
+	}
+	case FLAG_ATTRIB_SNAT_PORT_RANGE: {
+		unsigned lo, hi;
+		int end = 0;
+
+		if (sscanf(v, "%5u-%5u%n", &lo, &hi, &end) != 2 || v[end] || !lo || lo > hi ||
+		    hi > 65535 || !strchr("0123456789", v[0]))
+			return fail(
+				err, size,
+				"invalid value \"%s\" for --%s: want LO-HI ports, 1 <= LO <= HI <= 65535",
+				v, name);
+		f->attrib.snat_lo = lo;
+		f->attrib.snat_hi = hi;
+		return 0;
+	}
 	default:
 		return fail(err, size, "internal error for --%s", name);
 	}
@@ -304,6 +369,14 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 		.events_buffer_size = DEFAULT_EVENTS_BUFFER_SIZE,
 		.events_max_zones = DEFAULT_EVENTS_MAX_ZONES,
 		.netns_max = DEFAULT_NETNS_MAX,
+		.attrib = {
+			.top_k = DEFAULT_ATTRIB_TOP_K,
+			.sketch_size = DEFAULT_ATTRIB_SKETCH_SIZE,
+			.prefix4 = 32,
+			.prefix6 = 64,
+			.snat_lo = DEFAULT_SNAT_PORT_LO,
+			.snat_hi = DEFAULT_SNAT_PORT_HI,
+		},
 	};
 	signed char explicit[FLAGS_MAX_COLLECTORS] = { 0 }; /* +1 enabled, -1 disabled */
 	bool disable_defaults = false;
@@ -376,6 +449,10 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 			case FLAG_VERSION:
 				f.version = true;
 				break;
+			case FLAG_ATTRIB_ON:
+			case FLAG_ATTRIB_OFF:
+				f.attrib.off = flag_table[k].id == FLAG_ATTRIB_OFF;
+				break;
 			default:
 				break;
 			}
@@ -396,6 +473,11 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 		return fail(err, err_size, "flag --format is for the doctor command");
 	if (f.netns_all && f.n_netns)
 		return fail(err, err_size, "--netns=all and --netns=NAME exclude each other");
+	if (f.attrib.sketch_size < 4 * f.attrib.top_k)
+		return fail(
+			err, err_size,
+			"--collector.attribution.sketch-size (%u) must be at least 4 x top-k (%u)",
+			f.attrib.sketch_size, 4 * f.attrib.top_k);
 
 	for (size_t i = 0; i < collector_registry_size; i++)
 		f.collector_enabled[i] =

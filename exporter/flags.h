@@ -13,6 +13,12 @@
 #define DEFAULT_EVENTS_MAX_ZONES 32
 #define FLAGS_MAX_NETNS 64
 #define DEFAULT_NETNS_MAX 1024
+#define DEFAULT_ATTRIB_TOP_K 10
+#define MAX_ATTRIB_TOP_K 100
+#define DEFAULT_ATTRIB_SKETCH_SIZE 1024
+/* The kernel's own SNAT port choice for a source port >= 1024 with no range given. */
+#define DEFAULT_SNAT_PORT_LO 1024
+#define DEFAULT_SNAT_PORT_HI 65535
 
 struct flags {
 	const char *listen_address;
@@ -33,6 +39,10 @@ struct flags {
 	bool netns_metrics_full; /* --netns.metrics=full */
 	size_t events_buffer_size;
 	unsigned events_max_zones;
+	struct {
+		bool off; /* --no-collector.attribution */
+		unsigned top_k, sketch_size, prefix4, prefix6, snat_lo, snat_hi;
+	} attrib;
 	bool collector_enabled[FLAGS_MAX_COLLECTORS];
 	bool help;
 	bool version;

@@ -22,26 +22,6 @@
 #define SAMPLE_GAP_S 3
 #define DOCTOR_DUMP_MAX 100000 /* entries: a dump of this many takes about 0.2 s */
 
-static void add(struct report *r, enum severity sev, const char *fix, const char *why,
-		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void add(struct report *r, enum severity sev, const char *fix, const char *why,
-		const char *fmt, ...)
-{
-	struct finding *f;
-	va_list ap;
-
-	if (r->n == MAX_FINDINGS)
-		return;
-	f = &r->f[r->n++];
-	f->sev = sev;
-	va_start(ap, fmt);
-	vsnprintf(f->title, sizeof(f->title), fmt, ap);
-	va_end(ap);
-	snprintf(f->why, sizeof(f->why), "%s", why);
-	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
-}
-
 static void unseen(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Something doctor could not look at; past the room for them, dropped. */
@@ -80,6 +60,7 @@ struct snapshot {
 	/* With --netns: every namespace, in the order they were written. */
 	struct ns_fill *ns;
 	size_t n_ns, ns_cap;
+	struct attrib_facts at; /* what fills the table, from the events collector */
 	int error;
 };
 
@@ -95,6 +76,7 @@ static void snapshot_begin(struct snapshot *x)
 		x->timeout[i] = x->in_state[i] = NAN;
 	for (size_t i = 0; i < ARRAY_SIZE(neigh_tables); i++)
 		x->table_fulls[i] = x->forced_gc[i] = NAN;
+	attrib_begin(&x->at);
 }
 
 static void add_to(double *sum, double v)
@@ -172,6 +154,8 @@ static void snapshot_sample(struct snapshot *x, const struct mw_sample *s)
 		for (size_t i = 0; i < ARRAY_SIZE(neigh_tables); i++)
 			if (strcmp(mw_sample_label(s, ML_TABLE), neigh_tables[i]) == 0)
 				set_first(fulls ? &x->table_fulls[i] : &x->forced_gc[i], s->value);
+	} else {
+		attrib_sample(&x->at, s);
 	}
 }
 
@@ -334,64 +318,70 @@ static void examine(struct snapshot *t, const struct snapshot *t0, struct facts 
 	}
 	v = x->entries / x->limit;
 	if (v >= 0.9)
-		add(r, SEV_RISK, fix,
-		    "When the table is full, new connections are dropped (\"table full, dropping packet\").",
-		    "table %.1f %% full%s: %.0f of %.0f entries", 100 * v, where, x->entries,
-		    x->limit);
+		report_add(
+			r, SEV_RISK, fix,
+			"When the table is full, new connections are dropped (\"table full, dropping packet\").",
+			"table %.1f %% full%s: %.0f of %.0f entries", 100 * v, where, x->entries,
+			x->limit);
 	else if (v >= 0.75)
-		add(r, SEV_WARN, fix, "Little headroom is left before new connections are dropped.",
-		    "table %.1f %% full%s: %.0f of %.0f entries", 100 * v, where, x->entries,
-		    x->limit);
+		report_add(r, SEV_WARN, fix,
+			   "Little headroom is left before new connections are dropped.",
+			   "table %.1f %% full%s: %.0f of %.0f entries", 100 * v, where, x->entries,
+			   x->limit);
 	if (x->n_ns > 1 && x->ns[1].entries / x->limit >= 0.75) {
 		size_t more = 1;
 
 		while (more + 1 < x->n_ns && x->ns[more + 1].entries / x->limit >= 0.75)
 			more++;
-		add(r, SEV_WARN, fix,
-		    "Every namespace counts its entries against the same nf_conntrack_max.",
-		    "%zu more network namespace%s above 75 %% full, next %s at %.1f %%", more,
-		    more > 1 ? "s" : "", x->ns[1].netns, 100 * x->ns[1].entries / x->limit);
+		report_add(r, SEV_WARN, fix,
+			   "Every namespace counts its entries against the same nf_conntrack_max.",
+			   "%zu more network namespace%s above 75 %% full, next %s at %.1f %%",
+			   more, more > 1 ? "s" : "", x->ns[1].netns,
+			   100 * x->ns[1].entries / x->limit);
 	}
 	if (!isnan(x->to_full) && x->to_full < 3600) {
 		human_seconds(a, sizeof(a), x->to_full);
-		add(r, SEV_RISK, fix,
-		    "At the growth of the last seconds the table will be full soon.",
-		    "filling up%s: +%.1f entries/s, full in %s", where, x->growth, a);
+		report_add(r, SEV_RISK, fix,
+			   "At the growth of the last seconds the table will be full soon.",
+			   "filling up%s: +%.1f entries/s, full in %s", where, x->growth, a);
 	}
 	if (x->drop > x->drop0)
-		add(r, SEV_RISK, fix, "Packets are being dropped for a full table right now.",
-		    "%.0f packets dropped in the last %.0f s", x->drop - x->drop0, x->dt);
+		report_add(r, SEV_RISK, fix,
+			   "Packets are being dropped for a full table right now.",
+			   "%.0f packets dropped in the last %.0f s", x->drop - x->drop0, x->dt);
 	else if (x->drop > 0)
-		add(r, SEV_WARN, fix,
-		    "The table has been full before: new connections failed then.",
-		    "%.0f packets dropped for a full table since boot", x->drop);
+		report_add(r, SEV_WARN, fix,
+			   "The table has been full before: new connections failed then.",
+			   "%.0f packets dropped for a full table since boot", x->drop);
 	if (x->early_drop > 0)
-		add(r, SEV_WARN, fix,
-		    "Unassured entries were evicted to make room: the table was full.",
-		    "%.0f early drops since boot", x->early_drop);
+		report_add(r, SEV_WARN, fix,
+			   "Unassured entries were evicted to make room: the table was full.",
+			   "%.0f early drops since boot", x->early_drop);
 	if (x->insert_failed > 0)
-		add(r, SEV_INFO, NULL,
-		    "Usually two packets of one new flow racing on two CPUs (often UDP DNS); each cost a packet.",
-		    "%.0f insert failures since boot", x->insert_failed);
+		report_add(
+			r, SEV_INFO, NULL,
+			"Usually two packets of one new flow racing on two CPUs (often UDP DNS); each cost a packet.",
+			"%.0f insert failures since boot", x->insert_failed);
 	if (!isnan(x->buckets) && x->buckets > 0) {
 		double chain = 2 * x->limit / x->buckets;
 
 		snprintf(fix, sizeof(fix),
 			 "echo %.0f > /sys/module/nf_conntrack/parameters/hashsize", x->limit / 2);
 		if (chain > 8 || x->chaintoolong > 0)
-			add(r, SEV_WARN, fix,
-			    "Each entry is hashed twice; long chains make every lookup slower, and the kernel refuses inserts into chains that are too long.",
-			    "hash table: %.0f buckets for %.0f entries, chains of %.1f on average when full%s",
-			    x->buckets, x->limit, chain,
-			    x->chaintoolong > 0 ? ", inserts refused for chain length" : "");
+			report_add(
+				r, SEV_WARN, fix,
+				"Each entry is hashed twice; long chains make every lookup slower, and the kernel refuses inserts into chains that are too long.",
+				"hash table: %.0f buckets for %.0f entries, chains of %.1f on average when full%s",
+				x->buckets, x->limit, chain,
+				x->chaintoolong > 0 ? ", inserts refused for chain length" : "");
 	}
 	if (!isnan(x->mem_full) && !isnan(x->ram) && x->ram > 0 && x->mem_full / x->ram > 0.1) {
 		human_bytes(a, sizeof(a), x->mem_full);
 		human_bytes(b, sizeof(b), x->ram);
-		add(r, SEV_WARN, NULL,
-		    "A full table would hold that much unswappable kernel memory.",
-		    "a full table would take %s, %.0f %% of the %s of RAM", a,
-		    100 * x->mem_full / x->ram, b);
+		report_add(r, SEV_WARN, NULL,
+			   "A full table would hold that much unswappable kernel memory.",
+			   "a full table would take %s, %.0f %% of the %s of RAM", a,
+			   100 * x->mem_full / x->ram, b);
 	}
 	if (isnan(x->mem_now))
 		unseen(r, "kernel memory (/proc/slabinfo needs root)");
@@ -410,9 +400,10 @@ static void examine_timeouts(const struct snapshot *t, struct report *r)
 			 long_ones[i].suggest);
 		if (!isnan(n))
 			snprintf(now, sizeof(now), " (%.0f entries in that state now)", n);
-		add(r, SEV_WARN, fix,
-		    "An entry whose peers vanished without closing stays this long, counted against nf_conntrack_max.",
-		    "%s is %s%s", long_ones[i].sysctl, h, now);
+		report_add(
+			r, SEV_WARN, fix,
+			"An entry whose peers vanished without closing stays this long, counted against nf_conntrack_max.",
+			"%s is %s%s", long_ones[i].sysctl, h, now);
 	}
 }
 
@@ -422,19 +413,21 @@ static void examine_caches(const struct snapshot *t, struct report *r)
 		double v = t->table_fulls[i];
 
 		if (!isnan(v) && v > 0)
-			add(r, SEV_WARN,
-			    i ? "sysctl -w net.ipv6.neigh.default.gc_thresh3=8192"
-			      : "sysctl -w net.ipv4.neigh.default.gc_thresh3=8192",
-			    "The neighbour table overflowed: new neighbours could not be resolved.",
-			    "%s full %.0f times since boot", neigh_tables[i], v);
+			report_add(
+				r, SEV_WARN,
+				i ? "sysctl -w net.ipv6.neigh.default.gc_thresh3=8192"
+				  : "sysctl -w net.ipv4.neigh.default.gc_thresh3=8192",
+				"The neighbour table overflowed: new neighbours could not be resolved.",
+				"%s full %.0f times since boot", neigh_tables[i], v);
 		v = t->forced_gc[i];
 		if (!isnan(v) && v > 0)
-			add(r, SEV_INFO,
-			    i ? "sysctl -w net.ipv6.neigh.default.gc_thresh2=4096"
-			      : "sysctl -w net.ipv4.neigh.default.gc_thresh2=4096",
-			    "The neighbour table grew past gc_thresh2 and was pruned at once; past gc_thresh3 it overflows.",
-			    "%s forced garbage collection %.0f times since boot", neigh_tables[i],
-			    v);
+			report_add(
+				r, SEV_INFO,
+				i ? "sysctl -w net.ipv6.neigh.default.gc_thresh2=4096"
+				  : "sysctl -w net.ipv4.neigh.default.gc_thresh2=4096",
+				"The neighbour table grew past gc_thresh2 and was pruned at once; past gc_thresh3 it overflows.",
+				"%s forced garbage collection %.0f times since boot",
+				neigh_tables[i], v);
 	}
 }
 
@@ -500,6 +493,13 @@ int doctor_run(const struct flags *f)
 		unseen(&r, "collector %s failed: %s", name, strerror(-err));
 	x.ram = procfs_fd >= 0 ? mem_total_bytes(procfs_fd) : NAN;
 	examine(&t, &t0, &x, &r);
+	x.attrib = &t.at;
+	examine_attrib(&t.at, &t0.at, x.entries, x.limit, x.dt, &r);
+	if (!events)
+		unseen(&r, "what fills the table (dumped in the own namespace up to %d entries)",
+		       DOCTOR_DUMP_MAX);
+	else if (!t.at.seen)
+		unseen(&r, "what fills the table (the dump did not finish, or attribution is off)");
 	examine_timeouts(&t, &r);
 	examine_caches(&t, &r);
 	for (unsigned i = 0; i < r.n; i++)

@@ -3,6 +3,7 @@
 #include "doctor_report.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,23 @@
 #define NS_SHOWN 5 /* fullest namespaces in the text report; JSON has them all */
 
 static const char *const sev_names[] = { "info", "warning", "risk" };
+
+void report_add(struct report *r, enum severity sev, const char *fix, const char *why,
+		const char *fmt, ...)
+{
+	struct finding *f;
+	va_list ap;
+
+	if (r->n == MAX_FINDINGS)
+		return;
+	f = &r->f[r->n++];
+	f->sev = sev;
+	va_start(ap, fmt);
+	vsnprintf(f->title, sizeof(f->title), fmt, ap);
+	va_end(ap);
+	snprintf(f->why, sizeof(f->why), "%s", why);
+	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
+}
 
 /*
  * nf_conntrack_buckets and nf_conntrack_max at boot on kernels since 5.15: a bucket per 16 KiB
@@ -68,6 +86,83 @@ static void put_json_number(FILE *out, double v)
 		fwrite(buf, 1, fmt_double(buf, sizeof(buf), v), out);
 }
 
+/* "attribution": the biggest sources, the SNAT addresses, the unreplied; null when unseen. */
+static void attrib_json(const struct facts *x)
+{
+	const struct attrib_facts *a = x->attrib;
+
+	if (!a || !a->seen) {
+		fputs(",\"attribution\":null", stdout);
+		return;
+	}
+	fputs(",\"attribution\":{\"top_sources\":[", stdout);
+	for (unsigned i = 0; i < a->n_sources; i++) {
+		fputs(i ? ",{\"source\":" : "{\"source\":", stdout);
+		put_json_string(stdout, a->sources[i].source);
+		fputs(",\"entries\":", stdout);
+		put_json_number(stdout, a->sources[i].entries);
+		fputs(",\"fill\":", stdout);
+		put_json_number(stdout, x->limit > 0 ? a->sources[i].entries / x->limit : NAN);
+		fputc('}', stdout);
+	}
+	fputs("],\"source_error\":", stdout);
+	put_json_number(stdout, a->err_source);
+	fputs(",\"snat\":[", stdout);
+	for (unsigned i = 0; i < a->n_snat; i++) {
+		const struct attr_snat *n = &a->snat[i];
+
+		fputs(i ? ",{\"address\":" : "{\"address\":", stdout);
+		put_json_string(stdout, n->address);
+		fputs(",\"entries\":", stdout);
+		put_json_number(stdout, n->entries);
+		fputs(",\"protocol\":", stdout);
+		put_json_string(stdout, n->protocol);
+		fputs(",\"destination\":", stdout);
+		put_json_string(stdout, n->destination);
+		fputs(",\"port\":", stdout);
+		put_json_string(stdout, n->port);
+		fputs(",\"destination_entries\":", stdout);
+		put_json_number(stdout, n->busiest);
+		fputs(",\"port_usage_ratio\":", stdout);
+		put_json_number(stdout, n->ratio);
+		fputc('}', stdout);
+	}
+	fputs("],\"snat_port_range_ports\":", stdout);
+	put_json_number(stdout, a->snat_ports);
+	fputs(",\"unreplied\":", stdout);
+	put_json_number(stdout, a->unreplied);
+	fputs(",\"unreplied_over_1m\":", stdout);
+	put_json_number(stdout, a->stale);
+	fputs(",\"unreplied_ended_dns\":", stdout);
+	put_json_number(stdout, a->ended_dns);
+	fputc('}', stdout);
+}
+
+static void attrib_text(const struct facts *x)
+{
+	const struct attrib_facts *a = x->attrib;
+	const struct attr_snat *top = NULL;
+	char dest[80];
+
+	if (!a || !a->seen)
+		return;
+	for (unsigned i = 0; i < a->n_sources && i < NS_SHOWN - 2; i++)
+		printf("%s %5.1f %%  %.0f entries  %s\n", i ? "         " : "sources: ",
+		       x->limit > 0 ? 100 * a->sources[i].entries / x->limit : NAN,
+		       a->sources[i].entries, a->sources[i].source);
+	for (unsigned i = 0; i < a->n_snat; i++)
+		if (!isnan(a->snat[i].ratio) && (!top || a->snat[i].ratio > top->ratio))
+			top = &a->snat[i];
+	if (top) {
+		attr_endpoint(dest, sizeof(dest), top->destination, top->port);
+		printf("snat:     %.1f %% of the source ports to %s (%s) from %s\n",
+		       100 * top->ratio, dest, top->protocol, top->address);
+	}
+	if (a->unreplied > 0)
+		printf("unreplied: %.0f entries never saw a reply, %.0f of them in over a minute\n",
+		       a->unreplied, a->stale);
+}
+
 void print_json(const struct facts *x, const struct report *r, bool risk)
 {
 	fputs("{\"entries\":", stdout);
@@ -97,6 +192,7 @@ void print_json(const struct facts *x, const struct report *r, bool risk)
 		fputc('}', stdout);
 	}
 	fputc(']', stdout);
+	attrib_json(x);
 	printf(",\"at_risk\":%s,\"findings\":[", risk ? "true" : "false");
 	for (unsigned i = 0; i < r->n; i++) {
 		printf("%s{\"severity\":\"%s\",\"title\":", i ? "," : "", sev_names[r->f[i].sev]);
@@ -140,6 +236,7 @@ void print_text(const struct facts *x, const struct report *r, bool risk)
 	}
 	if (x->n_ns > NS_SHOWN)
 		printf("          ... and %zu more namespaces\n", x->n_ns - NS_SHOWN);
+	attrib_text(x);
 	if (!isnan(x->ram) && x->ram > 0)
 		printf("limit:    %.0f; the default of current kernels for this RAM: %.0f\n",
 		       x->limit, kernel_default_max(x->ram));

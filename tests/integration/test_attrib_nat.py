@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""attrib_nat: DNAT targets and SNAT port usage (issue 13), with real nft NAT rules on the test
+namespace's loopback (NAT applies there: output for dnat, postrouting for snat):
+  DNAT  UDP to 127.0.0.10:5353, `dnat to numgen inc mod 3 map { 0: .20, 1: .20, 2: .21 }`:
+        30 flows, 2/3 to 127.0.0.20, 1/3 to 127.0.0.21 (port kept; unanswered)
+        TCP to 127.0.0.10:8080 `dnat to 127.0.0.30:18080`: 6 established connections
+  SNAT  UDP to 127.0.0.50:7000 `snat to 127.0.0.99:20000-20099`: 60 flows (100 ports)
+        UDP to 127.0.0.51:7001 `snat to 127.0.0.98` (no range: source ports kept): 5 flows
+Exporter A: --collector.attribution.top-k=5 --collector.attribution.snat-port-range=20000-20099;
+exporter B: defaults (range 1024-65535, 64512 ports).
+Checked against `conntrack -L` (an entry is DNAT'ed when its reply source differs from its
+original destination, SNAT'ed when its reply destination differs from its original source;
+`conntrack -L --dst-nat/--src-nat` agree): top_dnat_target by backend and port,
+top_destination by the original destination, snat_entries by translated address, for each
+address its busiest (protocol, real server, port) and port_usage_ratio = that / range.
+
+Then 60 more flows to 127.0.0.50:7000 while 60 hold ports of the 100: the kernel tries every
+port of the range (it does when the range has at most 128), finds 40 free, and refuses the
+other 20 at confirmation: sendto() fails with EPERM, and `insert_failed` and `drop` (conntrack
+-S) each grow by exactly 20 (what this kernel does; measured). The exporter shows the same
+deltas in nf_conntrack_stat_insert_failed_total / _drop_total, snat_entries 100, the busiest
+destination 100 and a usage ratio of 1.0."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attrib_util as au  # noqa: E402
+import events_util as eu  # noqa: E402
+import nfce  # noqa: E402
+
+K = 5
+RANGE_LO, RANGE_HI = 20000, 20099
+RANGE = RANGE_HI - RANGE_LO + 1
+N_DNAT_UDP, N_DNAT_TCP, N_SNAT, N_SNAT2, N_MORE = 30, 6, 60, 5, 60
+NFT = f"""
+add table ip nat
+add chain ip nat out {{ type nat hook output priority -100; }}
+add rule ip nat out ip daddr 127.0.0.10 udp dport 5353 dnat to numgen inc mod 3 map {{ 0 : 127.0.0.20, 1 : 127.0.0.20, 2 : 127.0.0.21 }}
+add rule ip nat out ip daddr 127.0.0.10 tcp dport 8080 dnat to 127.0.0.30:18080
+add chain ip nat post {{ type nat hook postrouting priority 100; }}
+add rule ip nat post ip daddr 127.0.0.50 udp dport 7000 snat to 127.0.0.99:{RANGE_LO}-{RANGE_HI}
+add rule ip nat post ip daddr 127.0.0.51 udp dport 7001 snat to 127.0.0.98
+add chain inet t sink {{ type filter hook input priority 0; }}
+add rule inet t sink udp dport {{ 5353, 7000, 7001 }} drop
+"""
+PORT_B = 39902
+BUSIEST = "nf_conntrack_snat_busiest_destination_entries"
+RATIO = "nf_conntrack_snat_port_usage_ratio"
+
+
+def close(a, b):
+    return a is not None and abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+def nat_problems(k, m, ports, top_k):
+    """Every NAT family of m against the kernel's reading k; ports: the range's size."""
+    probs = au.check_family(m, "dnat_target", au.want_dnat(k.entries), top_k)
+    probs += au.check_family(m, "destination", au.want_destinations(k.entries), top_k)
+    probs += au.check_family(m, "snat", au.want_snat(k.entries), top_k)
+    probs += au.totals_problems(k, m)
+    probs += au.label_problems(m, BUSIEST, ("address", "protocol", "destination", "port"))
+    probs += au.label_problems(m, RATIO, ("address",))
+    if m.get("nf_conntrack_snat_port_range_ports") != ports:
+        probs.append(f"nf_conntrack_snat_port_range_ports {m.get('nf_conntrack_snat_port_range_ports')}, "
+                     f"expected {ports}")
+    if au.error_of(m, "snat_destination") != 0:
+        probs.append(f'nf_conntrack_attribution_error_entries{{family="snat_destination"}} '
+                     f'{au.error_of(m, "snat_destination")}, expected 0')
+    dests = au.want_snat_destinations(k.entries)
+    shown, _ = au.top(m, "nf_conntrack_snat_entries", ("address",))
+    busiest = {s.labels.get("address"): s for s in m.find(BUSIEST)}
+    if len(busiest) != len(m.find(BUSIEST)):
+        probs.append(f"{BUSIEST}: more than one series for an address: {m.find(BUSIEST)}")
+    if sorted(busiest) != sorted(a for (a,) in shown):
+        probs.append(f"{BUSIEST}: addresses {sorted(busiest)}, snat_entries shows {sorted(a for (a,) in shown)}")
+    for (addr,) in shown:
+        c = dests.get(addr, {})
+        top_n = max(c.values()) if c else 0
+        s = busiest.get(addr)
+        if s is None:
+            continue
+        key = (s.labels.get("protocol"), s.labels.get("destination"), s.labels.get("port"))
+        if s.value != top_n or c.get(key) != top_n:
+            probs.append(f"{BUSIEST}{{address={addr}}}: shown {key} {s.value:g}; conntrack -L: busiest "
+                         f"{top_n}, {key} {c.get(key, 0)} (all: {dict(c)})")
+        r = m.get(RATIO, address=addr)
+        if not close(r, top_n / ports):
+            probs.append(f'{RATIO}{{address="{addr}"}} {r}, expected {top_n}/{ports} = {top_n / ports}')
+    return probs
+
+
+def test(ck):
+    with nfce.Netns("attrib_nat", nft=NFT) as ns:
+        ns.write_sysctl(f"{nfce.NF_SYSCTL}/nf_conntrack_udp_timeout", "600")  # this namespace's only
+        ns.notrack(PORT_B)
+        with au.Traffic(ns) as tr, \
+                nfce.Exporter(ns, [f"--collector.attribution.top-k={K}",
+                                   f"--collector.attribution.snat-port-range={RANGE_LO}-{RANGE_HI}"]) as a, \
+                nfce.Exporter(ns, [], listen=f"127.0.0.1:{PORT_B}") as b:
+            eu.wait_synced(a)
+            eu.wait_synced(b)
+            tr.do("tcp_listen_at", host="127.0.0.30", port=18080)
+            r = tr.do("udp_to", dst="127.0.0.10", port=5353, n=N_DNAT_UDP)
+            ck.eq("DNAT'ed UDP flows sent", N_DNAT_UDP, r["sent"])
+            tr.do("tcp_from", sources=[["127.0.0.1", N_DNAT_TCP]], dst="127.0.0.10", port=8080,
+                  listener=["127.0.0.30", 18080])
+            r = tr.do("udp_to", dst="127.0.0.50", port=7000, n=N_SNAT)
+            ck.eq("SNAT'ed flows sent (60 of 100 ports)", N_SNAT, r["sent"])
+            r = tr.do("udp_to", dst="127.0.0.51", port=7001, n=N_SNAT2)
+            ck.eq("SNAT'ed flows to 127.0.0.98 sent", N_SNAT2, r["sent"])
+            n = N_DNAT_UDP + N_DNAT_TCP + N_SNAT + N_SNAT2
+            k = eu.wait_kernel(ns, lambda k: k.count == n and len(k.entries) == n, f"{n} entries")
+
+            want = au.want_dnat(k.entries)
+            eu.log(f"conntrack -L: DNAT targets {dict(want)}, SNAT {dict(au.want_snat(k.entries))}, "
+                   f"SNAT destinations {dict(au.want_snat_destinations(k.entries))}")
+            ck.eq("conntrack -L: DNAT targets (numgen 2:1, the TCP port translated)",
+                  {("udp", "127.0.0.20", "5353"): 20, ("udp", "127.0.0.21", "5353"): 10,
+                   ("tcp", "127.0.0.30", "18080"): N_DNAT_TCP}, dict(want))
+            for flag, cnt in (("--dst-nat", sum(want.values())), ("--src-nat", sum(au.want_snat(k.entries).values()))):
+                r = ns.run(["conntrack", "-L", flag])
+                ck.eq(f"conntrack -L {flag} lists what the tuples say", cnt, len(eu.parse_conntrack_L(r.stdout)))
+            ck.true("conntrack -L: every SNAT'ed port to 127.0.0.50 in the range",
+                    all(RANGE_LO <= int(e.reply["dport"]) <= RANGE_HI for e in k.entries
+                        if e.orig["dst"] == "127.0.0.50"), "a port outside")
+
+            k, m = eu.require(ck, "exporter A vs conntrack -L",
+                              eu.converge(ns, a, 15, extra=lambda k, m: nat_problems(k, m, RANGE, K)))
+            if m is not None:
+                eu.log(f"A: {m.find('nf_conntrack_top_dnat_target_entries')} {m.find('nf_conntrack_snat_entries')} "
+                       f"{m.find(BUSIEST)} {m.find(RATIO)}")
+                ck.true('A: snat_port_usage_ratio{address="127.0.0.99"} = 60/100', close(m.get(RATIO, address="127.0.0.99"), N_SNAT / RANGE),
+                        repr(m.get(RATIO, address="127.0.0.99")))
+                ck.eq('A: busiest destination of 127.0.0.99', float(N_SNAT),
+                      m.get(BUSIEST, address="127.0.0.99", protocol="udp", destination="127.0.0.50", port="7000"))
+                ck.eq('A: top_dnat_target{udp,127.0.0.20,5353}', 20.0,
+                      m.get("nf_conntrack_top_dnat_target_entries", protocol="udp", target="127.0.0.20", port="5353"))
+            k, m = eu.require(ck, "exporter B (default range, 64512 ports) vs conntrack -L",
+                              eu.converge(ns, b, 15, extra=lambda k, m: nat_problems(k, m, 64512, 10)))
+
+            # The range exhausted
+            before_k, before_m = ns.conntrack_stats(), a.scrape()
+            r = tr.do("udp_to", dst="127.0.0.50", port=7000, n=N_MORE)
+            after_k = ns.conntrack_stats()
+            eu.log(f"{N_MORE} more flows to 127.0.0.50:7000: {r}; conntrack -S insert_failed "
+                   f"{before_k.get('insert_failed')} -> {after_k.get('insert_failed')}, drop {before_k.get('drop')} -> "
+                   f"{after_k.get('drop')}")
+            refused = N_SNAT + N_MORE - RANGE
+            ck.eq("flows sent while the range fills", {"sent": RANGE - N_SNAT, "eperm": refused},
+                  {"sent": r["sent"], "eperm": r["eperm"]})
+            for st in ("insert_failed", "drop"):
+                ck.eq(f"kernel: conntrack -S {st} grew by the refused flows", refused,
+                      after_k.get(st, 0) - before_k.get(st, 0))
+            k, m = eu.require(ck, "exporter A vs conntrack -L, the range exhausted",
+                              eu.converge(ns, a, 15, extra=lambda k, m: nat_problems(k, m, RANGE, K)))
+            if m is not None:
+                ck.eq('A: snat_entries{address="127.0.0.99"}, the range exhausted', float(RANGE),
+                      m.get("nf_conntrack_snat_entries", address="127.0.0.99"))
+                ck.true('A: snat_port_usage_ratio{address="127.0.0.99"} 1.0, the range exhausted',
+                        close(m.get(RATIO, address="127.0.0.99"), 1.0), repr(m.get(RATIO, address="127.0.0.99")))
+                for st in ("insert_failed", "drop"):
+                    name = nfce.stat_metric(st)
+                    ck.eq(f"A: {name} grew by the refused flows", float(refused),
+                          (m.get(name) or 0) - (before_m.get(name) or 0))
+                    ck.eq(f"A: {name} vs conntrack -S", float(after_k.get(st, 0)), m.get(name))
+            ck.eq("exporter A exit status on SIGTERM", 0, a.stop())
+            ck.eq("exporter B exit status on SIGTERM", 0, b.stop())
+
+
+if __name__ == "__main__":
+    nfce.main(test)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "collector.h"
 #include "config.h"
 #include "ctnl.h"
@@ -19,6 +20,7 @@
 #include "metric_writer.h"
 #include "netns.h"
 #include "process_metrics.h"
+#include "util.h"
 
 /*
  * A ticket lock: first come, first served. A plain mutex let the main thread, busy with a
@@ -52,6 +54,14 @@ struct netns_inst {
 	uint32_t gen; /* tells a freed and reused slot from the one an epoll event was for */
 	bool seen;
 	char label[NETNS_NAME_MAX + 1]; /* the netns label: its name, or inode:NNN */
+	struct pod_id pod; /* from a process's /proc/PID/cgroup, at most NSIDENT_REFRESH_S old */
+};
+
+/* One namespace's part in an identity refresh, found again by slot and generation after. */
+struct nsident_job {
+	uint32_t slot;
+	uint32_t gen;
+	struct pod_id pod;
 };
 
 struct exporter {
@@ -97,6 +107,14 @@ struct exporter {
 	unsigned ns_failed; /* namespaces that could not be entered */
 	int fatal; /* a thread could not get back to its own namespace */
 	struct metric_writer nsw; /* every namespace's families in turn, before mw_regroup() */
+	/* Who each followed namespace is (pod UID, container, addresses): nsfollow.c */
+	uint64_t ident_us; /* last identity refresh, monotonic; 0: never */
+	bool ident_soon; /* a namespace was followed since: refresh after NETNS_SCAN_S */
+	struct ns_addrmap addrs; /* address -> followed namespace, for the addr_owner hook */
+	struct nsident_job *ident_jobs;
+	struct netns_key *ident_keys;
+	size_t ident_cap, ident_keys_cap;
+	struct rbuf ident_buf; /* /proc/PID/cgroup */
 };
 
 /* Event fd tags: generation, set (a namespace slot, or the host set), collector. */
@@ -109,6 +127,13 @@ struct exporter {
 #define TAG_CORE_INOTIFY 1
 /* Namespace discovery: every NETNS_SCAN_S by the loop, at a scrape when twice that old. */
 #define NETNS_SCAN_S 5
+/*
+ * Pod identity and addresses of followed namespaces: refreshed by the loop every
+ * NSIDENT_REFRESH_S (one /proc walk for all of them), NETNS_SCAN_S after a new one is followed;
+ * at most NSIDENT_ADDRS_MAX addresses a namespace.
+ */
+#define NSIDENT_REFRESH_S 30
+#define NSIDENT_ADDRS_MAX 16
 
 static inline uint64_t make_tag(size_t set, uint32_t gen, size_t i)
 {
@@ -148,6 +173,8 @@ void netns_inotify(struct exporter *e);
 void netns_watch_run_dir(struct exporter *e);
 /* The host set, then each namespace's collectors with the netns label, regrouped into e->w. */
 int collect_namespaces(struct exporter *e);
+/* From the tick: pod identity and addresses when due; may let the lock go in between. */
+void nsident_tick(struct exporter *e);
 /* nf_conntrack_netns_info and, when every namespace is followed, nf_conntrack_host_entries. */
 void write_netns_facts(struct exporter *e);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -200,4 +201,134 @@ int netns_open(const struct netns_seen *seen, int procfs_fd, const char *run_dir
 		return -ESTALE; /* fstat() of an open fd fails for no reason worth telling apart */
 	}
 	return fd;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct netns_key *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->dev > y->dev) - (x->dev < y->dev);
+}
+
+int netns_find_pids(int procfs_fd, struct netns_key *keys, size_t n)
+{
+	struct dirent *de;
+	DIR *d;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		keys[i].pid = 0;
+	if (!n)
+		return 0;
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	r = opendir_at(procfs_fd, ".", &d);
+	if (r < 0)
+		return r;
+	/* One pass: each process's namespace looked up among the keys, N log K in all. */
+	while ((de = readdir(d))) {
+		struct netns_key probe, *hit;
+		char path[64];
+		struct stat st;
+		char *end;
+		long pid;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid > (1L << 30))
+			continue;
+		snprintf(path, sizeof(path), "%ld/ns/net", pid);
+		/* Gone since readdir(), a kernel thread, or not ours to see: not an error. */
+		if (fstatat(procfs_fd, path, &st, 0) < 0)
+			continue;
+		probe = (struct netns_key){ .dev = st.st_dev, .ino = st.st_ino };
+		hit = bsearch(&probe, keys, n, sizeof(*keys), key_cmp);
+		if (hit && (!hit->pid || pid < hit->pid))
+			hit->pid = (pid_t)pid;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int addr_cmp(const struct ns_addr *x, int family, const unsigned char *addr)
+{
+	if (x->family != family)
+		return x->family < family ? -1 : 1;
+	return memcmp(x->addr, addr, sizeof(x->addr));
+}
+
+static int ns_addr_cmp(const void *a, const void *b)
+{
+	const struct ns_addr *x = a, *y = b;
+	int c = addr_cmp(x, y->family, y->addr);
+
+	if (c)
+		return c;
+	return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+int ns_addrmap_add(struct ns_addrmap *m, int family, const void *addr, uint32_t slot, uint32_t gen)
+{
+	struct ns_addr *a;
+	int r = GROW_ARRAY(m->v, m->cap, m->n + 1, 64);
+
+	if (r < 0)
+		return r;
+	a = &m->v[m->n++];
+	memset(a, 0, sizeof(*a));
+	a->family = (unsigned char)family;
+	memcpy(a->addr, addr, family == AF_INET ? 4 : 16);
+	a->slot = slot;
+	a->gen = gen;
+	return 0;
+}
+
+void ns_addrmap_seal(struct ns_addrmap *m)
+{
+	size_t out = 0;
+
+	if (m->n) /* qsort(NULL, 0, ...) is undefined */
+		qsort(m->v, m->n, sizeof(*m->v), ns_addr_cmp);
+	for (size_t i = 0; i < m->n;) {
+		size_t j = i + 1;
+		bool shared = false;
+
+		for (; j < m->n && addr_cmp(&m->v[j], m->v[i].family, m->v[i].addr) == 0; j++)
+			shared |= m->v[j].slot != m->v[i].slot;
+		/* Twice in one namespace is still its own; in two, it is nobody's to claim. */
+		if (!shared)
+			m->v[out++] = m->v[i];
+		i = j;
+	}
+	m->n = out;
+}
+
+const struct ns_addr *ns_addrmap_find(const struct ns_addrmap *m, int family, const void *addr)
+{
+	unsigned char key[16] = { 0 };
+	size_t lo = 0, hi = m->n;
+
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	memcpy(key, addr, family == AF_INET ? 4 : 16);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = addr_cmp(&m->v[mid], family, key);
+
+		if (c == 0)
+			return &m->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void ns_addrmap_free(struct ns_addrmap *m)
+{
+	free(m->v);
+	*m = (struct ns_addrmap){ 0 };
 }

@@ -16,10 +16,14 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/rtnetlink.h>
+
 #include "core.h"
+#include "ifaddr.h"
 #include "metric_names.h"
 #include "util.h"
 
@@ -82,11 +86,23 @@ size_t ns_count(const struct exporter *e)
 	return k;
 }
 
+/* The addr_owner hook of the exporter's own table: under the lock, like every scrape. */
+static const char *ns_addr_owner(const void *ctx, int family, const void *addr)
+{
+	const struct exporter *e = ctx;
+	const struct ns_addr *a = ns_addrmap_find(&e->addrs, family, addr);
+
+	if (!a || a->slot >= e->ns_slots || !e->ns[a->slot] || e->ns[a->slot]->gen != a->gen)
+		return NULL;
+	return e->ns[a->slot]->label;
+}
+
 static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 {
 	struct config cfg = e->cfg;
 	struct netns_inst *n;
 	size_t slot;
+	bool self;
 	int r;
 
 	for (slot = e->ns_first_free; slot < e->ns_slots && e->ns[slot]; slot++)
@@ -122,7 +138,11 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 	}
 	cfg.scope = SCOPE_NETNS;
 	cfg.net_dir = "thread-self/net";
-	cfg.basic = !e->netns_full && !(seen->dev == e->self_dev && seen->ino == e->self_ino);
+	self = seen->dev == e->self_dev && seen->ino == e->self_ino;
+	cfg.basic = !e->netns_full && !self;
+	/* Only the exporter's own table (the host's) has its addresses attributed to the others. */
+	cfg.addr_owner = self ? ns_addr_owner : NULL;
+	cfg.addr_owner_ctx = self ? e : NULL;
 	/* Sockets the collectors open in there stay in there, whichever thread uses them. */
 	r = ns_enter(n);
 	if (r == 0) {
@@ -139,6 +159,7 @@ static int ns_follow(struct exporter *e, const struct netns_seen *seen)
 		return r;
 	}
 	log_info("following network namespace", LF_STR("netns", n->label), LF_INT("pid", n->pid));
+	e->ident_soon = true;
 	return 0;
 }
 
@@ -286,12 +307,145 @@ uint64_t netns_tick(struct exporter *e)
 
 	if (!e->netns_mode)
 		return 0;
-	if (!e->scan_soon && now - e->scanned_us < NETNS_SCAN_S * 1000000ULL)
-		return 0;
-	netns_watch_run_dir(e);
-	exporter_netns_refresh(e);
-	e->scan_soon = e->scan.pending && e->scan_retries++ < retries;
+	if (e->scan_soon || now - e->scanned_us >= NETNS_SCAN_S * 1000000ULL) {
+		netns_watch_run_dir(e);
+		exporter_netns_refresh(e);
+		e->scan_soon = e->scan.pending && e->scan_retries++ < retries;
+	}
+	/* After the scan: what it found gets its identity at the same tick. */
+	nsident_tick(e);
 	return e->scan_soon ? soon_us : 0;
+}
+
+/* Who a namespace is: a process in it, its cgroup, unless it left the namespace meanwhile. */
+static void ident_read(struct exporter *e, const struct netns_key *k, struct pod_id *ret)
+{
+	char path[64];
+	struct stat st;
+
+	*ret = (struct pod_id){ 0 };
+	if (!k->pid)
+		return;
+	snprintf(path, sizeof(path), "%d/cgroup", (int)k->pid);
+	if (read_file_at(e->cfg.procfs_fd, path, &e->ident_buf, 64 * 1024) < 0 ||
+	    cgroup_pod_parse(e->ident_buf.data, e->ident_buf.len, ret) < 0) {
+		*ret = (struct pod_id){ 0 };
+		return;
+	}
+	/* The pid may have ended and been reused since the walk. */
+	snprintf(path, sizeof(path), "%d/ns/net", (int)k->pid);
+	if (fstatat(e->cfg.procfs_fd, path, &st, 0) < 0 || st.st_dev != k->dev ||
+	    st.st_ino != k->ino)
+		*ret = (struct pod_id){ 0 };
+}
+
+struct addr_collect {
+	struct ns_addrmap *map;
+	uint32_t slot, gen;
+	unsigned n;
+	bool capped;
+};
+
+static int addr_cb(void *userdata, const struct ifaddr *a)
+{
+	struct addr_collect *c = userdata;
+
+	/* Loopback and link-local addresses are in every namespace: nobody's to claim. */
+	if (a->scope >= RT_SCOPE_LINK)
+		return 0;
+	if (c->n >= NSIDENT_ADDRS_MAX) {
+		c->capped = true;
+		return 0;
+	}
+	c->n++;
+	return ns_addrmap_add(c->map, a->family, a->addr, c->slot, c->gen);
+}
+
+static struct netns_inst *job_inst(struct exporter *e, const struct nsident_job *j)
+{
+	struct netns_inst *n = j->slot < e->ns_slots ? e->ns[j->slot] : NULL;
+
+	return n && n->gen == j->gen ? n : NULL;
+}
+
+/*
+ * Each followed namespace's pod identity and addresses, off the scrape path. The /proc walk
+ * and the cgroup reads need no state of ours and run with the lock let go; the address dumps
+ * enter each namespace, and let a waiting scrape in every 32 namespaces as the tick does.
+ */
+static void nsident_refresh(struct exporter *e)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
+	struct ns_addrmap map = { 0 };
+	size_t n = 0, capped = 0;
+	unsigned k;
+	int r;
+
+	e->ident_us = now_monotonic_us();
+	e->ident_soon = false;
+	r = GROW_ARRAY(e->ident_jobs, e->ident_cap, e->ns_slots, 16);
+	if (r == 0)
+		r = GROW_ARRAY(e->ident_keys, e->ident_keys_cap, e->ns_slots, 16);
+	if (r < 0)
+		return;
+	for (size_t i = 0; i < e->ns_slots; i++) {
+		if (!e->ns[i])
+			continue;
+		e->ident_jobs[n] =
+			(struct nsident_job){ .slot = (uint32_t)i, .gen = e->ns[i]->gen };
+		e->ident_keys[n] =
+			(struct netns_key){ .dev = e->ns[i]->dev, .ino = e->ns[i]->ino, .user = n };
+		n++;
+	}
+	fair_unlock(&e->lock);
+	r = netns_find_pids(e->cfg.procfs_fd, e->ident_keys, n);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		ident_read(e, &e->ident_keys[i], &e->ident_jobs[e->ident_keys[i].user].pod);
+	fair_lock(&e->lock);
+	if (r < 0 && (k = log_ratelimit_ok(&rl, now_monotonic_us())))
+		log_warn("cannot list processes for pod identity", LF_ERR(r), LF_INT("times", k));
+	for (size_t i = 0; i < n; i++) {
+		struct nsident_job *j = &e->ident_jobs[i];
+		struct addr_collect c = { &map, j->slot, j->gen, 0, false };
+		struct netns_inst *ns;
+
+		if (i && i % 32 == 0) {
+			fair_unlock(&e->lock);
+			fair_lock(&e->lock);
+		}
+		ns = job_inst(e, j);
+		if (!ns)
+			continue;
+		if (r == 0)
+			ns->pod = j->pod;
+		if (ns->dev == e->self_dev && ns->ino == e->self_ino)
+			continue;
+		if (ns_enter(ns) < 0)
+			continue; /* the tick or the next scrape drops it */
+		if (ifaddr_dump(addr_cb, &c) < 0 && (k = log_ratelimit_ok(&rl, now_monotonic_us())))
+			log_warn("cannot list the addresses of network namespace",
+				 LF_STR("netns", ns->label), LF_INT("times", k));
+		ns_leave(e);
+		capped += c.capped;
+	}
+	ns_addrmap_seal(&map);
+	ns_addrmap_free(&e->addrs);
+	e->addrs = map;
+	if (capped && (k = log_ratelimit_ok(&rl, now_monotonic_us())))
+		log_warn("network namespaces with more addresses than are attributed",
+			 LF_INT("namespaces", capped), LF_INT("addresses_max", NSIDENT_ADDRS_MAX),
+			 LF_INT("times", k));
+}
+
+void nsident_tick(struct exporter *e)
+{
+	uint64_t age = now_monotonic_us() - e->ident_us;
+
+	if (!e->netns_mode || !ns_count(e))
+		return;
+	if (!e->ident_us || age >= NSIDENT_REFRESH_S * 1000000ULL ||
+	    (e->ident_soon && age >= NETNS_SCAN_S * 1000000ULL))
+		nsident_refresh(e);
 }
 
 int netns_follow_init(struct exporter *e)
@@ -341,6 +495,13 @@ void netns_follow_fini(struct exporter *e)
 	e->ns = e->idx = NULL;
 	e->ns_slots = e->idx_cap = 0;
 	netns_scan_free(&e->scan);
+	ns_addrmap_free(&e->addrs);
+	free(e->ident_jobs);
+	free(e->ident_keys);
+	e->ident_jobs = NULL;
+	e->ident_keys = NULL;
+	e->ident_cap = e->ident_keys_cap = 0;
+	rbuf_free(&e->ident_buf);
 	if (e->self_ns_fd >= 0)
 		close(e->self_ns_fd);
 	e->self_ns_fd = -1;
@@ -391,8 +552,9 @@ void write_netns_facts(struct exporter *e)
 
 	if (!ns_count(e))
 		return;
-	mw_family(w, "nf_conntrack_netns_info", METRIC_GAUGE,
-		  "A followed network namespace: its netns label, nsfs inode and lowest pid.");
+	mw_family(
+		w, "nf_conntrack_netns_info", METRIC_GAUGE,
+		"A followed network namespace: its netns label, nsfs inode and lowest pid, and the Kubernetes pod UID and container ID of a process in it (from its cgroup, up to 30 s old).");
 	for (size_t k = 0; k < e->ns_slots; k++) {
 		const struct netns_inst *n = e->ns[k];
 		char ino[24], pid[16];
@@ -403,7 +565,8 @@ void write_netns_facts(struct exporter *e)
 		snprintf(pid, sizeof(pid), "%d", (int)n->pid);
 		mw_u64(w, "nf_conntrack_netns_info",
 		       MW_LABELS({ ML_NETNS, n->label }, { "inode", ino },
-				 { "pid", n->pid ? pid : "" }),
+				 { "pid", n->pid ? pid : "" }, { "pod_uid", n->pod.uid },
+				 { "container_id", n->pod.container_id }),
 		       1);
 		for (size_t i = 0; i < n->set.n; i++)
 			if (n->set.c[i].enabled && n->set.c[i].last_success &&

@@ -91,10 +91,21 @@ static unsigned slot_of(const struct kflow *f)
 	return f->status & IPS_SEEN_REPLY ? FLOW_ST_REPLIED : FLOW_ST_UNREPLIED;
 }
 
+/* Attribution: a key's source (5 of them), its DNAT backend (2) or SNAT address (1), if any. */
+static uint8_t key_source(unsigned k)
+{
+	return (uint8_t)(k % 5);
+}
+
+static uint32_t key_nat(unsigned k)
+{
+	return k % 4 == 1 ? IPS_DST_NAT : k % 4 == 2 ? IPS_SRC_NAT : 0;
+}
+
 static struct ct_event event_of(unsigned k, const struct kflow *f, enum ct_event_type type,
 				bool protoinfo)
 {
-	return (struct ct_event){
+	struct ct_event ev = {
 		.type = type,
 		.id = key_id(k),
 		.thash = key_thash(k),
@@ -103,8 +114,26 @@ static struct ct_event event_of(unsigned k, const struct kflow *f, enum ct_event
 		.tcp_state = f->tcp,
 		.has_tcp_state = protoinfo && f->proto == FLOW_PROTO_TCP,
 		.has_status = true,
-		.status = f->status,
+		.has_reply = true,
+		.status = f->status | key_nat(k),
+		.orig = { .src = { 10, 0, 0, key_source(k) },
+			  .dst = { 10, 0, 9, (uint8_t)(k % 3) },
+			  .sport = (uint16_t)(1000 + k),
+			  .dport = 53,
+			  .family = 2 /* AF_INET */,
+			  .has_ports = true },
 	};
+
+	ev.reply = (struct ct_tuple){ .family = 2, .has_ports = true };
+	memcpy(ev.reply.src, ev.orig.dst, 4);
+	memcpy(ev.reply.dst, ev.orig.src, 4);
+	ev.reply.sport = ev.orig.dport;
+	ev.reply.dport = ev.orig.sport;
+	if (key_nat(k) == IPS_DST_NAT)
+		ev.reply.src[2] = (uint8_t)(20 + k % 2);
+	if (key_nat(k) == IPS_SRC_NAT)
+		ev.reply.dst[2] = 30;
+	return ev;
 }
 
 /*
@@ -333,6 +362,93 @@ NO_COVERAGE static bool same_live(uint32_t (*live)[FLOW_N_STATES])
 	return true;
 }
 
+NO_COVERAGE static uint32_t ss_count(const struct spacesaving *ss, const struct attrib_key *k,
+				     uint32_t *err)
+{
+	for (uint32_t i = 0; ss->slot && i < ss->m; i++)
+		if (ss->slot[i].used && !memcmp(&ss->slot[i].key, k, sizeof(*k))) {
+			*err = ss->slot[i].err;
+			return ss->slot[i].count;
+		}
+	*err = 0;
+	return 0;
+}
+
+/* A summary's own order: slots in use are those counting, errors within counts, the heap. */
+NO_COVERAGE static void check_summary(const struct spacesaving *ss)
+{
+	for (uint32_t i = 0; ss->slot && i < ss->m; i++) {
+		const struct ss_slot *x = &ss->slot[i];
+
+		CHECK(x->used == (x->count > 0));
+		CHECK(x->err <= x->count);
+		CHECK(ss->heap[x->heap_pos] == i);
+		if (x->heap_pos)
+			CHECK(ss->slot[ss->heap[(x->heap_pos - 1) / 2]].count <= x->count);
+	}
+}
+
+/*
+ * Attribution agrees with the record: the summaries count the flows of the record (@acur) and
+ * the flows marked by the dump under way (@anext); the unreplied bands, the unreplied flows.
+ */
+NO_COVERAGE static void check_attrib_consistent(const struct sim *s)
+{
+	uint32_t unrep[256] = { 0 };
+	size_t marked = 0;
+
+	for (size_t i = 0; i < fl.ft.cap; i++) {
+		const struct flow *f = &fl.ft.slots[i];
+
+		if (!(f->state & FLOW_STATE_MASK))
+			continue;
+		marked += (f->state & FLOW_GEN) == fl.gen;
+		unrep[f->proto] += !!(f->state & FLOW_UNREPLIED);
+	}
+	for (unsigned p = 0; p < 256; p++) {
+		uint64_t b[FLOWS_N_AGES], sum = 0;
+
+		if (!flows_unreplied(&fl, p, s->now, b))
+			continue;
+		for (unsigned i = 0; i < FLOWS_N_AGES; i++)
+			sum += b[i];
+		CHECK(sum == unrep[p]);
+	}
+	if (fl.acur && !fl.dump_active && !fl.dump_abandoned)
+		CHECK(fl.acur->total[ATTRIB_SOURCE] == fl.ft.n);
+	if (fl.anext)
+		CHECK(fl.anext->total[ATTRIB_SOURCE] == marked);
+	for (unsigned f = 0; f < _ATTRIB_MAX; f++) {
+		if (fl.acur)
+			check_summary(&fl.acur->ss[f]);
+		if (fl.anext)
+			check_summary(&fl.anext->ss[f]);
+	}
+}
+
+/* Claimed exact, with room for every key: each source's count is the model's, error 0. */
+NO_COVERAGE static void check_attrib_exact(const struct sim *s)
+{
+	uint32_t want[5] = { 0 }, dnat[2] = { 0 }, snat = 0, err;
+
+	if (!fl.acur || fl.acfg.slots < NKEYS)
+		return;
+	for (unsigned k = 0; k < NKEYS; k++)
+		if (s->k[k].live) {
+			want[key_source(k)]++;
+			dnat[k % 2] += key_nat(k) == IPS_DST_NAT;
+			snat += key_nat(k) == IPS_SRC_NAT;
+		}
+	for (uint8_t i = 0; i < 5; i++) {
+		struct attrib_key key = { .addr = { 10, 0, 0, i }, .family = 2, .prefix = 32 };
+
+		CHECK(ss_count(&fl.acur->ss[ATTRIB_SOURCE], &key, &err) == want[i]);
+		CHECK(err == 0);
+	}
+	CHECK(fl.acur->total[ATTRIB_SNAT] == snat);
+	CHECK(fl.acur->total[ATTRIB_DNAT] == dnat[0] + dnat[1]);
+}
+
 /* The bookkeeping agrees with its own record. */
 NO_COVERAGE static void check_consistent(const struct sim *s)
 {
@@ -364,6 +480,7 @@ NO_COVERAGE static void check_consistent(const struct sim *s)
 	CHECK(zsum == n);
 	CHECK(fl.events_seen == s->delivered);
 	CHECK(fl.dump_active || fl.tombs.cap == 0);
+	check_attrib_consistent(s);
 }
 
 /* The bookkeeping says what the model says; @max_zones >= 0: and so do the zones shown. */
@@ -418,6 +535,7 @@ NO_COVERAGE static void check_exact(const struct sim *s, int max_zones)
 	}
 	CHECK(shown + other == n);
 	free(z);
+	check_attrib_exact(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -434,6 +552,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flows_init(&fl) < 0)
 		return 0;
 	max_zones = next(&s) % 5;
+	{
+		/* Room for every key, or for 3: evictions, and errors, on the small one. */
+		struct attrib_cfg ac = { .slots = max_zones & 1 ? 3 : 64, .prefix4 = 32 };
+
+		if (flows_attrib_init(&fl, &ac) < 0)
+			return 0;
+	}
 	/* Flows that lived before the exporter listened: they never send an event. */
 	initial = next(&s) % (NKEYS / 2);
 	for (unsigned i = 0; i < initial; i++)

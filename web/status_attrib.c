@@ -392,7 +392,12 @@ static void attr_table(const struct status *st, struct metric_writer *w, enum st
 
 	for (unsigned i = 0; i < a->n[t]; i++)
 		owner |= rows[i].owner[0] != 0;
-	mw_printf(w, "<h3>%s</h3>\n<table id=\"%s\">\n<tr>", table_titles[t], table_ids[t]);
+	mw_printf(w, "<h3>%s</h3>\n", table_titles[t]);
+	if (!(a->total[t] > 0)) {
+		mw_printf(w, "<p id=\"%s\">None.</p>\n", table_ids[t]);
+		return;
+	}
+	mw_printf(w, "<table id=\"%s\">\n<tr>", table_ids[t]);
 	if (ns)
 		mw_puts(w, "<th>namespace</th>");
 	if (t == SA_SOURCE)
@@ -469,7 +474,12 @@ static void snat_table(const struct status *st, struct metric_writer *w)
 		status_put_num(w, a->snat_ports);
 		mw_puts(w, "</span> per address and destination");
 	}
-	mw_puts(w, ".</p>\n<table id=\"snat\">\n<tr>");
+	mw_puts(w, ".</p>\n");
+	if (!a->n_snat) {
+		mw_puts(w, "<p id=\"snat\">None.</p>\n");
+		return;
+	}
+	mw_puts(w, "<table id=\"snat\">\n<tr>");
 	if (ns)
 		mw_puts(w, "<th>namespace</th>");
 	mw_puts(w, "<th>address</th><th>entries");
@@ -508,11 +518,9 @@ static void snat_table(const struct status *st, struct metric_writer *w)
 	mw_puts(w, "</table>\n");
 }
 
-static void unreplied_table(const struct status *st, struct metric_writer *w)
+static void unreplied_rows(const struct status_attrib *a, struct metric_writer *w)
 {
-	const struct status_attrib *a = &st->attrib;
-
-	mw_puts(w, "<h3>Entries that never saw a reply, by age</h3>\n<table id=\"unreplied\">\n"
+	mw_puts(w, "<table id=\"unreplied\">\n"
 		   "<tr><th>protocol</th><th>under 10 s</th><th>10 s to 1 min</th>"
 		   "<th>1 to 10 min</th><th>over 10 min</th></tr>\n");
 	for (unsigned i = 0; i < a->n_unreplied; i++) {
@@ -525,8 +533,19 @@ static void unreplied_table(const struct status *st, struct metric_writer *w)
 		}
 		mw_puts(w, "</tr>\n");
 	}
-	mw_puts(w, "</table>\n<p>Ended without a reply since the exporter started: "
-		   "<span id=\"ended_dns\">");
+	mw_puts(w, "</table>\n");
+}
+
+static void unreplied_table(const struct status *st, struct metric_writer *w)
+{
+	const struct status_attrib *a = &st->attrib;
+
+	mw_puts(w, "<h3>Entries that never saw a reply, by age</h3>\n");
+	if (!a->n_unreplied)
+		mw_puts(w, "<p id=\"unreplied\">None.</p>\n");
+	else
+		unreplied_rows(a, w);
+	mw_puts(w, "<p>Ended without a reply since the exporter started: <span id=\"ended_dns\">");
 	status_put_num(w, a->ended_dns);
 	mw_puts(w, "</span> DNS, <span id=\"ended_other\">");
 	status_put_num(w, a->ended_other);

@@ -206,6 +206,10 @@ START_TEST(failed_collector)
 	status_end(st, true, 100);
 	p = render(st, true);
 	has(p, "<tr><td>kept</td><td>192.0.2.1</td><td>7</td><td>0.7 %</td>");
+	/* the families written, but empty: said so */
+	has(p, "<h3>DNAT targets (the real backends)</h3>\n<p id=\"dnat_targets\">None.</p>\n");
+	has(p, "<p id=\"snat\">None.</p>\n");
+	has(p, "<p id=\"unreplied\">None.</p>\n");
 	lacks(p, "10.1.2.3");
 	lacks(p, "203.0.113.7");
 	free(p);

@@ -377,7 +377,8 @@ static void nsident_refresh(struct exporter *e)
 {
 	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
 	struct ns_addrmap map = { 0 };
-	size_t n = 0, capped = 0;
+	size_t n = 0, capped = 0, pods = 0;
+	uint64_t walked_us;
 	unsigned k;
 	int r;
 
@@ -402,6 +403,7 @@ static void nsident_refresh(struct exporter *e)
 	for (size_t i = 0; r == 0 && i < n; i++)
 		ident_read(e, &e->ident_keys[i], &e->ident_jobs[e->ident_keys[i].user].pod);
 	fair_lock(&e->lock);
+	walked_us = now_monotonic_us();
 	if (r < 0 && (k = log_ratelimit_ok(&rl, now_monotonic_us())))
 		log_warn("cannot list processes for pod identity", LF_ERR(r), LF_INT("times", k));
 	for (size_t i = 0; i < n; i++) {
@@ -418,6 +420,7 @@ static void nsident_refresh(struct exporter *e)
 			continue;
 		if (r == 0)
 			ns->pod = j->pod;
+		pods += ns->pod.uid[0] != '\0';
 		if (ns->dev == e->self_dev && ns->ino == e->self_ino)
 			continue;
 		if (ns_enter(ns) < 0)
@@ -431,6 +434,9 @@ static void nsident_refresh(struct exporter *e)
 	ns_addrmap_seal(&map);
 	ns_addrmap_free(&e->addrs);
 	e->addrs = map;
+	log_debug("namespace identities refreshed", LF_INT("namespaces", n), LF_INT("pods", pods),
+		  LF_INT("addresses", map.n), LF_INT("walk_us", walked_us - e->ident_us),
+		  LF_INT("addresses_us", now_monotonic_us() - walked_us));
 	if (capped && (k = log_ratelimit_ok(&rl, now_monotonic_us())))
 		log_warn("network namespaces with more addresses than are attributed",
 			 LF_INT("namespaces", capped), LF_INT("addresses_max", NSIDENT_ADDRS_MAX),

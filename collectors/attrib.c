@@ -157,6 +157,7 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	n = ss->heap[0];
 	s = &ss->slot[n];
 	if (s->used) {
+		ss->evicted = true;
 		index_remove(ss, index_find(ss, &s->key, s->hash));
 		i = index_find(ss, k, h); /* the removal may have moved the spot */
 	}

@@ -62,6 +62,7 @@ struct spacesaving {
 	uint32_t *heap; /* slot numbers, smallest count first */
 	uint32_t *index; /* slot number + 1, or 0; open addressing, linear probing */
 	uint32_t m, index_mask;
+	bool evicted; /* a key with live entries left: counts may carry errors from now on */
 };
 
 /* The five summaries of a table, and their exact totals. */
@@ -69,6 +70,15 @@ struct attrib_set {
 	struct spacesaving ss[_ATTRIB_MAX];
 	uint64_t total[_ATTRIB_MAX];
 };
+
+/* Whether any summary of @s evicted a key: its errors grow with churn until a rebuild. */
+static inline bool attrib_set_evicted(const struct attrib_set *s)
+{
+	for (int i = 0; i < _ATTRIB_MAX; i++)
+		if (s->ss[i].evicted)
+			return true;
+	return false;
+}
 
 /* One shown key. */
 struct attrib_top {

@@ -302,6 +302,14 @@ static void events_tick(struct collector *c)
 	if (p->flows.silent && !p->resync_pending && p->synced &&
 	    since_resync >= (pace > SILENT_RESYNC_MIN_US ? pace : SILENT_RESYNC_MIN_US))
 		resync_request(p, RESYNC_PERIODIC);
+	/*
+	 * Summaries that had more distinct keys than slots: removals of keys they no longer
+	 * monitor are lost, so errors grow with churn. A dump rebuilds them now and then.
+	 */
+	if (p->attrib_refresh_us && p->flows.acur && attrib_set_evicted(p->flows.acur) &&
+	    !p->resync_pending && p->synced &&
+	    since_resync >= (pace > p->attrib_refresh_us ? pace : p->attrib_refresh_us))
+		resync_request(p, RESYNC_ATTRIBUTION);
 	if (p->resync_pending && resync_may_start(p))
 		p->start_failed = resync_start(p) < 0;
 }
@@ -415,6 +423,7 @@ static int events_init(struct collector *c, const struct config *cfg)
 		r = flows_attrib_init(&p->flows, &ac);
 		if (r < 0)
 			return r;
+		p->attrib_refresh_us = cfg->attrib.refresh_s * 1000000ULL;
 	}
 	p->rx = scratch_get();
 	if (!p->rx)

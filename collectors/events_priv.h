@@ -20,6 +20,7 @@ enum resync_reason {
 	RESYNC_STARTUP,
 	RESYNC_OVERRUN,
 	RESYNC_PERIODIC,
+	RESYNC_ATTRIBUTION,
 	_RESYNC_MAX,
 };
 
@@ -86,6 +87,7 @@ struct events_priv {
 	 * last is the first, as it is rebuilt by dumps alone.
 	 */
 	uint64_t losses, dump_losses, repaired_losses;
+	uint64_t attrib_refresh_us; /* --collector.attribution.refresh-interval */
 
 	/* drift check; silent flows' changes go unseen, so while there are any, re-dump now and then */
 	uint64_t events_at_tick;

@@ -8,7 +8,7 @@
 #include "events_priv.h"
 #include "metric_names.h"
 
-static const char *const resync_names[] = { "startup", "overrun", "periodic" };
+static const char *const resync_names[] = { "startup", "overrun", "periodic", "attribution" };
 static const char *const event_names[] = { "new", "update", "destroy" };
 
 static int write_zones(struct events_priv *p, struct metric_writer *w)

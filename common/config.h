@@ -47,6 +47,7 @@ struct config {
 		unsigned sketch_size; /* Space-Saving slots per family */
 		unsigned prefix4, prefix6; /* sources aggregated to these prefix lengths */
 		unsigned snat_ports; /* size of the SNAT source-port range */
+		unsigned refresh_s; /* rebuild summaries that evicted keys this often (0: never) */
 	} attrib;
 	/* With --netns: the followed namespace owning @addr (AF_INET: 4 bytes, AF_INET6: 16), or NULL. */
 	const char *(*addr_owner)(const void *ctx, int family, const void *addr);

@@ -135,6 +135,7 @@ int exporter_new(const struct flags *f, struct exporter **ret)
 				.prefix4 = f->attrib.prefix4,
 				.prefix6 = f->attrib.prefix6,
 				.snat_ports = f->attrib.snat_hi - f->attrib.snat_lo + 1,
+				.refresh_s = f->attrib.refresh_s,
 			},
 		},
 		.pm = { .stat_fd = -1 },

@@ -31,6 +31,7 @@ enum flag_id {
 	FLAG_ATTRIB_SKETCH_SIZE,
 	FLAG_ATTRIB_SOURCE_PREFIX,
 	FLAG_ATTRIB_SNAT_PORT_RANGE,
+	FLAG_ATTRIB_REFRESH,
 	FLAG_DISABLE_DEFAULTS,
 	FLAG_HELP,
 	FLAG_VERSION,
@@ -81,6 +82,8 @@ static const struct {
 	  "aggregate sources to these prefix lengths, e.g. 24,64 (default 32,64)" },
 	{ "collector.attribution.snat-port-range", FLAG_ATTRIB_SNAT_PORT_RANGE, true, "LO-HI",
 	  "source ports your SNAT/masquerade rules may use, for the port usage ratio (default 1024-65535, the kernel's own choice without a range)" },
+	{ "collector.attribution.refresh-interval", FLAG_ATTRIB_REFRESH, true, "DURATION",
+	  "rebuild attribution that had more distinct keys than sketch slots from a dump this often, e.g. 5m; 0 never (default 5m)" },
 	{ "format", FLAG_FORMAT, true, "FORMAT", "doctor's output: text or json (default text)" },
 	{ "collector.disable-defaults", FLAG_DISABLE_DEFAULTS, false, NULL,
 	  "disable every collector not enabled explicitly with --collector.NAME" },
@@ -354,6 +357,21 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		f->attrib.snat_hi = hi;
 		return 0;
 	}
+	case FLAG_ATTRIB_REFRESH: {
+		unsigned n;
+		char unit = 's';
+		int end = 0;
+
+		if (sscanf(v, "%6u%n%c%n", &n, &end, &unit, &end) < 1 || v[end] ||
+		    !strchr("0123456789", v[0]) || (unit != 's' && unit != 'm') ||
+		    (unit == 'm' ? n * 60 : n) > 86400 || (n && (unit == 'm' ? n * 60 : n) < 5))
+			return fail(
+				err, size,
+				"invalid value \"%s\" for --%s: want 0 or a duration from 5s to 24h in s or m, e.g. 5m",
+				v, name);
+		f->attrib.refresh_s = unit == 'm' ? n * 60 : n;
+		return 0;
+	}
 	default:
 		return fail(err, size, "internal error for --%s", name);
 	}
@@ -376,6 +394,7 @@ int flags_parse(int argc, char *const *argv, struct flags *ret, char *err, size_
 			.prefix6 = 64,
 			.snat_lo = DEFAULT_SNAT_PORT_LO,
 			.snat_hi = DEFAULT_SNAT_PORT_HI,
+			.refresh_s = DEFAULT_ATTRIB_REFRESH_S,
 		},
 	};
 	signed char explicit[FLAGS_MAX_COLLECTORS] = { 0 }; /* +1 enabled, -1 disabled */

@@ -19,6 +19,7 @@
 /* The kernel's own SNAT port choice for a source port >= 1024 with no range given. */
 #define DEFAULT_SNAT_PORT_LO 1024
 #define DEFAULT_SNAT_PORT_HI 65535
+#define DEFAULT_ATTRIB_REFRESH_S 300
 
 struct flags {
 	const char *listen_address;
@@ -41,7 +42,7 @@ struct flags {
 	unsigned events_max_zones;
 	struct {
 		bool off; /* --no-collector.attribution */
-		unsigned top_k, sketch_size, prefix4, prefix6, snat_lo, snat_hi;
+		unsigned top_k, sketch_size, prefix4, prefix6, snat_lo, snat_hi, refresh_s;
 	} attrib;
 	bool collector_enabled[FLAGS_MAX_COLLECTORS];
 	bool help;

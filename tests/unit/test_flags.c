@@ -128,6 +128,37 @@ START_TEST(errors_name_the_flag)
 		{ "-x", "-x" },
 		{ "--", "--" },
 		{ "--web.listen", "--web.listen" }, /* no abbreviations */
+		{ "--collector.attribution.top-k=0", "--collector.attribution.top-k" },
+		{ "--collector.attribution.top-k=101", "--collector.attribution.top-k" },
+		{ "--collector.attribution.top-k=1K", "--collector.attribution.top-k" },
+		{ "--collector.attribution.sketch-size=3", "--collector.attribution.sketch-size" },
+		{ "--collector.attribution.sketch-size=65537",
+		  "--collector.attribution.sketch-size" },
+		{ "--collector.attribution.source-prefix=24",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.source-prefix=33,64",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.source-prefix=24,129",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.source-prefix=-1,64",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.source-prefix=24,64x",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.snat-port-range=0-10",
+		  "--collector.attribution.snat-port-range" },
+		{ "--collector.attribution.snat-port-range=20-10",
+		  "--collector.attribution.snat-port-range" },
+		{ "--collector.attribution.snat-port-range=1-65536",
+		  "--collector.attribution.snat-port-range" },
+		{ "--collector.attribution.snat-port-range=1024",
+		  "--collector.attribution.snat-port-range" },
+		{ "--collector.attribution.refresh-interval=4s",
+		  "--collector.attribution.refresh-interval" },
+		{ "--collector.attribution.refresh-interval=5h",
+		  "--collector.attribution.refresh-interval" },
+		{ "--collector.attribution.refresh-interval=1441m",
+		  "--collector.attribution.refresh-interval" },
+		{ "--no-collector.attribution=1", "--no-collector.attribution" },
 	};
 	struct flags f;
 
@@ -138,6 +169,45 @@ START_TEST(errors_name_the_flag)
 		ck_assert_msg(strstr(err, cases[i].mention), "%s: \"%s\"", cases[i].arg, err);
 		ck_assert_msg(!strchr(err, '\n'), "multi-line error for %s", cases[i].arg);
 	}
+}
+END_TEST
+
+START_TEST(attribution)
+{
+	struct flags f;
+
+	ck_assert_int_eq(PARSE(&f, "--log.level=info"), 0);
+	ck_assert(!f.attrib.off);
+	ck_assert_uint_eq(f.attrib.top_k, 10);
+	ck_assert_uint_eq(f.attrib.sketch_size, 1024);
+	ck_assert_uint_eq(f.attrib.prefix4, 32);
+	ck_assert_uint_eq(f.attrib.prefix6, 64);
+	ck_assert_uint_eq(f.attrib.snat_hi - f.attrib.snat_lo + 1, 64512);
+	ck_assert_uint_eq(f.attrib.refresh_s, 300);
+	ck_assert_int_eq(PARSE(&f, "--no-collector.attribution",
+			       "--collector.attribution.top-k=100",
+			       "--collector.attribution.sketch-size=400",
+			       "--collector.attribution.source-prefix=24,48",
+			       "--collector.attribution.snat-port-range=20000-20099",
+			       "--collector.attribution.refresh-interval=30s"),
+			 0);
+	ck_assert(f.attrib.off);
+	ck_assert_uint_eq(f.attrib.top_k, 100);
+	ck_assert_uint_eq(f.attrib.sketch_size, 400);
+	ck_assert_uint_eq(f.attrib.prefix4, 24);
+	ck_assert_uint_eq(f.attrib.prefix6, 48);
+	ck_assert_uint_eq(f.attrib.snat_lo, 20000);
+	ck_assert_uint_eq(f.attrib.snat_hi, 20099);
+	ck_assert_uint_eq(f.attrib.refresh_s, 30);
+	ck_assert_int_eq(PARSE(&f, "--no-collector.attribution", "--collector.attribution"), 0);
+	ck_assert(!f.attrib.off);
+	ck_assert_int_eq(PARSE(&f, "--collector.attribution.refresh-interval=0"), 0);
+	ck_assert_uint_eq(f.attrib.refresh_s, 0);
+	/* The sketch must hold several times what is shown. */
+	ck_assert_int_eq(PARSE(&f, "--collector.attribution.top-k=100",
+			       "--collector.attribution.sketch-size=399"),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "sketch-size"), "%s", err);
 }
 END_TEST
 
@@ -201,6 +271,7 @@ int main(void)
 	tcase_add_test(tc, collector_toggles);
 	tcase_add_test(tc, errors_name_the_flag);
 	tcase_add_test(tc, missing_value);
+	tcase_add_test(tc, attribution);
 	tcase_add_test(tc, netns);
 	tcase_add_test(tc, help_and_version);
 	suite_add_tcase(s, tc);

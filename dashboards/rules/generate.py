@@ -565,7 +565,8 @@ class Builder:
                 f"(alert above {percent(above)}). That destination: " + lookup + ". Every "
                 "connection to the same protocol, destination address and port needs its own "
                 "source port; once the range is used up, new connections to it fail (their "
-                "packets are dropped, counted in nf_conntrack_stat_insert_failed_total). Widen the "
+                "packets are dropped, counted in nf_conntrack_stat_insert_failed_total and "
+                "nf_conntrack_stat_drop_total although the table is not full). Widen the "
                 "port range of the SNAT rule, add SNAT addresses, shorten the timeouts that keep "
                 "closed connections (tcp_timeout_time_wait), or have the clients reuse connections.")
 

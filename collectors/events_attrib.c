@@ -33,11 +33,13 @@ static void addr_str(const struct attrib_key *k, const uint8_t *addr, char *buf,
 static void owner(struct labels *ls, const struct config *cfg, const struct attrib_key *k,
 		  const uint8_t *addr)
 {
-	const char *o;
+	const char *o = NULL;
 
 	if (!cfg->addr_owner)
 		return;
-	o = cfg->addr_owner(cfg->addr_owner_ctx, k->family == AF_INET6 ? AF_INET6 : AF_INET, addr);
+	if (addr)
+		o = cfg->addr_owner(cfg->addr_owner_ctx, k->family == AF_INET6 ? AF_INET6 : AF_INET,
+				    addr);
 	add(ls, ML_OWNER_NETNS, o ? o : "");
 }
 
@@ -54,7 +56,7 @@ static bool has_ports(unsigned proto)
 
 /* "other" for every label of the family, and what the shown ones leave of @total. */
 static void write_other(struct metric_writer *w, const char *name, const char *const *names,
-			size_t n_names, uint64_t total, uint64_t shown)
+			size_t n_names, bool owned, uint64_t total, uint64_t shown)
 {
 	struct labels ls = { .n = 0 };
 
@@ -62,6 +64,8 @@ static void write_other(struct metric_writer *w, const char *name, const char *c
 		return; /* nothing left over, or counts above the truth by their error */
 	for (size_t i = 0; i < n_names; i++)
 		add(&ls, names[i], "other");
+	if (owned)
+		add(&ls, ML_OWNER_NETNS, ""); /* the family's label set, whoever owns the rest */
 	mw_u64(w, name, ls.l, ls.n, total - shown);
 }
 
@@ -138,14 +142,19 @@ static uint32_t write_top(struct metric_writer *w, const struct config *cfg,
 			add(&ls, ML_ADDRESS, a);
 			break;
 		}
+		/* An aggregated source may span namespaces: owned only at full length. */
 		if (f != ATTRIB_SNAT)
-			owner(&ls, cfg, k, k->addr);
+			owner(&ls, cfg, k,
+			      f == ATTRIB_SOURCE && k->prefix < (k->family == AF_INET6 ? 128 : 32)
+				      ? NULL
+				      : k->addr);
 		mw_u64(w, name, ls.l, ls.n, top[i].count);
 		shown += top[i].count;
 		if (top[i].err > err)
 			err = top[i].err;
 	}
-	write_other(w, name, other, n_other, s->total[f], shown);
+	write_other(w, name, other, n_other, f != ATTRIB_SNAT && cfg->addr_owner, s->total[f],
+		    shown);
 	return err;
 }
 

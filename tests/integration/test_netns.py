@@ -111,7 +111,8 @@ def named_phase(ck, home, a, b, c_name):
         ck.eq("nf_conntrack_host_entries only with --netns=all", None, m.get("nf_conntrack_host_entries"))
         ino = os.stat(f"/run/netns/{a.name}").st_ino
         ck.eq(f"nf_conntrack_netns_info{{netns={a.name}}} inode",
-              1.0, m.get("nf_conntrack_netns_info", netns=a.name, inode=str(ino), pid=""))
+              1.0, m.get("nf_conntrack_netns_info", netns=a.name, inode=str(ino), pid="",
+                    pod_uid="", container_id=""))
         ck.eq("nf_conntrack_exporter_netns_followed", 2.0, m.get("nf_conntrack_exporter_netns_followed"))
         ck.eq("collector_success{collector=stat,netns=a}", 1.0,
               m.get("nf_conntrack_exporter_collector_success", collector="stat", netns=a.name))

@@ -8,7 +8,7 @@ namespace's loopback (NAT applies there: output for dnat, postrouting for snat):
   SNAT  UDP to 127.0.0.50:7000 `snat to 127.0.0.99:20000-20099`: 60 flows (100 ports)
         UDP to 127.0.0.51:7001 `snat to 127.0.0.98` (no range: source ports kept): 5 flows
 Exporter A: --collector.attribution.top-k=5 --collector.attribution.snat-port-range=20000-20099;
-exporter B: defaults (range 1024-65535, 64512 ports).
+exporter B: defaults (range 1024-65535, 64512 ports); exporter C: top-k 1 (127.0.0.99 and "other").
 Checked against `conntrack -L` (an entry is DNAT'ed when its reply source differs from its
 original destination, SNAT'ed when its reply destination differs from its original source;
 `conntrack -L --dst-nat/--src-nat` agree): top_dnat_target by backend and port,
@@ -44,7 +44,7 @@ add rule ip nat post ip daddr 127.0.0.51 udp dport 7001 snat to 127.0.0.98
 add chain inet t sink {{ type filter hook input priority 0; }}
 add rule inet t sink udp dport {{ 5353, 7000, 7001 }} drop
 """
-PORT_B = 39902
+PORT_B, PORT_C = 39902, 39903
 BUSIEST = "nf_conntrack_snat_busiest_destination_entries"
 RATIO = "nf_conntrack_snat_port_usage_ratio"
 
@@ -93,7 +93,7 @@ def nat_problems(k, m, ports, top_k):
 def test(ck):
     with nfce.Netns("attrib_nat", nft=NFT) as ns:
         ns.write_sysctl(f"{nfce.NF_SYSCTL}/nf_conntrack_udp_timeout", "600")  # this namespace's only
-        ns.notrack(PORT_B)
+        ns.notrack(PORT_B, PORT_C)
         with au.Traffic(ns) as tr, \
                 nfce.Exporter(ns, [f"--collector.attribution.top-k={K}",
                                    f"--collector.attribution.snat-port-range={RANGE_LO}-{RANGE_HI}"]) as a, \
@@ -138,6 +138,16 @@ def test(ck):
                       m.get("nf_conntrack_top_dnat_target_entries", protocol="udp", target="127.0.0.20", port="5353"))
             k, m = eu.require(ck, "exporter B (default range, 64512 ports) vs conntrack -L",
                               eu.converge(ns, b, 15, extra=lambda k, m: nat_problems(k, m, 64512, 10)))
+            with nfce.Exporter(ns, ["--collector.attribution.top-k=1"], listen=f"127.0.0.1:{PORT_C}") as c:
+                eu.wait_synced(c)
+                k, m = eu.require(ck, "exporter C (top-k 1: one SNAT address and other) vs conntrack -L",
+                                  eu.converge(ns, c, 15, extra=lambda k, m: nat_problems(k, m, 64512, 1)))
+                if m is not None:
+                    ck.eq('C: snat_entries', {"127.0.0.99": float(N_SNAT), "other": float(N_SNAT2)},
+                          {s.labels["address"]: s.value for s in m.find("nf_conntrack_snat_entries")})
+                    ck.eq('C: busiest destination only for the address shown', ["127.0.0.99"],
+                          [s.labels["address"] for s in m.find(BUSIEST)])
+                ck.eq("exporter C exit status on SIGTERM", 0, c.stop())
 
             # The range exhausted
             before_k, before_m = ns.conntrack_stats(), a.scrape()

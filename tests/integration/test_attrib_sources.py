@@ -15,6 +15,7 @@ them: unreplied entries that live 10 minutes, no ICMP back):
   B  --collector.attribution.source-prefix=24,64
   C  --collector.attribution.source-prefix=32,128 (every address bare)
   D  --no-collector.attribution: no attribution family at all
+  E  --collector.attribution.top-k=100: every key shown (3 ICMP echo entries under port "")
 In a quiet window, each top family equals the top K computed from `conntrack -L` (counts
 exact; membership checked only where counts differ from the K-th), "other" plus the shown
 series equals conntrack -C, nf_conntrack_entries and the sum of state_entries, and
@@ -35,7 +36,8 @@ V4 = [(f"127.20.1.{i}", 3 * i) for i in range(1, 25)] + [("127.20.2.1", 80)]
 V6 = [(f"fd00:0:0:1::{j:x}", 5 * j) for j in range(1, 11)] + [("fd00:0:0:2::1", 60)]
 TCP4_SRC = [(f"127.20.3.{i}", 10) for i in range(1, 5)]
 TCP6_SRC = [("fd00:0:0:3::1", 7)]
-N = sum(n for _, n in V4 + V6 + TCP4_SRC + TCP6_SRC)
+N_ICMP = 3  # echo requests to 127.0.0.1, answered: port "" in top_destination
+N = sum(n for _, n in V4 + V6 + TCP4_SRC + TCP6_SRC) + N_ICMP
 NFT = """
 add chain inet t sink { type filter hook input priority 0; }
 add rule inet t sink udp dport 30000-30011 drop
@@ -45,14 +47,15 @@ EXPORTERS = {  # name: (port, flags, (prefix4, prefix6))
     "B": (39902, [f"--collector.attribution.top-k={K}", "--collector.attribution.source-prefix=24,64"], (24, 64)),
     "C": (39903, [f"--collector.attribution.top-k={K}", "--collector.attribution.source-prefix=32,128"], (32, 128)),
     "D": (39904, ["--no-collector.attribution"], None),
+    "E": (39905, ["--collector.attribution.top-k=100"], (32, 64)),  # every key shown, no "other"
 }
 
 
-def attribution(prefixes):
+def attribution(prefixes, top_k):
     """converge()'s extra check: the source and destination families against conntrack -L."""
     def extra(k, m):
-        probs = au.check_family(m, "source", au.want_sources(k.entries, *prefixes), K)
-        probs += au.check_family(m, "destination", au.want_destinations(k.entries), K)
+        probs = au.check_family(m, "source", au.want_sources(k.entries, *prefixes), top_k)
+        probs += au.check_family(m, "destination", au.want_destinations(k.entries), top_k)
         return probs + au.totals_problems(k, m)
     return extra
 
@@ -94,13 +97,14 @@ def test(ck):
                 tr.do("udp_from", sources=V6, dst="::1", dports=DPORTS)
                 tr.do("tcp_from", sources=TCP4_SRC, dst="127.0.0.1", port=TCP4)
                 tr.do("tcp_from", sources=TCP6_SRC, dst="::1", port=TCP6)
+                tr.do("icmp_echo", n=N_ICMP)
                 k = eu.wait_kernel(ns, lambda k: k.count == N and len(k.entries) == N, f"{N} entries")
                 eu.log(f"kernel: {k}")
 
-                for name in ("A", "B", "C"):
+                for name in ("A", "B", "C", "E"):
                     prefixes = EXPORTERS[name][2]
                     k, m = eu.require(ck, f"exporter {name} (source-prefix {prefixes}) vs conntrack -L",
-                                      eu.converge(ns, exps[name], 15, extra=attribution(prefixes)))
+                                      eu.converge(ns, exps[name], 15, extra=attribution(prefixes, 100 if name == "E" else K)))
                     if m is None:
                         continue
                     shown, other = au.top(m, "nf_conntrack_top_source_entries", ("source",))
@@ -121,7 +125,7 @@ def test(ck):
                               m.find("nf_conntrack_top_dnat_target_entries"))
                         ck.eq("A: no SNAT'ed entries, no snat series", [], m.find("nf_conntrack_snat_entries"))
                         ck.eq('A: nf_conntrack_unreplied_entries{protocol="udp"} (all under 10 s)',
-                              {a: (float(N - 47) if a == "under_10s" else 0.0) for a in au.AGES},
+                              {a: (float(N - 47 - N_ICMP) if a == "under_10s" else 0.0) for a in au.AGES},
                               {a: v for (p, a), v in au.unreplied_of(m).items() if p == "udp"})
                         for fam, t in (("nf_conntrack_top_source_entries", "gauge"),
                                        ("nf_conntrack_top_destination_entries", "gauge"),
@@ -133,7 +137,14 @@ def test(ck):
                         ck.eq("B: sources by /24 and /64",
                               {("127.20.1.0/24",): 900.0, ("fd00:0:0:1::/64",): 275.0, ("127.20.2.0/24",): 80.0,
                                ("fd00:0:0:2::/64",): 60.0, ("127.20.3.0/24",): 40.0}, shown)
-                        ck.eq("B: other (fd00:0:0:3::/64's 7)", 7.0, other)
+                        ck.eq("B: other (fd00:0:0:3::/64's 7, 127.0.0.0/24's 3 ICMP)", 10.0, other)
+                    elif name == "E":
+                        ck.eq("E: ICMP echo entries under port \"\"", float(N_ICMP),
+                              m.get("nf_conntrack_top_destination_entries", protocol="icmp", destination="127.0.0.1",
+                                    port=""))
+                        ck.eq("E: no other series (all keys shown)", [],
+                              [s for s in m.find("nf_conntrack_top_source_entries") +
+                               m.find("nf_conntrack_top_destination_entries") if "other" in s.labels.values()])
                     else:
                         ck.eq("C: every address bare",
                               {("127.20.2.1",): 80.0, ("127.20.1.24",): 72.0, ("127.20.1.23",): 69.0,

@@ -63,7 +63,8 @@ def converged(ns, exp, what, timeout=30):
               f"sum(top_source_entries), conntrack -C = {last}, expected {TOTAL} each")
 
 
-def check_heavy(ck, what, m, truth, exact):
+def check_heavy(ck, what, m, truth, kind):
+    exact = kind == "few"
     shown, other = au.top(m, "nf_conntrack_top_source_entries", ("source",))
     err = au.error_of(m, "source")
     eu.log(f"{what}: top sources {shown}, other {other}, error {err}")
@@ -76,6 +77,10 @@ def check_heavy(ck, what, m, truth, exact):
             c is not None and truth <= c <= truth + err, f"shown {c}, conntrack -L {truth}, error {err:g}")
     ck.true(f"{what}: at most K series", len(shown) <= K, f"{len(shown)}")
     ck.eq(f"{what}: the family sums to the entries", float(TOTAL), sum(shown.values()) + (other or 0))
+    for key, v in shown.items():  # the fillers: 1 flow each (many), 2,000 (few), by construction
+        if key != (HEAVY,):
+            t = 1 if kind == "many" else FILL // 100
+            ck.true(f"{what}: {key} shown {v:g} within [{t}, {t} + error {err:g}]", t <= v <= t + err, f"{v:g}")
     if exact:
         ck.eq(f"{what}: source error (101 keys <= {SKETCH} slots)", 0.0, err)
         for key, v in shown.items():
@@ -101,11 +106,11 @@ def one_run(ck, kind):
             ck.eq(f"{kind}: conntrack -L -s {HEAVY}", HEAVY_N, truth)
             eu.log(f"{kind}: E: overruns {m.get('nf_conntrack_event_overruns_total')}, resyncs "
                    f"overrun {eu.resyncs(m, 'overrun')} periodic {eu.resyncs(m, 'periodic')}")
-            check_heavy(ck, f"{kind}: E", m, truth, kind == "few")
+            check_heavy(ck, f"{kind}: E", m, truth, kind)
             mem["E"] = au.rss_kib(e.pid)
             with nfce.Exporter(ns, FLAGS, listen=f"127.0.0.1:{PORT_S}") as s:
                 m = converged(ns, s, f"{kind}: exporter S (startup dump)")
-                err = check_heavy(ck, f"{kind}: S", m, truth, kind == "few")
+                err = check_heavy(ck, f"{kind}: S", m, truth, kind)
                 if kind == "many":
                     ck.true(f"many: S: source error {err:g} <= entries / sketch-size = {TOTAL / SKETCH:.1f}",
                             err <= math.ceil(TOTAL / SKETCH), f"{err:g}")

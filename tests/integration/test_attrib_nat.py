@@ -20,7 +20,8 @@ port of the range (it does when the range has at most 128), finds 40 free, and r
 other 20 at confirmation: sendto() fails with EPERM, and `insert_failed` and `drop` (conntrack
 -S) each grow by exactly 20 (what this kernel does; measured). The exporter shows the same
 deltas in nf_conntrack_stat_insert_failed_total / _drop_total, snat_entries 100, the busiest
-destination 100 and a usage ratio of 1.0."""
+destination 100 and a usage ratio of 1.0; after `conntrack -D` of those, 127.0.0.99 is gone from
+the three SNAT families."""
 import os
 import sys
 
@@ -174,6 +175,15 @@ def test(ck):
                     ck.eq(f"A: {name} grew by the refused flows", float(refused),
                           (m.get(name) or 0) - (before_m.get(name) or 0))
                     ck.eq(f"A: {name} vs conntrack -S", float(after_k.get(st, 0)), m.get(name))
+            # The SNAT'ed entries to 127.0.0.50 deleted: 127.0.0.99 leaves snat_entries, its
+            # busiest destination and its ratio with it
+            ck.eq("conntrack -D -p udp --dport 7000", RANGE, eu.conntrack_delete(ns, "-p", "udp", "--dport", "7000"))
+            k, m = eu.require(ck, "exporter A vs conntrack -L after conntrack -D",
+                              eu.converge(ns, a, 15, extra=lambda k, m: nat_problems(k, m, RANGE, K)))
+            if m is not None:
+                ck.eq("A: SNAT addresses after conntrack -D", ["127.0.0.98"],
+                      sorted({s.labels.get("address") for f in ("nf_conntrack_snat_entries", BUSIEST, RATIO)
+                              for s in m.find(f)}))
             ck.eq("exporter A exit status on SIGTERM", 0, a.stop())
             ck.eq("exporter B exit status on SIGTERM", 0, b.stop())
 

@@ -20,7 +20,8 @@ In a quiet window, each top family equals the top K computed from `conntrack -L`
 exact; membership checked only where counts differ from the K-th), "other" plus the shown
 series equals conntrack -C, nf_conntrack_entries and the sum of state_entries, and
 nf_conntrack_attribution_error_entries is 0 for source and destination (fewer keys than
-sketch slots). Families appear only together with state_entries (after the first dump)."""
+sketch slots). Families appear only together with state_entries (after the first dump). Again
+after `conntrack -D` of 127.20.2.1's and fd00:0:0:1::a's entries (DESTROY events)."""
 import os
 import sys
 
@@ -149,6 +150,19 @@ def test(ck):
                         ck.eq("C: every address bare",
                               {("127.20.2.1",): 80.0, ("127.20.1.24",): 72.0, ("127.20.1.23",): 69.0,
                                ("127.20.1.22",): 66.0, ("127.20.1.21",): 63.0}, shown)
+
+                # Entries that go (DESTROY events) leave the families: the top sources change
+                ck.eq("conntrack -D -s 127.20.2.1", 80, eu.conntrack_delete(ns, "-s", "127.20.2.1"))
+                ck.eq("conntrack -D -s fd00:0:0:1::a", 50, eu.conntrack_delete(ns, "-s", "fd00:0:0:1::a"))
+                for name in ("A", "B", "C", "E"):
+                    prefixes = EXPORTERS[name][2]
+                    k, m = eu.require(ck, f"exporter {name} vs conntrack -L after conntrack -D",
+                                      eu.converge(ns, exps[name], 15, extra=attribution(prefixes, 100 if name == "E" else K)))
+                    if name == "A" and m is not None:
+                        ck.eq("A: top sources after conntrack -D",
+                              {("fd00:0:0:1::/64",): 225.0, ("127.20.1.24",): 72.0, ("127.20.1.23",): 69.0,
+                               ("127.20.1.22",): 66.0, ("127.20.1.21",): 63.0},
+                              au.top(m, "nf_conntrack_top_source_entries", ("source",))[0])
 
                 m = exps["D"].scrape()
                 ck.true("D (--no-collector.attribution): state_entries still there", eu.synced(m), "missing")

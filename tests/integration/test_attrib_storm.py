@@ -9,7 +9,8 @@ destinations (ports 30000-34999), differing only in how many distinct sources th
 The sources are set per datagram (IP_PKTINFO) on one socket: any 127/8 address is local.
 Two exporters (--collector.attribution.top-k=5) in each run: E (events) runs during the storm
 (its NEW events, and whatever resync an overrun causes), S (startup) starts after it and reads
-the table from its first dump.
+the table from its first dump; O (4 KiB event buffer) is stopped (SIGSTOP) during the storm
+and must come back from the overrun's resync with the same figures.
 
 Criterion: after convergence, VmRSS (and VmHWM) of many minus few < 2 MiB, for E and for S.
 Why it holds and what it catches: the Space-Saving sketch has sketch-size (1024) slots per
@@ -27,6 +28,7 @@ that other tests' load would blur."""
 import json
 import math
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +47,7 @@ add chain inet t sink {{ type filter hook input priority 0; }}
 add rule inet t sink udp dport {DPORT0}-{DPORT0 + HEAVY_N - 1} drop
 """
 FLAGS = [f"--collector.attribution.top-k={K}"]
-PORT_S = 39902
+PORT_S, PORT_O = 39902, 39903
 
 
 def converged(ns, exp, what, timeout=30):
@@ -92,12 +94,18 @@ def one_run(ck, kind):
     """Returns {exporter: (VmRSS, VmHWM) KiB}."""
     with nfce.Netns("attrib_storm", nft=NFT) as ns:
         ns.write_sysctl(f"{nfce.NF_SYSCTL}/nf_conntrack_udp_timeout", "600")  # this namespace's only
-        ns.notrack(PORT_S)
+        ns.notrack(PORT_S, PORT_O)
         mem = {}
-        with nfce.Exporter(ns, FLAGS) as e:
+        with nfce.Exporter(ns, FLAGS) as e, \
+                nfce.Exporter(ns, FLAGS + ["--collector.events.buffer-size=4KiB"], listen=f"127.0.0.1:{PORT_O}") as o:
             eu.wait_synced(e)
-            r = ns.run([sys.executable, au.SELF, "storm", kind, str(FILL), HEAVY, str(HEAVY_N), str(DPORT0),
-                        str(NDPORTS)], timeout=60)
+            eu.wait_synced(o)
+            os.kill(o.pid, signal.SIGSTOP)
+            try:
+                r = ns.run([sys.executable, au.SELF, "storm", kind, str(FILL), HEAVY, str(HEAVY_N), str(DPORT0),
+                            str(NDPORTS)], timeout=60)
+            finally:
+                os.kill(o.pid, signal.SIGCONT)
             g = json.loads(r.stdout)
             eu.log(f"{kind}: {g['sent']} flows in {g['seconds']:.1f}s ({g['eperm']} refused)")
             ck.eq(f"{kind}: flows sent", TOTAL, g["sent"])
@@ -108,6 +116,31 @@ def one_run(ck, kind):
                    f"overrun {eu.resyncs(m, 'overrun')} periodic {eu.resyncs(m, 'periodic')}")
             check_heavy(ck, f"{kind}: E", m, truth, kind)
             mem["E"] = au.rss_kib(e.pid)
+            # O lost events while stopped: its attribution comes back from the overrun's resync
+            # (absent until then, never out of step with its own state counts)
+            absent = 0
+            for _ in eu.deadline_loop(30, 0.02):
+                m = o.scrape()
+                src = m.find("nf_conntrack_top_source_entries")
+                if not src:
+                    absent += 1
+                elif sum(x.value for x in src) != sum(eu.states_of(m).values()):
+                    ck.fail(f"{kind}: O after the overrun", f"sum(top_source_entries) {sum(x.value for x in src)} != "
+                            f"sum(state_entries) {sum(eu.states_of(m).values())}")
+                    break
+                if sum(x.value for x in src) == TOTAL:
+                    break
+            m = converged(ns, o, f"{kind}: exporter O (4 KiB event buffer, stopped during the storm)")
+            eu.log(f"{kind}: O: overruns {m.get('nf_conntrack_event_overruns_total')}, resyncs overrun "
+                   f"{eu.resyncs(m, 'overrun')}; {absent} scrapes without attribution after SIGCONT")
+            ck.true(f"{kind}: O: an overrun and its resync", (m.get("nf_conntrack_event_overruns_total") or 0) >= 1
+                    and (eu.resyncs(m, "overrun") or 0) >= 1, f"overruns {m.get('nf_conntrack_event_overruns_total')}, "
+                    f"resyncs {eu.resyncs(m, 'overrun')}")
+            err = check_heavy(ck, f"{kind}: O", m, truth, kind)
+            if kind == "many":
+                ck.true(f"many: O: source error {err:g} <= entries / sketch-size = {TOTAL / SKETCH:.1f}",
+                        err <= math.ceil(TOTAL / SKETCH), f"{err:g}")
+            ck.eq(f"{kind}: exporter O exit status on SIGTERM", 0, o.stop())
             with nfce.Exporter(ns, FLAGS, listen=f"127.0.0.1:{PORT_S}") as s:
                 m = converged(ns, s, f"{kind}: exporter S (startup dump)")
                 err = check_heavy(ck, f"{kind}: S", m, truth, kind)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -160,9 +161,20 @@ static void take(struct events_priv *p, const struct nlmsghdr *nlh, bool from_du
 {
 	struct ct_event ev;
 
-	if (ct_event_parse(nlh, &ev) < 0)
+	if (ct_event_parse(nlh, &ev) < 0) {
 		p->bad_messages++;
-	else if (flows_apply(&p->flows, &ev, from_dump, now_ds(p)) < 0) { /* no memory: stale */
+		return;
+	}
+	if (ev.has_tstart) {
+		struct timespec ts;
+		uint64_t now_ns;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		if (ev.tstart_ns < now_ns && (now_ns - ev.tstart_ns) / 100000000u < UINT32_MAX)
+			ev.age_ds = (uint32_t)((now_ns - ev.tstart_ns) / 100000000u);
+	}
+	if (flows_apply(&p->flows, &ev, from_dump, now_ds(p)) < 0) { /* no memory: stale */
 		p->losses++;
 		resync_request(p, from_dump ? p->dump_reason : RESYNC_OVERRUN);
 	}

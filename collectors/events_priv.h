@@ -100,10 +100,13 @@ int events_render(struct collector *c, struct metric_writer *w);
 /* The attribution families, when they are to be trusted (events_attrib.c). */
 void events_render_attrib(struct events_priv *p, const struct config *cfg, struct metric_writer *w);
 
-/* Deciseconds since the collector started, plus one: flows.h's clock. */
+/*
+ * flows.h's clock: deciseconds since the collector started, plus 6001, so that an entry a
+ * dump finds with a kernel timestamp up to 10 minutes old keeps its age.
+ */
 static inline uint32_t now_ds(const struct events_priv *p)
 {
-	return (uint32_t)((now_monotonic_us() - p->t0_us) / 100000) + 1;
+	return (uint32_t)((now_monotonic_us() - p->t0_us) / 100000) + 6001;
 }
 
 #endif

@@ -336,8 +336,11 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 			.proto = ev->l4proto,
 			.state = (uint8_t)((st + 1) | ur | (mark ? f->gen : f->gen ^ FLOW_GEN) |
 					   (from_dump ? 0 : FLOW_EVENTS) | (born ? FLOW_BORN : 0)),
-			/* For unreplied ages too: an entry first seen in a dump is as old as that. */
-			.start = now_ds,
+			/*
+			 * For unreplied ages too: an entry first seen in a dump is as old as the
+			 * kernel's timestamp says (nf_conntrack_timestamp=1), else as that dump.
+			 */
+			.start = ev->age_ds < now_ds ? now_ds - ev->age_ds : 1,
 		};
 
 		r = ft_insert(&f->ft, &nf);

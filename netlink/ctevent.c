@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ static const enum ctnl_attr_kind top_policy[] = {
 	[CTA_PROTOINFO] = CTNL_ATTR_NESTED,
 	[CTA_ID] = CTNL_ATTR_U32,
 	[CTA_ZONE] = CTNL_ATTR_U16,
+	[CTA_TIMESTAMP] = CTNL_ATTR_NESTED,
 };
 #define TOP_MAX (ARRAY_SIZE(top_policy) - 1)
 
@@ -48,6 +50,11 @@ static const enum ctnl_attr_kind proto_policy[] = {
 	[CTA_PROTO_DST_PORT] = CTNL_ATTR_U16,
 };
 #define PROTO_MAX (ARRAY_SIZE(proto_policy) - 1)
+
+static const enum ctnl_attr_kind tstamp_policy[] = {
+	[CTA_TIMESTAMP_START] = CTNL_ATTR_U64,
+};
+#define TSTAMP_MAX (ARRAY_SIZE(tstamp_policy) - 1)
 
 static const enum ctnl_attr_kind protoinfo_policy[] = {
 	[CTA_PROTOINFO_TCP] = CTNL_ATTR_NESTED,
@@ -207,6 +214,17 @@ int ct_event_parse(const struct nlmsghdr *nlh, struct ct_event *ret)
 		r = parse_protoinfo(tb[CTA_PROTOINFO], &ev);
 		if (r < 0)
 			return r;
+	}
+	if (tb[CTA_TIMESTAMP]) {
+		const struct nlattr *ttb[TSTAMP_MAX + 1];
+
+		r = ctnl_attr_parse_nested(tb[CTA_TIMESTAMP], tstamp_policy, TSTAMP_MAX, ttb);
+		if (r < 0)
+			return r;
+		if (ttb[CTA_TIMESTAMP_START]) {
+			ev.tstart_ns = be64toh(mnl_attr_get_u64(ttb[CTA_TIMESTAMP_START]));
+			ev.has_tstart = true;
+		}
 	}
 	if (tb[CTA_STATUS]) {
 		ev.status = ntohl(mnl_attr_get_u32(tb[CTA_STATUS]));

@@ -44,6 +44,10 @@ struct ct_event {
 	bool has_status;
 	bool has_reply; /* @reply was in the message (it always is from a kernel) */
 	uint32_t status; /* CTA_STATUS: IPS_* bits */
+	bool has_tstart;
+	uint64_t
+		tstart_ns; /* CTA_TIMESTAMP_START (nf_conntrack_timestamp=1): birth, CLOCK_REALTIME */
+	uint32_t age_ds; /* not parsed: the reader's, from tstart_ns (0: unknown) */
 	struct ct_tuple orig, reply;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The conntrack event parser and the flow table behind the events collector. */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -344,6 +345,33 @@ START_TEST(tuples)
 }
 END_TEST
 
+/* nf_conntrack_timestamp=1: the birth time, a big-endian u64 in a nest; checked like the rest. */
+START_TEST(timestamp)
+{
+	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_MULTI, 7, 17, 1, -1, 0, -1, 0, 0 };
+	struct nlmsghdr *nlh = build(&s);
+	struct nlattr *n;
+	struct ct_event e;
+
+	ck_assert_int_eq(ct_event_parse(nlh, &e), 0);
+	ck_assert(!e.has_tstart);
+	n = mnl_attr_nest_start(nlh, CTA_TIMESTAMP);
+	mnl_attr_put_u64(nlh, CTA_TIMESTAMP_START, htobe64(1764680000123456789ull));
+	mnl_attr_put_u64(nlh, CTA_TIMESTAMP_STOP, 0);
+	mnl_attr_nest_end(nlh, n);
+	ck_assert_int_eq(ct_event_parse(nlh, &e), 0);
+	ck_assert(e.has_tstart);
+	ck_assert_uint_eq(e.tstart_ns, 1764680000123456789ull);
+	ck_assert_uint_eq(e.age_ds, 0); /* the reader's to fill */
+
+	nlh = build(&s);
+	n = mnl_attr_nest_start(nlh, CTA_TIMESTAMP);
+	mnl_attr_put_u32(nlh, CTA_TIMESTAMP_START, 5);
+	mnl_attr_nest_end(nlh, n);
+	ck_assert_int_eq(ct_event_parse(nlh, &e), -EINVAL);
+}
+END_TEST
+
 START_TEST(forward_compatible)
 {
 	struct spec s = { IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 7, 17, 1, -1, 0, -1, 0, 0 };
@@ -532,6 +560,7 @@ int main(void)
 	tcase_add_test(tc, nested_overruns);
 	tcase_add_test(tc, forward_compatible);
 	tcase_add_test(tc, tuples);
+	tcase_add_test(tc, timestamp);
 	tcase_add_test(tc, zone_one_direction);
 	tcase_add_test(tc, missing_parts);
 	tcase_add_test(tc, flowtable_basics);

@@ -163,9 +163,14 @@ static uint32_t write_snat_usage(struct metric_writer *w, const struct config *c
 				 const struct attrib_set *s)
 {
 	struct attrib_top top[100];
+	const struct ss_slot *busiest[100];
 	size_t n =
 		ss_top(&s->ss[ATTRIB_SNAT], top, cfg->attrib.top_k < 100 ? cfg->attrib.top_k : 100);
 	uint32_t err = 0;
+
+	/* Each a walk of the summary: once per address, for both families. */
+	for (size_t i = 0; i < n; i++)
+		busiest[i] = ss_busiest_for(&s->ss[ATTRIB_SNAT_DEST], &top[i].key);
 
 	mw_family(
 		w, MN_SNAT_PORT_RANGE_PORTS, METRIC_GAUGE,
@@ -175,7 +180,7 @@ static uint32_t write_snat_usage(struct metric_writer *w, const struct config *c
 		w, MN_SNAT_BUSIEST_DESTINATION_ENTRIES, METRIC_GAUGE,
 		"For each SNAT address shown, its busiest destination (reply source address, protocol, port) and the entries, each with its own source port, it holds.");
 	for (size_t i = 0; i < n; i++) {
-		const struct ss_slot *b = ss_busiest_for(&s->ss[ATTRIB_SNAT_DEST], &top[i].key);
+		const struct ss_slot *b = busiest[i];
 		char a[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], pb[4], port[8];
 
 		if (!b)
@@ -195,7 +200,7 @@ static uint32_t write_snat_usage(struct metric_writer *w, const struct config *c
 		w, MN_SNAT_PORT_USAGE_RATIO, METRIC_GAUGE,
 		"For each SNAT address shown, its busiest destination's entries over the source ports it may use: 1 is exhaustion.");
 	for (size_t i = 0; i < n; i++) {
-		const struct ss_slot *b = ss_busiest_for(&s->ss[ATTRIB_SNAT_DEST], &top[i].key);
+		const struct ss_slot *b = busiest[i];
 		char a[INET6_ADDRSTRLEN];
 
 		if (!b)

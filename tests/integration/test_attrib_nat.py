@@ -7,6 +7,8 @@ namespace's loopback (NAT applies there: output for dnat, postrouting for snat):
         TCP to 127.0.0.10:8080 `dnat to 127.0.0.30:18080`: 6 established connections
   SNAT  UDP to 127.0.0.50:7000 `snat to 127.0.0.99:20000-20099`: 60 flows (100 ports)
         UDP to 127.0.0.51:7001 `snat to 127.0.0.98` (no range: source ports kept): 5 flows
+  IPv6  UDP to [fd00::10]:5353 `dnat to [fd00::20]:5354`: 7 flows; UDP to [fd00::50]:7002
+        `snat to [fd00::99]:20000-20099`: 9 flows (the fd00:: addresses on lo, nodad)
 Exporter A: --collector.attribution.top-k=5 --collector.attribution.snat-port-range=20000-20099;
 exporter B: defaults (range 1024-65535, 64512 ports); exporter C: top-k 1 (127.0.0.99 and "other").
 Checked against `conntrack -L` (an entry is DNAT'ed when its reply source differs from its
@@ -34,6 +36,8 @@ K = 5
 RANGE_LO, RANGE_HI = 20000, 20099
 RANGE = RANGE_HI - RANGE_LO + 1
 N_DNAT_UDP, N_DNAT_TCP, N_SNAT, N_SNAT2, N_MORE = 30, 6, 60, 5, 60
+N_DNAT6, N_SNAT6 = 7, 9
+V6_ADDRS = ("fd00::10", "fd00::20", "fd00::50", "fd00::99")
 NFT = f"""
 add table ip nat
 add chain ip nat out {{ type nat hook output priority -100; }}
@@ -43,7 +47,12 @@ add chain ip nat post {{ type nat hook postrouting priority 100; }}
 add rule ip nat post ip daddr 127.0.0.50 udp dport 7000 snat to 127.0.0.99:{RANGE_LO}-{RANGE_HI}
 add rule ip nat post ip daddr 127.0.0.51 udp dport 7001 snat to 127.0.0.98
 add chain inet t sink {{ type filter hook input priority 0; }}
-add rule inet t sink udp dport {{ 5353, 7000, 7001 }} drop
+add table ip6 nat
+add chain ip6 nat out {{ type nat hook output priority -100; }}
+add rule ip6 nat out ip6 daddr fd00::10 udp dport 5353 dnat to [fd00::20]:5354
+add chain ip6 nat post {{ type nat hook postrouting priority 100; }}
+add rule ip6 nat post ip6 daddr fd00::50 udp dport 7002 snat to [fd00::99]:{RANGE_LO}-{RANGE_HI}
+add rule inet t sink udp dport {{ 5353, 5354, 7000, 7001, 7002 }} drop
 """
 PORT_B, PORT_C = 39902, 39903
 BUSIEST = "nf_conntrack_snat_busiest_destination_entries"
@@ -95,6 +104,8 @@ def test(ck):
     with nfce.Netns("attrib_nat", nft=NFT) as ns:
         ns.write_sysctl(f"{nfce.NF_SYSCTL}/nf_conntrack_udp_timeout", "600")  # this namespace's only
         ns.notrack(PORT_B, PORT_C)
+        for addr in V6_ADDRS:
+            ns.run(["ip", "-6", "addr", "add", f"{addr}/128", "dev", "lo", "nodad"])
         with au.Traffic(ns) as tr, \
                 nfce.Exporter(ns, [f"--collector.attribution.top-k={K}",
                                    f"--collector.attribution.snat-port-range={RANGE_LO}-{RANGE_HI}"]) as a, \
@@ -110,7 +121,11 @@ def test(ck):
             ck.eq("SNAT'ed flows sent (60 of 100 ports)", N_SNAT, r["sent"])
             r = tr.do("udp_to", dst="127.0.0.51", port=7001, n=N_SNAT2)
             ck.eq("SNAT'ed flows to 127.0.0.98 sent", N_SNAT2, r["sent"])
-            n = N_DNAT_UDP + N_DNAT_TCP + N_SNAT + N_SNAT2
+            r = tr.do("udp_to", dst="fd00::10", port=5353, n=N_DNAT6)
+            ck.eq("DNAT'ed IPv6 flows sent", N_DNAT6, r["sent"])
+            r = tr.do("udp_to", dst="fd00::50", port=7002, n=N_SNAT6)
+            ck.eq("SNAT'ed IPv6 flows sent", N_SNAT6, r["sent"])
+            n = N_DNAT_UDP + N_DNAT_TCP + N_SNAT + N_SNAT2 + N_DNAT6 + N_SNAT6
             k = eu.wait_kernel(ns, lambda k: k.count == n and len(k.entries) == n, f"{n} entries")
 
             want = au.want_dnat(k.entries)
@@ -118,7 +133,7 @@ def test(ck):
                    f"SNAT destinations {dict(au.want_snat_destinations(k.entries))}")
             ck.eq("conntrack -L: DNAT targets (numgen 2:1, the TCP port translated)",
                   {("udp", "127.0.0.20", "5353"): 20, ("udp", "127.0.0.21", "5353"): 10,
-                   ("tcp", "127.0.0.30", "18080"): N_DNAT_TCP}, dict(want))
+                   ("tcp", "127.0.0.30", "18080"): N_DNAT_TCP, ("udp", "fd00::20", "5354"): N_DNAT6}, dict(want))
             for flag, cnt in (("--dst-nat", sum(want.values())), ("--src-nat", sum(au.want_snat(k.entries).values()))):
                 r = ns.run(["conntrack", "-L", flag])
                 ck.eq(f"conntrack -L {flag} lists what the tuples say", cnt, len(eu.parse_conntrack_L(r.stdout)))
@@ -144,7 +159,7 @@ def test(ck):
                 k, m = eu.require(ck, "exporter C (top-k 1: one SNAT address and other) vs conntrack -L",
                                   eu.converge(ns, c, 15, extra=lambda k, m: nat_problems(k, m, 64512, 1)))
                 if m is not None:
-                    ck.eq('C: snat_entries', {"127.0.0.99": float(N_SNAT), "other": float(N_SNAT2)},
+                    ck.eq('C: snat_entries', {"127.0.0.99": float(N_SNAT), "other": float(N_SNAT2 + N_SNAT6)},
                           {s.labels["address"]: s.value for s in m.find("nf_conntrack_snat_entries")})
                     ck.eq('C: busiest destination only for the address shown', ["127.0.0.99"],
                           [s.labels["address"] for s in m.find(BUSIEST)])
@@ -181,7 +196,7 @@ def test(ck):
             k, m = eu.require(ck, "exporter A vs conntrack -L after conntrack -D",
                               eu.converge(ns, a, 15, extra=lambda k, m: nat_problems(k, m, RANGE, K)))
             if m is not None:
-                ck.eq("A: SNAT addresses after conntrack -D", ["127.0.0.98"],
+                ck.eq("A: SNAT addresses after conntrack -D", ["127.0.0.98", "fd00::99"],
                       sorted({s.labels.get("address") for f in ("nf_conntrack_snat_entries", BUSIEST, RATIO)
                               for s in m.find(f)}))
             ck.eq("exporter A exit status on SIGTERM", 0, a.stop())

@@ -411,6 +411,14 @@ class AttribDaemon(nfce.TrafficDaemon):
                 self.pairs[tag].append((c, s))
         return {"n": len(self.pairs[tag])}
 
+    def op_raw(self, proto, dsts):
+        """One packet of IP protocol proto (16 zero bytes: GRE version 0 for 47) to each of dsts:
+        one entry each (conntrack's generic tracker has no ports)."""
+        for dst in dsts:
+            with socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_RAW, proto) as r:
+                r.sendto(b"\0" * 16, (dst, 0))
+        return {}
+
     def op_tcp_syn(self, dst, port, n, tag=None):
         """n non-blocking connects to dst:port (left to whatever the ruleset does with them)."""
         res = []

@@ -15,7 +15,8 @@ them: unreplied entries that live 10 minutes, no ICMP back):
   B  --collector.attribution.source-prefix=24,64
   C  --collector.attribution.source-prefix=32,128 (every address bare)
   D  --no-collector.attribution: no attribution family at all
-  E  --collector.attribution.top-k=100: every key shown (3 ICMP echo entries under port "")
+  E  --collector.attribution.top-k=100: every key shown (3 ICMP echo entries, and one packet each
+     of IP protocol 253 to 127.0.0.1, .2 and ::1 and of GRE to 127.0.0.3, under port "")
 In a quiet window, each top family equals the top K computed from `conntrack -L` (counts
 exact; membership checked only where counts differ from the K-th), "other" plus the shown
 series equals conntrack -C, nf_conntrack_entries and the sum of state_entries, and
@@ -38,10 +39,13 @@ V6 = [(f"fd00:0:0:1::{j:x}", 5 * j) for j in range(1, 11)] + [("fd00:0:0:2::1", 
 TCP4_SRC = [(f"127.20.3.{i}", 10) for i in range(1, 5)]
 TCP6_SRC = [("fd00:0:0:3::1", 7)]
 N_ICMP = 3  # echo requests to 127.0.0.1, answered: port "" in top_destination
-N = sum(n for _, n in V4 + V6 + TCP4_SRC + TCP6_SRC) + N_ICMP
+RAW = {253: ["127.0.0.1", "127.0.0.2", "::1"], 47: ["127.0.0.3"]}  # protocol 253 ("other"), GRE
+N_RAW = sum(map(len, RAW.values()))
+N = sum(n for _, n in V4 + V6 + TCP4_SRC + TCP6_SRC) + N_ICMP + N_RAW
 NFT = """
 add chain inet t sink { type filter hook input priority 0; }
 add rule inet t sink udp dport 30000-30011 drop
+add rule inet t sink meta l4proto { 47, 253 } drop
 """
 EXPORTERS = {  # name: (port, flags, (prefix4, prefix6))
     "A": (39901, [f"--collector.attribution.top-k={K}"], (32, 64)),
@@ -99,6 +103,8 @@ def test(ck):
                 tr.do("tcp_from", sources=TCP4_SRC, dst="127.0.0.1", port=TCP4)
                 tr.do("tcp_from", sources=TCP6_SRC, dst="::1", port=TCP6)
                 tr.do("icmp_echo", n=N_ICMP)
+                for proto, dsts in RAW.items():
+                    tr.do("raw", proto=proto, dsts=dsts)
                 k = eu.wait_kernel(ns, lambda k: k.count == N and len(k.entries) == N, f"{N} entries")
                 eu.log(f"kernel: {k}")
 
@@ -126,8 +132,11 @@ def test(ck):
                               m.find("nf_conntrack_top_dnat_target_entries"))
                         ck.eq("A: no SNAT'ed entries, no snat series", [], m.find("nf_conntrack_snat_entries"))
                         ck.eq('A: nf_conntrack_unreplied_entries{protocol="udp"} (all under 10 s)',
-                              {a: (float(N - 47 - N_ICMP) if a == "under_10s" else 0.0) for a in au.AGES},
+                              {a: (float(N - 47 - N_ICMP - N_RAW) if a == "under_10s" else 0.0) for a in au.AGES},
                               {a: v for (p, a), v in au.unreplied_of(m).items() if p == "udp"})
+                        ck.eq('A: nf_conntrack_unreplied_entries{age="under_10s"} of protocol 253 (other) and gre',
+                              {"other": 3.0, "gre": 1.0},
+                              {p: v for (p, a), v in au.unreplied_of(m).items() if p in ("other", "gre") and a == "under_10s"})
                         for fam, t in (("nf_conntrack_top_source_entries", "gauge"),
                                        ("nf_conntrack_top_destination_entries", "gauge"),
                                        ("nf_conntrack_attribution_error_entries", "gauge"),
@@ -138,11 +147,14 @@ def test(ck):
                         ck.eq("B: sources by /24 and /64",
                               {("127.20.1.0/24",): 900.0, ("fd00:0:0:1::/64",): 275.0, ("127.20.2.0/24",): 80.0,
                                ("fd00:0:0:2::/64",): 60.0, ("127.20.3.0/24",): 40.0}, shown)
-                        ck.eq("B: other (fd00:0:0:3::/64's 7, 127.0.0.0/24's 3 ICMP)", 10.0, other)
+                        ck.eq("B: other (fd00:0:0:3::/64's 7, 127.0.0.0/24's 3 ICMP + 2 raw + 1 GRE, ::/64's 1)", 14.0, other)
                     elif name == "E":
                         ck.eq("E: ICMP echo entries under port \"\"", float(N_ICMP),
                               m.get("nf_conntrack_top_destination_entries", protocol="icmp", destination="127.0.0.1",
                                     port=""))
+                        ck.eq("E: protocol 253 by number, GRE by name, port \"\"", [1.0, 1.0, 1.0],
+                              [m.get("nf_conntrack_top_destination_entries", protocol=p, destination=d, port="")
+                               for p, d in (("253", "127.0.0.2"), ("253", "::1"), ("gre", "127.0.0.3"))])
                         ck.eq("E: no other series (all keys shown)", [],
                               [s for s in m.find("nf_conntrack_top_source_entries") +
                                m.find("nf_conntrack_top_destination_entries") if "other" in s.labels.values()])

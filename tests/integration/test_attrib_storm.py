@@ -106,18 +106,8 @@ def one_run(ck, kind):
                             str(NDPORTS)], timeout=60)
             finally:
                 os.kill(o.pid, signal.SIGCONT)
-            g = json.loads(r.stdout)
-            eu.log(f"{kind}: {g['sent']} flows in {g['seconds']:.1f}s ({g['eperm']} refused)")
-            ck.eq(f"{kind}: flows sent", TOTAL, g["sent"])
-            m = converged(ns, e, f"{kind}: exporter E (events during the storm)")
-            truth = int(ns.run(["sh", "-c", f"conntrack -L -s {HEAVY} 2>/dev/null | wc -l"]).stdout)
-            ck.eq(f"{kind}: conntrack -L -s {HEAVY}", HEAVY_N, truth)
-            eu.log(f"{kind}: E: overruns {m.get('nf_conntrack_event_overruns_total')}, resyncs "
-                   f"overrun {eu.resyncs(m, 'overrun')} periodic {eu.resyncs(m, 'periodic')}")
-            check_heavy(ck, f"{kind}: E", m, truth, kind)
-            mem["E"] = au.rss_kib(e.pid)
-            # O lost events while stopped: its attribution comes back from the overrun's resync
-            # (absent until then, never out of step with its own state counts)
+            # O lost events while stopped: from now on, its attribution comes back from the
+            # overrun's resync (absent until then, never out of step with its own state counts)
             absent = 0
             for _ in eu.deadline_loop(30, 0.02):
                 m = o.scrape()
@@ -130,6 +120,16 @@ def one_run(ck, kind):
                     break
                 if sum(x.value for x in src) == TOTAL:
                     break
+            g = json.loads(r.stdout)
+            eu.log(f"{kind}: {g['sent']} flows in {g['seconds']:.1f}s ({g['eperm']} refused)")
+            ck.eq(f"{kind}: flows sent", TOTAL, g["sent"])
+            m = converged(ns, e, f"{kind}: exporter E (events during the storm)")
+            truth = int(ns.run(["sh", "-c", f"conntrack -L -s {HEAVY} 2>/dev/null | wc -l"]).stdout)
+            ck.eq(f"{kind}: conntrack -L -s {HEAVY}", HEAVY_N, truth)
+            eu.log(f"{kind}: E: overruns {m.get('nf_conntrack_event_overruns_total')}, resyncs "
+                   f"overrun {eu.resyncs(m, 'overrun')} periodic {eu.resyncs(m, 'periodic')}")
+            check_heavy(ck, f"{kind}: E", m, truth, kind)
+            mem["E"] = au.rss_kib(e.pid)
             m = converged(ns, o, f"{kind}: exporter O (4 KiB event buffer, stopped during the storm)")
             eu.log(f"{kind}: O: overruns {m.get('nf_conntrack_event_overruns_total')}, resyncs overrun "
                    f"{eu.resyncs(m, 'overrun')}; {absent} scrapes without attribution after SIGCONT")

@@ -608,8 +608,9 @@ class Builder:
             over_1m = self.record_names["unreplied_over_1m"]
             secs = duration_seconds(window)
             # After the exporter starts, entries of its first dump count their age from that
-            # dump: the over-a-minute count climbs from 0 to its true level within a minute,
-            # and deriv() would see that climb for a window. No alert until it has passed.
+            # dump (unless the kernel timestamps them, nf_conntrack_timestamp=1): the
+            # over-a-minute count climbs from 0 to its true level within a minute, and deriv()
+            # would see that climb for a window. No alert until it has passed.
             settle = secs + 60
             start = self.m("process_start_time_seconds")
             self.alert(

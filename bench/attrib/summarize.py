@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Markdown tables from bench/attrib/run.sh's rate.tsv, cpu.tsv and storm.tsv (those present)."""
+import os
+import re
+import statistics
+import sys
+
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(__file__), "..", "results", "raw", "issue13")
+
+
+def load(mode):
+    path = os.path.join(out, mode + ".tsv")
+    if not os.path.exists(path):
+        return None
+    r = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            r[k] = v
+    return r
+
+
+def num(r, k):
+    try:
+        return float(r.get(k, "nan"))
+    except ValueError:
+        return float("nan")
+
+
+def kv(s, key):
+    m = re.search(key + r"=([0-9.]+)", s or "")
+    return float(m.group(1)) if m else float("nan")
+
+
+def fmt(x, nd=0):
+    return "NA" if x != x else f"{x:,.{nd}f}"
+
+
+def env(r):
+    print(f"Run {r.get('env.date')}, kernel {r.get('env.kernel')}, {r.get('env.nproc')} CPUs "
+          f"({r.get('env.cpu')}), load average {r.get('env.loadavg_start')} at start, "
+          f"{r.get('env.loadavg_end')} at end; HEAD {r.get('env.git')}, old = {r.get('env.old_src')}.")
+    print()
+
+
+R = load("rate")
+if R:
+    print("### Rate search (old binary alone)\n")
+    env(R)
+    print("| config | asked new flows/s | sent new flows/s | events | events/s | µs/event (stat) | overruns |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    tags = sorted({k.rsplit(".", 1)[0] for k in R if k.startswith("rate")},
+                  key=lambda t: (t.split(".")[1], int(t.split(".")[0][4:]) or 10**9))
+    for t in tags:
+        asked = int(t.split(".")[0][4:])
+        gen = R.get(t + ".gen", "")
+        ev = num(R, t + ".events")
+        el = kv(gen, "elapsed")
+        print(f"| {t.split('.', 1)[1]} | {'full speed' if asked == 0 else fmt(asked)} | "
+              f"{fmt(kv(gen, 'rate'))} | {fmt(ev)} | {fmt(ev / (el + 3) if el == el else float('nan'))} | "
+              f"{R.get(t + '.us_per_event_stat')} | {R.get(t + '.overruns')} |")
+    print("\nevents/s over the run and the 3 s after it (NEW and DESTROY).\n")
+
+C = load("cpu")
+if C:
+    print("### CPU per event, rounds side by side\n")
+    env(C)
+    rounds = sorted({int(k.split(".")[0][1:]) for k in C if re.match(r"r\d+\.", k)})
+    # A round counts only when every config finished it (an interrupted run leaves a partial one).
+    rounds = [r for r in rounds if all(f"r{r}.{c}.us_per_event_stat" in C
+                                       for c in {k.split(".")[1] for k in C if k.startswith("r1.")})]
+    cfgs = []
+    for k in C:
+        m = re.match(r"r\d+\.([a-z_]+)\.events$", k)
+        if m and m.group(1) not in cfgs:
+            cfgs.append(m.group(1))
+    order = [c for c in ("old", "new", "new_noattr", "old_nat", "new_nat") if c in cfgs]
+    med = {}
+    print("| config | new flows/s asked | sent (median) | events/round (median) | µs/event per round (/proc/PID/stat) | **median** | ns-exact median (schedstat) | overruns (all rounds) |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|")
+    for c in order:
+        st = [num(C, f"r{r}.{c}.us_per_event_stat") for r in rounds]
+        ns = [num(C, f"r{r}.{c}.us_per_event_ns") for r in rounds]
+        sent = [kv(C.get(f"r{r}.{c}.gen"), "rate") for r in rounds]
+        ev = [num(C, f"r{r}.{c}.events") for r in rounds]
+        ov = sum(num(C, f"r{r}.{c}.overruns") for r in rounds)
+        med[c] = (statistics.median(st), statistics.median(ns))
+        asked = C.get("cpu.nat_rate" if c.endswith("_nat") else "cpu.rate")
+        print(f"| {c} | {fmt(float(asked))} | {fmt(statistics.median(sent))} | "
+              f"{fmt(statistics.median(ev))} | {', '.join(f'{x:.3f}' for x in st)} | "
+              f"**{med[c][0]:.3f}** | {med[c][1]:.3f} | {fmt(ov)} |")
+    print()
+    print("| delta | median of the per-round differences (stat) | difference of medians (stat) | (schedstat) | budget +0.3 µs |")
+    print("|---|---:|---:|---:|---|")
+    for a, b in (("new", "old"), ("new_noattr", "old"), ("new", "new_noattr"), ("new_nat", "old_nat")):
+        if a in med and b in med:
+            pr = statistics.median(num(C, f"r{r}.{a}.us_per_event_stat") - num(C, f"r{r}.{b}.us_per_event_stat")
+                                   for r in rounds)
+            d = med[a][0] - med[b][0]
+            dn = med[a][1] - med[b][1]
+            print(f"| {a} − {b} | {pr:+.3f} µs | {d:+.3f} µs | {dn:+.3f} µs | "
+                  f"{'within' if max(pr, d) <= 0.3 else 'OVER'} |")
+    print()
+
+S = load("storm")
+if S:
+    print("### Memory and scrape under a source storm\n")
+    env(S)
+    names = []
+    for k in S:
+        m = re.match(r"(storm|few)\.([a-z0-9_-]+)\.vmrss_kb$", k)
+        if m and m.group(2) not in names:
+            names.append(m.group(2))
+    print(f"storm: {S.get('storm.distinct_sources')} distinct sources, {S.get('storm.conntrack_C')} entries; "
+          f"few: {S.get('few.distinct_sources')} distinct sources, {S.get('few.conntrack_C')} entries.\n")
+    print("| exporter | case | VmRSS empty → full (kB) | VmHWM (kB) | scrape median (ms) | series | attribution series | overruns | top sources |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for n in names:
+        for c in ("storm", "few"):
+            e = S.get(f"{c}.{n}.empty.vmrss_kb", "—")
+            print(f"| {n} | {c} | {e} → {S.get(f'{c}.{n}.vmrss_kb')} | {S.get(f'{c}.{n}.vmhwm_kb')} | "
+                  f"{S.get(f'{c}.{n}.scrape_ms_median')} | {S.get(f'{c}.{n}.series')} | "
+                  f"{S.get(f'{c}.{n}.attrib_series')} | {S.get(f'{c}.{n}.overruns')} | "
+                  f"{S.get(f'{c}.{n}.top_source', '').replace('nf_conntrack_top_source_entries', '').replace(';', '; ')} |")
+    print()
+    print("| exporter | VmRSS storm − few (kB) | VmHWM storm − few (kB) | scrape storm − few (ms) |")
+    print("|---|---:|---:|---:|")
+    for n in names:
+        print(f"| {n} | {num(S, f'storm.{n}.vmrss_kb') - num(S, f'few.{n}.vmrss_kb'):+,.0f} | "
+              f"{num(S, f'storm.{n}.vmhwm_kb') - num(S, f'few.{n}.vmhwm_kb'):+,.0f} | "
+              f"{num(S, f'storm.{n}.scrape_ms_median') - num(S, f'few.{n}.scrape_ms_median'):+.3f} |")
+    print()

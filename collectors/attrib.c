@@ -158,6 +158,8 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	s = &ss->slot[n];
 	if (s->used) {
 		ss->evicted = true;
+		if (s->count > ss->evicted_max)
+			ss->evicted_max = s->count;
 		index_remove(ss, index_find(ss, &s->key, s->hash));
 		i = index_find(ss, k, h); /* the removal may have moved the spot */
 	}
@@ -220,9 +222,11 @@ const struct ss_slot *ss_busiest_for(const struct spacesaving *ss, const struct 
 	for (uint32_t i = 0; ss->slot && i < ss->m; i++) {
 		const struct ss_slot *s = &ss->slot[i];
 
+		/* Ties by key: the labels shown don't flip between equals from scrape to scrape. */
 		if (s->used && s->key.family == addr->family &&
 		    !memcmp(s->key.addr, addr->addr, sizeof(s->key.addr)) &&
-		    (!best || s->count > best->count))
+		    (!best || s->count > best->count ||
+		     (s->count == best->count && memcmp(&s->key, &best->key, sizeof(s->key)) < 0)))
 			best = s;
 	}
 	return best;
@@ -261,6 +265,12 @@ void attrib_set_free(struct attrib_set *s)
 	free(s);
 }
 
+bool attrib_proto_has_ports(unsigned proto)
+{
+	/* tcp, udp, dccp, sctp, udplite */
+	return proto == 6 || proto == 17 || proto == 33 || proto == 132 || proto == 136;
+}
+
 static void mask_prefix(uint8_t *addr, unsigned bits, unsigned prefix)
 {
 	for (unsigned i = prefix; i < bits; i++)
@@ -289,14 +299,16 @@ void attrib_set_count(struct attrib_set *s, const struct attrib_cfg *cfg, const 
 {
 	const struct ct_tuple *o = &ev->orig, *r = &ev->reply;
 	struct attrib_key k = { .family = o->family };
-	bool v6 = o->family == AF_INET6;
+	bool v6 = o->family == AF_INET6, ports = attrib_proto_has_ports(ev->l4proto);
 
 	memcpy(k.addr, o->src, sizeof(k.addr));
 	k.prefix = (uint8_t)(v6 ? cfg->prefix6 : cfg->prefix4);
 	mask_prefix(k.addr, v6 ? 128 : 32, k.prefix);
 	count_key(s, cfg, ATTRIB_SOURCE, &k, delta);
 
-	k = (struct attrib_key){ .family = o->family, .proto = ev->l4proto, .port = o->dport };
+	k = (struct attrib_key){ .family = o->family,
+				 .proto = ev->l4proto,
+				 .port = ports ? o->dport : 0 };
 	memcpy(k.addr, o->dst, sizeof(k.addr));
 	count_key(s, cfg, ATTRIB_DESTINATION, &k, delta);
 
@@ -306,7 +318,7 @@ void attrib_set_count(struct attrib_set *s, const struct attrib_cfg *cfg, const 
 	if (ev->status & IPS_DST_NAT) {
 		k = (struct attrib_key){ .family = r->family,
 					 .proto = ev->l4proto,
-					 .port = r->sport };
+					 .port = ports ? r->sport : 0 };
 		memcpy(k.addr, r->src, sizeof(k.addr));
 		count_key(s, cfg, ATTRIB_DNAT, &k, delta);
 	}
@@ -316,7 +328,7 @@ void attrib_set_count(struct attrib_set *s, const struct attrib_cfg *cfg, const 
 		count_key(s, cfg, ATTRIB_SNAT, &k, delta);
 		/* Each such entry needs its own source port: what runs out is per destination. */
 		k.proto = ev->l4proto;
-		k.port = r->sport;
+		k.port = ports ? r->sport : 0;
 		memcpy(k.addr2, r->src, sizeof(k.addr2));
 		count_key(s, cfg, ATTRIB_SNAT_DEST, &k, delta);
 	}

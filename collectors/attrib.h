@@ -63,6 +63,11 @@ struct spacesaving {
 	uint32_t *index; /* slot number + 1, or 0; open addressing, linear probing */
 	uint32_t m, index_mask;
 	bool evicted; /* a key with live entries left: counts may carry errors from now on */
+	/*
+	 * The largest count a key had when it was pushed out: if it comes back, its earlier
+	 * entries are no longer counted, so a count shown may be low by about this much too.
+	 */
+	uint32_t evicted_max;
 };
 
 /* The five summaries of a table, and their exact totals. */
@@ -95,6 +100,9 @@ size_t attrib_set_bytes(const struct attrib_cfg *cfg);
 /* Count the entry @ev describes in (@delta +1) or out of (-1) every family it belongs to. */
 void attrib_set_count(struct attrib_set *s, const struct attrib_cfg *cfg, const struct ct_event *ev,
 		      int delta);
+
+/* Whether @proto's tuples have ports: GRE's "ports" are call keys, attributed to nobody. */
+bool attrib_proto_has_ports(unsigned proto);
 
 /* For tests and fuzzers: one summary alone. */
 int ss_init(struct spacesaving *ss, uint32_t m);

@@ -146,6 +146,14 @@ static void resync_finish(struct events_priv *p)
 
 	flows_dump_end(&p->flows);
 	p->repaired_losses = p->dump_losses;
+	/*
+	 * Events lost after the generation's first start, and the dump was restarted since
+	 * (which keeps the generation and cleared the request): one more, to repair them.
+	 */
+	if (p->repaired_losses != p->losses) {
+		p->pending_reason = RESYNC_OVERRUN;
+		p->resync_pending = true;
+	}
 	p->resyncs[p->dump_reason]++;
 	p->resync_duration = took;
 	resync_work_total_us += p->dump_work_us - p->last_work_us;

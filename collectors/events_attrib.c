@@ -48,12 +48,6 @@ static const char *proto_of(const struct attrib_key *k, char pb[static 4])
 	return flows_proto_name(k->proto, pb);
 }
 
-/* The protocols whose entries have ports (the rest: port=""). */
-static bool has_ports(unsigned proto)
-{
-	return proto == 6 || proto == 17 || proto == 33 || proto == 132 || proto == 136;
-}
-
 /* "other" for every label of the family, and what the shown ones leave of @total. */
 static void write_other(struct metric_writer *w, const char *name, const char *const *names,
 			size_t n_names, bool owned, uint64_t total, uint64_t shown)
@@ -136,7 +130,7 @@ static uint32_t write_top(struct metric_writer *w, const struct config *cfg,
 		case ATTRIB_DNAT:
 			add(&ls, ML_PROTOCOL, proto_of(k, pb));
 			add(&ls, f == ATTRIB_DNAT ? ML_TARGET : ML_DESTINATION, a);
-			add(&ls, ML_PORT, has_ports(k->proto) ? port : "");
+			add(&ls, ML_PORT, attrib_proto_has_ports(k->proto) ? port : "");
 			break;
 		default:
 			add(&ls, ML_ADDRESS, a);
@@ -155,7 +149,7 @@ static uint32_t write_top(struct metric_writer *w, const struct config *cfg,
 	}
 	write_other(w, name, other, n_other, f != ATTRIB_SNAT && cfg->addr_owner, s->total[f],
 		    shown);
-	return err;
+	return err > s->ss[f].evicted_max ? err : s->ss[f].evicted_max;
 }
 
 /* For each SNAT address shown: its busiest destination, and what share of the ports it uses. */
@@ -191,11 +185,13 @@ static uint32_t write_snat_usage(struct metric_writer *w, const struct config *c
 		mw_u64(w, MN_SNAT_BUSIEST_DESTINATION_ENTRIES,
 		       MW_LABELS({ ML_ADDRESS, a }, { ML_PROTOCOL, proto_of(&b->key, pb) },
 				 { ML_DESTINATION, d },
-				 { ML_PORT, has_ports(b->key.proto) ? port : "" }),
+				 { ML_PORT, attrib_proto_has_ports(b->key.proto) ? port : "" }),
 		       b->count);
 		if (b->err > err)
 			err = b->err;
 	}
+	if (s->ss[ATTRIB_SNAT_DEST].evicted_max > err)
+		err = s->ss[ATTRIB_SNAT_DEST].evicted_max;
 	mw_family(
 		w, MN_SNAT_PORT_USAGE_RATIO, METRIC_GAUGE,
 		"For each SNAT address shown, its busiest destination's entries over the source ports it may use: 1 is exhaustion.");
@@ -290,7 +286,7 @@ void events_render_attrib(struct events_priv *p, const struct config *cfg, struc
 	write_unreplied(p, w);
 	mw_family(
 		w, MN_ATTRIBUTION_ERROR_ENTRIES, METRIC_GAUGE,
-		"The most by which a shown count of the family may exceed the truth: 0 when exact.");
+		"How far a shown count of the family may be from the truth: 0 when every one is exact.");
 	for (unsigned f = 0; f < _ATTRIB_MAX; f++)
 		mw_u64(w, MN_ATTRIBUTION_ERROR_ENTRIES,
 		       MW_LABELS({ ML_FAMILY, attrib_family_names[f] }), err[f]);

@@ -293,8 +293,10 @@ int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint
 		if (f->dump_active && !ft_find(&f->tombs, ev->id, ev->thash)) {
 			struct flow t = { .id = ev->id, .thash = ev->thash, .state = 1 };
 
-			/* No room: a phantom until the next resync. */
-			(void)ft_insert(&f->tombs, &t);
+			/* No room: the dump may bring it back, a phantom until a resync. */
+			r = ft_insert(&f->tombs, &t);
+			if (r < 0)
+				return r;
 		}
 		return 0;
 	}
@@ -383,7 +385,7 @@ int flows_dump_begin(struct flows *f)
 void flows_dump_abort(struct flows *f)
 {
 	/* Unfinished: the next dump keeps this generation, or flows it never saw would survive. */
-	f->dump_abandoned = f->dump_active;
+	f->dump_abandoned |= f->dump_active; /* again, or after the end: no change */
 	f->dump_active = false;
 	ft_free(&f->tombs);
 }

@@ -138,8 +138,9 @@ unsigned flows_state_of(const struct ct_event *ev, int old);
 /*
  * Apply one event (@from_dump false: counted, and marks the flow as one that sends events)
  * or dump entry to the record and the counts; @now_ds: deciseconds since some fixed start,
- * plus one (0 is "not seen born"), for the lifetime histogram. -ENOMEM when the record could
- * not grow: it is stale then, resync.
+ * above @ev->age_ds + 1, for lifetimes and unreplied ages. -ENOMEM when the record could not
+ * grow, or a DESTROY found no room to keep the dump under way from reviving its flow: the
+ * record is stale then, resync.
  */
 int flows_apply(struct flows *f, const struct ct_event *ev, bool from_dump, uint32_t now_ds);
 

@@ -20,7 +20,7 @@
 
 struct flow {
 	uint32_t id;
-	uint32_t start; /* deciseconds since the collector started, plus one (see FLOW_BORN) */
+	uint32_t start; /* on flows_apply()'s clock, at least 1 (see FLOW_BORN) */
 	uint16_t thash;
 	uint16_t zone;
 	uint8_t proto;

@@ -101,6 +101,23 @@ static int fail(char *err, size_t size, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* Decimal digits only (no sign, no blank), at most @max: past them, or NULL. */
+static const char *parse_digits(const char *p, unsigned max, unsigned *ret)
+{
+	unsigned long v = 0;
+	const char *start = p;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > max)
+			return NULL;
+	}
+	if (p == start)
+		return NULL;
+	*ret = (unsigned)v;
+	return p;
+}
+
 static bool port_valid(const char *p)
 {
 	unsigned long v = 0;
@@ -330,11 +347,11 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		return 0;
 	}
 	case FLAG_ATTRIB_SOURCE_PREFIX: {
+		const char *q = v;
 		unsigned a, b;
-		int end = 0;
 
-		if (sscanf(v, "%3u,%3u%n", &a, &b, &end) != 2 || v[end] || a > 32 || b > 128 ||
-		    !strchr("0123456789", v[0]))
+		if (!(q = parse_digits(q, 32, &a)) || *q++ != ',' ||
+		    !(q = parse_digits(q, 128, &b)) || *q)
 			return fail(
 				err, size,
 				"invalid value \"%s\" for --%s: want V4,V6 prefix lengths, e.g. 24,64",
@@ -344,11 +361,11 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		return 0;
 	}
 	case FLAG_ATTRIB_SNAT_PORT_RANGE: {
+		const char *q = v;
 		unsigned lo, hi;
-		int end = 0;
 
-		if (sscanf(v, "%5u-%5u%n", &lo, &hi, &end) != 2 || v[end] || !lo || lo > hi ||
-		    hi > 65535 || !strchr("0123456789", v[0]))
+		if (!(q = parse_digits(q, 65535, &lo)) || *q++ != '-' ||
+		    !(q = parse_digits(q, 65535, &hi)) || *q || !lo || lo > hi)
 			return fail(
 				err, size,
 				"invalid value \"%s\" for --%s: want LO-HI ports, 1 <= LO <= HI <= 65535",
@@ -358,18 +375,21 @@ static int set_value(struct flags *f, enum flag_id id, const char *name, const c
 		return 0;
 	}
 	case FLAG_ATTRIB_REFRESH: {
-		unsigned n;
-		char unit = 's';
-		int end = 0;
+		static const char units[] = "smh";
+		static const unsigned mult[] = { 1, 60, 3600 };
+		unsigned n = 0, sec = 0;
+		const char *q = parse_digits(v, 86400, &n), *u = NULL;
 
-		if (sscanf(v, "%6u%n%c%n", &n, &end, &unit, &end) < 1 || v[end] ||
-		    !strchr("0123456789", v[0]) || (unit != 's' && unit != 'm') ||
-		    (unit == 'm' ? n * 60 : n) > 86400 || (n && (unit == 'm' ? n * 60 : n) < 5))
+		if (q && (!*q || !q[1])) {
+			u = *q ? strchr(units, *q) : units; /* no unit: seconds */
+			sec = u ? n * mult[u - units] : 0;
+		}
+		if (!u || (n && (sec < 5 || sec > 86400)))
 			return fail(
 				err, size,
-				"invalid value \"%s\" for --%s: want 0 or a duration from 5s to 24h in s or m, e.g. 5m",
+				"invalid value \"%s\" for --%s: want 0 or a duration from 5s to 24h, e.g. 30s, 5m, 1h",
 				v, name);
-		f->attrib.refresh_s = unit == 'm' ? n * 60 : n;
+		f->attrib.refresh_s = sec;
 		return 0;
 	}
 	default:

@@ -139,6 +139,37 @@ START_TEST(storm_heavy_first)
 }
 END_TEST
 
+/*
+ * A key pushed out and back: its earlier entries are no longer counted, so its count is low;
+ * evicted_max says by how much at most (found by review: the error alone read 0).
+ */
+START_TEST(evicted_comes_back_low)
+{
+	struct spacesaving ss;
+	struct attrib_key a = key(1), b = key(2), c = key(3);
+	uint32_t err;
+
+	ck_assert_int_eq(ss_init(&ss, 2), 0);
+	for (int i = 0; i < 5; i++) {
+		ss_add(&ss, &a);
+		ss_add(&ss, &b);
+	}
+	ss_add(&ss, &b);
+	ck_assert(!ss.evicted);
+	ss_add(&ss, &c); /* pushes out a, the smallest */
+	ck_assert(ss.evicted);
+	ck_assert_uint_eq(ss.evicted_max, 5);
+	for (int i = 0; i < 6; i++)
+		ss_sub(&ss, &b);
+	ss_sub(&ss, &c);
+	ss_add(&ss, &a); /* the truth is 6 */
+	ck_assert_uint_eq(count_of(&ss, &a, &err), 1);
+	ck_assert_uint_eq(err, 0);
+	ck_assert_uint_ge(1 + ss.evicted_max, 6);
+	ss_free(&ss);
+}
+END_TEST
+
 /* Largest first, ties in key order; at most k; a full sketch of equals still gives k. */
 START_TEST(top_order)
 {
@@ -208,6 +239,26 @@ START_TEST(set_families)
 	ck_assert_uint_eq(b->key.addr2[0], 10);
 	ck_assert_uint_eq(s->total[ATTRIB_SNAT], 2);
 
+	/* GRE's "ports" are call keys: one destination whatever the call (found by review). */
+	{
+		struct ct_event gre = ev;
+
+		gre.l4proto = 47;
+		gre.status = 0;
+		for (uint16_t call = 100; call < 103; call++) {
+			gre.orig.dport = call;
+			attrib_set_count(s, &cfg, &gre, +1);
+		}
+		ck_assert_uint_eq(ss_top(&s->ss[ATTRIB_DESTINATION], top, 4), 2);
+		ck_assert_uint_eq(top[0].count, 3);
+		ck_assert_uint_eq(top[0].key.proto, 47);
+		ck_assert_uint_eq(top[0].key.port, 0);
+		for (uint16_t call = 100; call < 103; call++) {
+			gre.orig.dport = call;
+			attrib_set_count(s, &cfg, &gre, -1);
+		}
+	}
+
 	/* Without NAT bits, only sources and destinations. */
 	ev.status = IPS_SEEN_REPLY;
 	attrib_set_count(s, &cfg, &ev, +1);
@@ -237,6 +288,7 @@ int main(void)
 	tcase_add_test(tc, insert_only_bounds);
 	tcase_add_test(tc, storm_heavy_first);
 	tcase_add_test(tc, top_order);
+	tcase_add_test(tc, evicted_comes_back_low);
 	tcase_add_test(tc, set_families);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

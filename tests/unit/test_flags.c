@@ -154,11 +154,27 @@ START_TEST(errors_name_the_flag)
 		  "--collector.attribution.snat-port-range" },
 		{ "--collector.attribution.refresh-interval=4s",
 		  "--collector.attribution.refresh-interval" },
-		{ "--collector.attribution.refresh-interval=5h",
+		{ "--collector.attribution.refresh-interval=25h",
 		  "--collector.attribution.refresh-interval" },
 		{ "--collector.attribution.refresh-interval=1441m",
 		  "--collector.attribution.refresh-interval" },
 		{ "--no-collector.attribution=1", "--no-collector.attribution" },
+		{ "--collector.attribution.source-prefix=24, 64",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.source-prefix=24,+64",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.source-prefix=24,-0",
+		  "--collector.attribution.source-prefix" },
+		{ "--collector.attribution.snat-port-range=1024- 2000",
+		  "--collector.attribution.snat-port-range" },
+		{ "--collector.attribution.snat-port-range=1024-+2000",
+		  "--collector.attribution.snat-port-range" },
+		{ "--collector.attribution.refresh-interval=+5m",
+		  "--collector.attribution.refresh-interval" },
+		{ "--collector.attribution.refresh-interval=5m5",
+		  "--collector.attribution.refresh-interval" },
+		{ "--collector.attribution.refresh-interval=5ms",
+		  "--collector.attribution.refresh-interval" },
 	};
 	struct flags f;
 
@@ -203,6 +219,10 @@ START_TEST(attribution)
 	ck_assert(!f.attrib.off);
 	ck_assert_int_eq(PARSE(&f, "--collector.attribution.refresh-interval=0"), 0);
 	ck_assert_uint_eq(f.attrib.refresh_s, 0);
+	ck_assert_int_eq(PARSE(&f, "--collector.attribution.refresh-interval=24h"), 0);
+	ck_assert_uint_eq(f.attrib.refresh_s, 86400);
+	ck_assert_int_eq(PARSE(&f, "--collector.attribution.refresh-interval=90"), 0);
+	ck_assert_uint_eq(f.attrib.refresh_s, 90);
 	/* The sketch must hold several times what is shown. */
 	ck_assert_int_eq(PARSE(&f, "--collector.attribution.top-k=100",
 			       "--collector.attribution.sketch-size=399"),

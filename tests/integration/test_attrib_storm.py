@@ -21,7 +21,8 @@ margin separates memory bounded by the sketch from memory that grows with the so
 
 In both runs 127.200.0.1 ranks first in nf_conntrack_top_source_entries with a count c and
 nf_conntrack_attribution_error_entries{family="source"} e such that
-truth <= c <= truth + e (truth: `conntrack -L -s 127.200.0.1`); the family sums to the
+truth <= c <= truth + e (truth: `conntrack -L -s 127.200.0.1`) when S and O built the summary
+from a dump, |c - truth| <= e for E (docs/metrics.md); the family sums to the
 entries; e is 0 in the few run (101 keys, fewer than the slots) and at most entries /
 sketch-size after S's dump in the many run. NOT parallel: 205,000 entries twice, and RSS figures
 that other tests' load would blur."""
@@ -65,7 +66,9 @@ def converged(ns, exp, what, timeout=30):
               f"sum(top_source_entries), conntrack -C = {last}, expected {TOTAL} each")
 
 
-def check_heavy(ck, what, m, truth, kind):
+def check_heavy(ck, what, m, truth, kind, rebuilt):
+    """rebuilt: the summary comes from a dump (S's startup, O's resync) and nothing changed
+    since: counts are never low (c - e <= true <= c); else (E's events) within e either way."""
     exact = kind == "few"
     shown, other = au.top(m, "nf_conntrack_top_source_entries", ("source",))
     err = au.error_of(m, "source")
@@ -75,14 +78,16 @@ def check_heavy(ck, what, m, truth, kind):
     first = max(shown, key=shown.get) if shown else None
     ck.eq(f"{what}: the top source", (HEAVY,), first)
     c = shown.get((HEAVY,))
-    ck.true(f"{what}: {HEAVY} shown {c} within [truth {truth}, truth + error {err:g}]",
-            c is not None and truth <= c <= truth + err, f"shown {c}, conntrack -L {truth}, error {err:g}")
+    lo = truth if rebuilt else truth - err
+    ck.true(f"{what}: {HEAVY} shown {c} within [{lo:g}, truth {truth} + error {err:g}]",
+            c is not None and lo <= c <= truth + err, f"shown {c}, conntrack -L {truth}, error {err:g}")
     ck.true(f"{what}: at most K series", len(shown) <= K, f"{len(shown)}")
     ck.eq(f"{what}: the family sums to the entries", float(TOTAL), sum(shown.values()) + (other or 0))
     for key, v in shown.items():  # the fillers: 1 flow each (many), 2,000 (few), by construction
         if key != (HEAVY,):
             t = 1 if kind == "many" else FILL // 100
-            ck.true(f"{what}: {key} shown {v:g} within [{t}, {t} + error {err:g}]", t <= v <= t + err, f"{v:g}")
+            lo = t if rebuilt else t - err
+            ck.true(f"{what}: {key} shown {v:g} within [{lo:g}, {t} + error {err:g}]", lo <= v <= t + err, f"{v:g}")
     if exact:
         ck.eq(f"{what}: source error (101 keys <= {SKETCH} slots)", 0.0, err)
         for key, v in shown.items():
@@ -128,7 +133,7 @@ def one_run(ck, kind):
             ck.eq(f"{kind}: conntrack -L -s {HEAVY}", HEAVY_N, truth)
             eu.log(f"{kind}: E: overruns {m.get('nf_conntrack_event_overruns_total')}, resyncs "
                    f"overrun {eu.resyncs(m, 'overrun')} periodic {eu.resyncs(m, 'periodic')}")
-            check_heavy(ck, f"{kind}: E", m, truth, kind)
+            check_heavy(ck, f"{kind}: E", m, truth, kind, False)
             mem["E"] = au.rss_kib(e.pid)
             m = converged(ns, o, f"{kind}: exporter O (4 KiB event buffer, stopped during the storm)")
             eu.log(f"{kind}: O: overruns {m.get('nf_conntrack_event_overruns_total')}, resyncs overrun "
@@ -136,14 +141,14 @@ def one_run(ck, kind):
             ck.true(f"{kind}: O: an overrun and its resync", (m.get("nf_conntrack_event_overruns_total") or 0) >= 1
                     and (eu.resyncs(m, "overrun") or 0) >= 1, f"overruns {m.get('nf_conntrack_event_overruns_total')}, "
                     f"resyncs {eu.resyncs(m, 'overrun')}")
-            err = check_heavy(ck, f"{kind}: O", m, truth, kind)
+            err = check_heavy(ck, f"{kind}: O", m, truth, kind, True)
             if kind == "many":
                 ck.true(f"many: O: source error {err:g} <= entries / sketch-size = {TOTAL / SKETCH:.1f}",
                         err <= math.ceil(TOTAL / SKETCH), f"{err:g}")
             ck.eq(f"{kind}: exporter O exit status on SIGTERM", 0, o.stop())
             with nfce.Exporter(ns, FLAGS, listen=f"127.0.0.1:{PORT_S}") as s:
                 m = converged(ns, s, f"{kind}: exporter S (startup dump)")
-                err = check_heavy(ck, f"{kind}: S", m, truth, kind)
+                err = check_heavy(ck, f"{kind}: S", m, truth, kind, True)
                 if kind == "many":
                     ck.true(f"many: S: source error {err:g} <= entries / sketch-size = {TOTAL / SKETCH:.1f}",
                             err <= math.ceil(TOTAL / SKETCH), f"{err:g}")

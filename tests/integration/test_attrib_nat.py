@@ -7,6 +7,8 @@ namespace's loopback (NAT applies there: output for dnat, postrouting for snat):
         TCP to 127.0.0.10:8080 `dnat to 127.0.0.30:18080`: 6 established connections
   SNAT  UDP to 127.0.0.50:7000 `snat to 127.0.0.99:20000-20099`: 60 flows (100 ports)
         UDP to 127.0.0.51:7001 `snat to 127.0.0.98` (no range: source ports kept): 5 flows
+        UDP to 127.0.0.52:7003 `snat to 127.0.0.99:20000-20099`: 10 flows (the same address to
+        another destination: the same ports again, not the busiest)
   IPv6  UDP to [fd00::10]:5353 `dnat to [fd00::20]:5354`: 7 flows; UDP to [fd00::50]:7002
         `snat to [fd00::99]:20000-20099`: 9 flows (the fd00:: addresses on lo, nodad)
 Exporter A: --collector.attribution.top-k=5 --collector.attribution.snat-port-range=20000-20099;
@@ -22,8 +24,8 @@ port of the range (it does when the range has at most 128), finds 40 free, and r
 other 20 at confirmation: sendto() fails with EPERM, and `insert_failed` and `drop` (conntrack
 -S) each grow by exactly 20 (what this kernel does; measured). The exporter shows the same
 deltas in nf_conntrack_stat_insert_failed_total / _drop_total, snat_entries 100, the busiest
-destination 100 and a usage ratio of 1.0; after `conntrack -D` of those, 127.0.0.99 is gone from
-the three SNAT families."""
+destination 100 and a usage ratio of 1.0; after `conntrack -D` of those, 127.0.0.99's busiest
+destination is 127.0.0.52:7003 (10, ratio 0.1)."""
 import os
 import sys
 
@@ -37,6 +39,7 @@ RANGE_LO, RANGE_HI = 20000, 20099
 RANGE = RANGE_HI - RANGE_LO + 1
 N_DNAT_UDP, N_DNAT_TCP, N_SNAT, N_SNAT2, N_MORE = 30, 6, 60, 5, 60
 N_DNAT6, N_SNAT6 = 7, 9
+N_SNAT3 = 10  # 127.0.0.99 to a second destination: its own 100 ports
 V6_ADDRS = ("fd00::10", "fd00::20", "fd00::50", "fd00::99")
 NFT = f"""
 add table ip nat
@@ -46,13 +49,14 @@ add rule ip nat out ip daddr 127.0.0.10 tcp dport 8080 dnat to 127.0.0.30:18080
 add chain ip nat post {{ type nat hook postrouting priority 100; }}
 add rule ip nat post ip daddr 127.0.0.50 udp dport 7000 snat to 127.0.0.99:{RANGE_LO}-{RANGE_HI}
 add rule ip nat post ip daddr 127.0.0.51 udp dport 7001 snat to 127.0.0.98
+add rule ip nat post ip daddr 127.0.0.52 udp dport 7003 snat to 127.0.0.99:{RANGE_LO}-{RANGE_HI}
 add chain inet t sink {{ type filter hook input priority 0; }}
 add table ip6 nat
 add chain ip6 nat out {{ type nat hook output priority -100; }}
 add rule ip6 nat out ip6 daddr fd00::10 udp dport 5353 dnat to [fd00::20]:5354
 add chain ip6 nat post {{ type nat hook postrouting priority 100; }}
 add rule ip6 nat post ip6 daddr fd00::50 udp dport 7002 snat to [fd00::99]:{RANGE_LO}-{RANGE_HI}
-add rule inet t sink udp dport {{ 5353, 5354, 7000, 7001, 7002 }} drop
+add rule inet t sink udp dport {{ 5353, 5354, 7000, 7001, 7002, 7003 }} drop
 """
 PORT_B, PORT_C = 39902, 39903
 BUSIEST = "nf_conntrack_snat_busiest_destination_entries"
@@ -125,7 +129,9 @@ def test(ck):
             ck.eq("DNAT'ed IPv6 flows sent", N_DNAT6, r["sent"])
             r = tr.do("udp_to", dst="fd00::50", port=7002, n=N_SNAT6)
             ck.eq("SNAT'ed IPv6 flows sent", N_SNAT6, r["sent"])
-            n = N_DNAT_UDP + N_DNAT_TCP + N_SNAT + N_SNAT2 + N_DNAT6 + N_SNAT6
+            r = tr.do("udp_to", dst="127.0.0.52", port=7003, n=N_SNAT3)
+            ck.eq("SNAT'ed flows to 127.0.0.52 sent", N_SNAT3, r["sent"])
+            n = N_DNAT_UDP + N_DNAT_TCP + N_SNAT + N_SNAT2 + N_DNAT6 + N_SNAT6 + N_SNAT3
             k = eu.wait_kernel(ns, lambda k: k.count == n and len(k.entries) == n, f"{n} entries")
 
             want = au.want_dnat(k.entries)
@@ -159,7 +165,7 @@ def test(ck):
                 k, m = eu.require(ck, "exporter C (top-k 1: one SNAT address and other) vs conntrack -L",
                                   eu.converge(ns, c, 15, extra=lambda k, m: nat_problems(k, m, 64512, 1)))
                 if m is not None:
-                    ck.eq('C: snat_entries', {"127.0.0.99": float(N_SNAT), "other": float(N_SNAT2 + N_SNAT6)},
+                    ck.eq('C: snat_entries', {"127.0.0.99": float(N_SNAT + N_SNAT3), "other": float(N_SNAT2 + N_SNAT6)},
                           {s.labels["address"]: s.value for s in m.find("nf_conntrack_snat_entries")})
                     ck.eq('C: busiest destination only for the address shown', ["127.0.0.99"],
                           [s.labels["address"] for s in m.find(BUSIEST)])
@@ -181,7 +187,8 @@ def test(ck):
             k, m = eu.require(ck, "exporter A vs conntrack -L, the range exhausted",
                               eu.converge(ns, a, 15, extra=lambda k, m: nat_problems(k, m, RANGE, K)))
             if m is not None:
-                ck.eq('A: snat_entries{address="127.0.0.99"}, the range exhausted', float(RANGE),
+                ck.eq('A: snat_entries{address="127.0.0.99"}, the range to 127.0.0.50:7000 exhausted',
+                      float(RANGE + N_SNAT3),
                       m.get("nf_conntrack_snat_entries", address="127.0.0.99"))
                 ck.true('A: snat_port_usage_ratio{address="127.0.0.99"} 1.0, the range exhausted',
                         close(m.get(RATIO, address="127.0.0.99"), 1.0), repr(m.get(RATIO, address="127.0.0.99")))
@@ -196,9 +203,13 @@ def test(ck):
             k, m = eu.require(ck, "exporter A vs conntrack -L after conntrack -D",
                               eu.converge(ns, a, 15, extra=lambda k, m: nat_problems(k, m, RANGE, K)))
             if m is not None:
-                ck.eq("A: SNAT addresses after conntrack -D", ["127.0.0.98", "fd00::99"],
+                ck.eq("A: SNAT addresses after conntrack -D", ["127.0.0.98", "127.0.0.99", "fd00::99"],
                       sorted({s.labels.get("address") for f in ("nf_conntrack_snat_entries", BUSIEST, RATIO)
                               for s in m.find(f)}))
+                ck.eq("A: 127.0.0.99's busiest destination now 127.0.0.52:7003", float(N_SNAT3),
+                      m.get(BUSIEST, address="127.0.0.99", protocol="udp", destination="127.0.0.52", port="7003"))
+                ck.true('A: snat_port_usage_ratio{address="127.0.0.99"} = 10/100',
+                        close(m.get(RATIO, address="127.0.0.99"), N_SNAT3 / RANGE), repr(m.get(RATIO, address="127.0.0.99")))
             ck.eq("exporter A exit status on SIGTERM", 0, a.stop())
             ck.eq("exporter B exit status on SIGTERM", 0, b.stop())
 

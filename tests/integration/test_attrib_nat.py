@@ -197,8 +197,8 @@ def test(ck):
                     ck.eq(f"A: {name} grew by the refused flows", float(refused),
                           (m.get(name) or 0) - (before_m.get(name) or 0))
                     ck.eq(f"A: {name} vs conntrack -S", float(after_k.get(st, 0)), m.get(name))
-            # The SNAT'ed entries to 127.0.0.50 deleted: 127.0.0.99 leaves snat_entries, its
-            # busiest destination and its ratio with it
+            # The SNAT'ed entries to 127.0.0.50 deleted: 127.0.0.99's busiest destination is
+            # the other one now
             ck.eq("conntrack -D -p udp --dport 7000", RANGE, eu.conntrack_delete(ns, "-p", "udp", "--dport", "7000"))
             k, m = eu.require(ck, "exporter A vs conntrack -L after conntrack -D",
                               eu.converge(ns, a, 15, extra=lambda k, m: nat_problems(k, m, RANGE, K)))

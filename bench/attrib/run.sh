@@ -237,6 +237,8 @@ rec env.git "$(git -C "$ROOT" rev-parse --short HEAD)"
 for b in OLD NEW; do
 	rec "env.$b" "${!b} built $(date -u -r "${!b}" '+%H:%M:%S UTC'), $("${!b}" --version 2>&1 | head -1)"
 done
+# SOURCE_COMMIT: written beside the build by whoever built it (see docs/benchmarks.md)
+rec env.new_src "$(cat "$(dirname "$NEW")/../SOURCE_COMMIT" 2>/dev/null || echo NA)"
 rec env.old_src "$(git -C "$(dirname "$OLD")/.." log -1 --format=%h 2>/dev/null ||
 	git -C /tmp/i13-base-src log -1 --format=%h 2>/dev/null || echo NA)"
 rec env.nf_conntrack_max "$(cat /proc/sys/net/netfilter/nf_conntrack_max)"

@@ -29,17 +29,29 @@ int ctnl_attr_walk(const void *p, size_t len, ctnl_attr_fn fn, void *data)
 	return 0;
 }
 
-static int frame_only(const struct nlattr *a, void *data)
+/* The framing alone, as ctnl_attr_walk() checks it, without a call per attribute. */
+static int frame(const char *cur, size_t left)
 {
-	(void)a;
-	(void)data;
+	while (left) {
+		const struct nlattr *a = (const struct nlattr *)cur;
+		size_t step;
+
+		if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
+			return -EBADMSG;
+		step = MNL_ALIGN(a->nla_len);
+		if (step >= left)
+			break;
+		cur += step;
+		left -= step;
+	}
 	return 0;
 }
 
-int ctnl_attr_validate(const struct nlattr *a, enum ctnl_attr_kind kind)
+/* On the hot path of every event: inline, no libmnl calls. */
+static inline int validate(const struct nlattr *a, enum ctnl_attr_kind kind)
 {
-	size_t len = mnl_attr_get_payload_len(a);
-	const char *payload = mnl_attr_get_payload(a);
+	size_t len = ctnl_attr_len(a);
+	const char *payload = ctnl_attr_payload(a);
 
 	switch (kind) {
 	case CTNL_ATTR_U8:
@@ -60,7 +72,7 @@ int ctnl_attr_validate(const struct nlattr *a, enum ctnl_attr_kind kind)
 		 */
 		if (len && len < sizeof(struct nlattr))
 			return -EINVAL;
-		return ctnl_attr_walk(payload, len, frame_only, NULL);
+		return frame(payload, len);
 	case CTNL_ATTR_STRING:
 		return len && payload[len - 1] == '\0' ? 0 : -EINVAL;
 	case CTNL_ATTR_UNKNOWN:
@@ -69,39 +81,43 @@ int ctnl_attr_validate(const struct nlattr *a, enum ctnl_attr_kind kind)
 	}
 }
 
-struct parse {
-	const enum ctnl_attr_kind *policy;
-	unsigned max;
-	const struct nlattr **tb;
-};
-
-static int parse_cb(const struct nlattr *a, void *data)
+int ctnl_attr_validate(const struct nlattr *a, enum ctnl_attr_kind kind)
 {
-	struct parse *ps = data;
-	unsigned type = mnl_attr_get_type(a);
-	int r;
-
-	if (type > ps->max || ps->policy[type] == CTNL_ATTR_UNKNOWN)
-		return 0;
-	r = ctnl_attr_validate(a, ps->policy[type]);
-	if (r < 0)
-		return r;
-	ps->tb[type] = a;
-	return 0;
+	return validate(a, kind);
 }
 
 int ctnl_attr_parse(const void *p, size_t len, const enum ctnl_attr_kind *policy, unsigned max,
 		    const struct nlattr **ret_tb)
 {
-	const struct nlattr *tb[CTNL_ATTR_TB_MAX + 1] = { 0 };
-	struct parse ps = { .policy = policy, .max = max, .tb = tb };
-	int r;
+	const struct nlattr *tb[CTNL_ATTR_TB_MAX + 1];
+	const char *cur = p;
+	size_t left = len;
 
 	if (max > CTNL_ATTR_TB_MAX)
 		return -E2BIG;
-	r = ctnl_attr_walk(p, len, parse_cb, &ps);
-	if (r < 0)
-		return r;
+	memset(tb, 0, (max + 1) * sizeof(tb[0]));
+	/* ctnl_attr_walk()'s loop, with the policy applied in place of a callback. */
+	while (left) {
+		const struct nlattr *a = (const struct nlattr *)cur;
+		unsigned type;
+		size_t step;
+
+		if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
+			return -EBADMSG;
+		type = a->nla_type & NLA_TYPE_MASK;
+		if (type <= max && policy[type] != CTNL_ATTR_UNKNOWN) {
+			int r = validate(a, policy[type]);
+
+			if (r < 0)
+				return r;
+			tb[type] = a;
+		}
+		step = MNL_ALIGN(a->nla_len);
+		if (step >= left)
+			break;
+		cur += step;
+		left -= step;
+	}
 	memcpy(ret_tb, tb, (max + 1) * sizeof(tb[0]));
 	return 0;
 }
@@ -109,8 +125,7 @@ int ctnl_attr_parse(const void *p, size_t len, const enum ctnl_attr_kind *policy
 int ctnl_attr_parse_nested(const struct nlattr *a, const enum ctnl_attr_kind *policy, unsigned max,
 			   const struct nlattr **ret_tb)
 {
-	return ctnl_attr_parse(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), policy, max,
-			       ret_tb);
+	return ctnl_attr_parse(ctnl_attr_payload(a), ctnl_attr_len(a), policy, max, ret_tb);
 }
 
 int ctnl_msg_parse(const struct nlmsghdr *nlh, const enum ctnl_attr_kind *policy, unsigned max,

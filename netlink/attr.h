@@ -3,6 +3,8 @@
 #define NFCE_ATTR_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include <linux/netlink.h>
 
@@ -37,8 +39,50 @@ enum ctnl_attr_kind {
 /* The highest attribute type a policy can name: tb[] arrays are at most 64 entries. */
 #define CTNL_ATTR_TB_MAX 63
 
-struct nlattr;
 typedef int (*ctnl_attr_fn)(const struct nlattr *attr, void *data);
+
+/*
+ * An attribute's payload and its length, and its value once validated: libmnl's accessors,
+ * inline (they are calls into the shared library, a few on every event).
+ */
+static inline const void *ctnl_attr_payload(const struct nlattr *a)
+{
+	return (const char *)a + NLA_HDRLEN;
+}
+
+static inline size_t ctnl_attr_len(const struct nlattr *a)
+{
+	return (size_t)a->nla_len - NLA_HDRLEN;
+}
+
+static inline uint8_t ctnl_attr_u8(const struct nlattr *a)
+{
+	return *(const uint8_t *)ctnl_attr_payload(a);
+}
+
+static inline uint16_t ctnl_attr_u16(const struct nlattr *a)
+{
+	uint16_t v;
+
+	memcpy(&v, ctnl_attr_payload(a), sizeof(v));
+	return v;
+}
+
+static inline uint32_t ctnl_attr_u32(const struct nlattr *a)
+{
+	uint32_t v;
+
+	memcpy(&v, ctnl_attr_payload(a), sizeof(v));
+	return v;
+}
+
+static inline uint64_t ctnl_attr_u64(const struct nlattr *a)
+{
+	uint64_t v;
+
+	memcpy(&v, ctnl_attr_payload(a), sizeof(v));
+	return v;
+}
 
 /*
  * Call @fn on each attribute in exactly @len bytes at @p; -EBADMSG when they don't frame

@@ -42,7 +42,7 @@ struct ct_event {
 	uint8_t tcp_state; /* valid if has_tcp_state */
 	bool has_tcp_state;
 	bool has_status;
-	bool has_reply; /* @reply was in the message (it always is from a kernel) */
+	bool has_reply; /* @reply was read: the entry is NAT'ed (IPS_SRC_NAT or IPS_DST_NAT) */
 	uint32_t status; /* CTA_STATUS: IPS_* bits */
 	bool has_tstart;
 	uint64_t
@@ -56,7 +56,8 @@ struct ct_event {
  * -ENOMSG: not a conntrack entry message (another subsystem or type); -EBADMSG: malformed
  * framing (see attr.h), or lacking the id, the original tuple, its protocol or its addresses
  * (an empty CTA_TUPLE_ORIG among them), or a tuple whose addresses are not one source and
- * one destination of the message's family (IPv4 or IPv6; any other family); -EINVAL: an
+ * one destination of the message's family (IPv4 or IPv6; any other family), the reply tuple
+ * being read only for a NAT'ed entry; -EINVAL: an
  * attribute we read of the wrong size (CTA_ID, CTA_STATUS, CTA_IP_V4_*: u32; CTA_IP_V6_*: 16
  * bytes; CTA_ZONE, CTA_TUPLE_ZONE, CTA_PROTO_*_PORT: u16; CTA_PROTO_NUM,
  * CTA_PROTOINFO_TCP_STATE: u8).

@@ -8,8 +8,9 @@
 #                               # (RATE_CONFIGS="old old_nat": plain, then NAT'ed flows)
 #   bench/attrib/run.sh cpu     # ROUNDS rounds of CONFIGS at RATE: CPU per event of each
 #   bench/attrib/run.sh storm   # 200,000 sources + 1 heavy vs 100 sources + 1 heavy: RSS, scrape
-#   bench/attrib/run.sh ir      # each of CONFIGS under callgrind, IR_COUNT flows at IR_RATE: user-
-#                               # space instructions per event, which the machine's load leaves alone
+#   bench/attrib/run.sh ir      # each of CONFIGS under callgrind, IR_COUNT flows at IR_RATE, then
+#                               # the same deleted: user-space instructions per NEW and per DESTROY
+#                               # event, which the machine's load leaves alone
 #
 # Environment: OLD, NEW (exporter binaries), OUT (results folder), and the knobs below.
 # Needs root, gcc, nft, conntrack, curl, taskset. Results: $OUT/<mode>.tsv (key, value) and
@@ -51,6 +52,7 @@ STORM_RATE=${STORM_RATE:-40000} # packets/s of the storm generator
 SCRAPES=${SCRAPES:-30}          # timed scrapes per exporter (storm)
 IR_COUNT=${IR_COUNT:-30000}     # ir mode: new flows per config
 IR_RATE=${IR_RATE:-3000}        # ir mode: new flows/s (callgrind runs the exporter ~50x slower)
+IR_DRAIN=${IR_DRAIN:-20}        # ir mode: s for callgrind to read phase 2's DESTROYs
 TAG=$$
 
 log() { printf '[attrib %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -353,8 +355,9 @@ ir)
 		[[ $cfg == *_nat ]] && ns=nfce-i13-nat-$TAG
 		nsx "$ns" conntrack -F 2>/dev/null || true
 		rm -f "$RAW/callgrind.$cfg".*
+		# A buffer for all of phase 2's DESTROYs at once: the kernel deletes faster than callgrind reads.
 		start_exporter "$ns" "$PORT" "$RAW/exporter-$cfg.log" valgrind --tool=callgrind \
-			--callgrind-out-file="$RAW/callgrind.$cfg.%p" "${CMD[@]}"
+			--callgrind-out-file="$RAW/callgrind.$cfg.%p" "${CMD[@]}" --collector.events.buffer-size=256MiB
 		m0=$RAW/metrics-$cfg-0.txt m1=$RAW/metrics-$cfg-1.txt
 		scrape "$ns" "$PORT" "$m0"
 		callgrind_control -z "$EPID" >/dev/null
@@ -363,6 +366,13 @@ ir)
 		sleep "$SETTLE" # FLOWS=steady: the DESTROYs of the last second's flows come in
 		callgrind_control -d "$EPID" >/dev/null
 		scrape "$ns" "$PORT" "$m1"
+		# Phase 2: the same entries deleted (conntrack -D), DESTROY events only.
+		callgrind_control -z "$EPID" >/dev/null
+		nsx "$ns" conntrack -D -p udp >/dev/null 2>&1 || true
+		sleep "$IR_DRAIN"
+		callgrind_control -d "$EPID" >/dev/null
+		m2=$RAW/metrics-$cfg-2.txt
+		scrape "$ns" "$PORT" "$m2"
 		stop_pid "$EPID"
 		dump=$(ls "$RAW/callgrind.$cfg".*.1)
 		ir=$(awk '$1 == "totals:" { print $2 }' "$dump")
@@ -373,6 +383,13 @@ ir)
 		rec "ir.$cfg.overruns" "$(metric "$m1" nf_conntrack_event_overruns_total 0)"
 		rec "ir.$cfg.ir" "$ir"
 		rec "ir.$cfg.ir_per_event" "$(awk -v i="$ir" -v e="$e" 'BEGIN { printf "%.0f", i / e }')"
+		dump2=$(ls "$RAW/callgrind.$cfg".*.2)
+		ir=$(awk '$1 == "totals:" { print $2 }' "$dump2")
+		e=$(awk -v a="$(events "$m1")" -v b="$(events "$m2")" 'BEGIN { print b - a }')
+		rec "ir.$cfg.destroy_events" "$e"
+		rec "ir.$cfg.destroy_overruns" "$(metric "$m2" nf_conntrack_event_overruns_total 0)"
+		rec "ir.$cfg.destroy_ir" "$ir"
+		rec "ir.$cfg.destroy_ir_per_event" "$(awk -v i="$ir" -v e="$e" 'BEGIN { printf "%.0f", i / e }')"
 		callgrind_annotate --threshold=99 "$dump" 2>/dev/null | sed -n '/file:function/,$p' | head -40 \
 			>"$RAW/annotate-$cfg.txt"
 	done

@@ -172,26 +172,33 @@ if I:
     print("### User-space instructions per event (callgrind)\n")
     env(I)
     cfgs = [c for c in ("old", "new", "new_noattr", "old_nat", "new_nat") if f"ir.{c}.ir" in I]
-    print("| config | events | generator | instructions/event | vs old (plain or NAT) |")
-    print("|---|---:|---|---:|---:|")
+    print("| config | NEW events | instructions/NEW | vs old (plain or NAT) | DESTROY events (conntrack -D) | instructions/DESTROY | vs old | overruns |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for c in cfgs:
         base = "old_nat" if c.endswith("_nat") else "old"
         d = num(I, f"ir.{c}.ir_per_event") - num(I, f"ir.{base}.ir_per_event")
-        print(f"| {c} | {fmt(num(I, f'ir.{c}.events'))} | {I.get(f'ir.{c}.gen', '').split(' first')[0]} | "
-              f"{fmt(num(I, f'ir.{c}.ir_per_event'))} | {'' if c == base else f'{d:+,.0f}'} |")
+        dd = num(I, f"ir.{c}.destroy_ir_per_event") - num(I, f"ir.{base}.destroy_ir_per_event")
+        ov = num(I, f"ir.{c}.overruns") + num(I, f"ir.{c}.destroy_overruns")
+        print(f"| {c} | {fmt(num(I, f'ir.{c}.events'))} | {fmt(num(I, f'ir.{c}.ir_per_event'))} | "
+              f"{'' if c == base else f'{d:+,.0f}'} | {fmt(num(I, f'ir.{c}.destroy_events'))} | "
+              f"{fmt(num(I, f'ir.{c}.destroy_ir_per_event'))} | {'' if c == base else f'{dd:+,.0f}'} | "
+              f"{fmt(ov)} |")
     print()
-    prof = {}
-    for c in cfgs:
-        dumps = glob.glob(os.path.join(out, "ir", f"callgrind.{c}.*.1"))
-        if dumps:
-            ev = num(I, f"ir.{c}.events")
-            prof[c] = {k: v / ev for k, v in cg_exclusive(dumps[0]).items()}
-    if prof:
+    for part, evkey, what in ((1, "events", "NEW"), (2, "destroy_events", "DESTROY")):
+        prof = {}
+        for c in cfgs:
+            dumps = glob.glob(os.path.join(out, "ir", f"callgrind.{c}.*.{part}"))
+            if dumps:
+                ev = num(I, f"ir.{c}.{evkey}")
+                prof[c] = {k: v / ev for k, v in cg_exclusive(dumps[0]).items()}
+        if not prof:
+            continue
         top = collections.Counter()
         for c in prof:
             for k, v in prof[c].items():
                 top[k] = max(top[k], v)
-        print("Instructions per event by function (exclusive), the functions above 100 in any config:\n")
+        print(f"Instructions per {what} event by function (exclusive), the functions above 100 in any "
+              "config:\n")
         print("| function | " + " | ".join(prof) + " |")
         print("|---|" + "---:|" * len(prof))
         for k, _ in top.most_common():

@@ -229,7 +229,9 @@ static int ev_from_nfct(const struct nlmsghdr *nlh, const struct nf_conntrack *c
 	ev.id = t->id;
 	ev.l4proto = t->l4;
 	tuple_from_nfct(ct, t, false, &ev.orig);
-	if (nfct_attr_is_set(ct, t->l3 == AF_INET ? ATTR_REPL_IPV4_SRC : ATTR_REPL_IPV6_SRC) > 0) {
+	/* As ct_event_parse() since c8d8060: the reply tuple only for a NAT'ed entry. */
+	if ((t->status & (IPS_SRC_NAT | IPS_DST_NAT)) &&
+	    nfct_attr_is_set(ct, t->l3 == AF_INET ? ATTR_REPL_IPV4_SRC : ATTR_REPL_IPV6_SRC) > 0) {
 		tuple_from_nfct(ct, t, true, &ev.reply);
 		ev.has_reply = true;
 	}

@@ -50,17 +50,22 @@ int ss_init(struct spacesaving *ss, uint32_t m)
 	while (cap < 2 * m) /* at most half full: short probes */
 		cap <<= 1;
 	ss->slot = calloc(m, sizeof(*ss->slot));
-	ss->heap = malloc(m * sizeof(*ss->heap));
+	ss->bucket = malloc(m * sizeof(*ss->bucket));
+	ss->spare = malloc(m * sizeof(*ss->spare));
 	ss->index = calloc(cap, sizeof(*ss->index));
-	if (!ss->slot || !ss->heap || !ss->index) {
+	if (!ss->slot || !ss->bucket || !ss->spare || !ss->index) {
 		ss_free(ss);
 		return -ENOMEM;
 	}
-	/* Every slot free, at count 0: the heap's order holds from the start. */
+	/* Every slot free, at count 0, in bucket 0; the other buckets spare. */
 	for (uint32_t i = 0; i < m; i++) {
-		ss->heap[i] = i;
-		ss->slot[i].heap_pos = i;
+		ss->slot[i].prev = i ? i - 1 : SS_NIL;
+		ss->slot[i].next = i + 1 < m ? i + 1 : SS_NIL;
+		ss->spare[i] = m - 1 - i;
 	}
+	ss->bucket[0] = (struct ss_bucket){ 0, 0, SS_NIL, SS_NIL };
+	ss->n_spare = m - 1;
+	ss->head = 0;
 	ss->m = m;
 	ss->index_mask = cap - 1;
 	return 0;
@@ -69,48 +74,96 @@ int ss_init(struct spacesaving *ss, uint32_t m)
 void ss_free(struct spacesaving *ss)
 {
 	free(ss->slot);
-	free(ss->heap);
+	free(ss->bucket);
+	free(ss->spare);
 	free(ss->index);
 	*ss = (struct spacesaving){ 0 };
 }
 
-static void heap_swap(struct spacesaving *ss, uint32_t a, uint32_t b)
+static void slot_unlink(struct spacesaving *ss, uint32_t n)
 {
-	uint32_t t = ss->heap[a];
+	struct ss_slot *s = &ss->slot[n];
 
-	ss->heap[a] = ss->heap[b];
-	ss->heap[b] = t;
-	ss->slot[ss->heap[a]].heap_pos = a;
-	ss->slot[ss->heap[b]].heap_pos = b;
+	if (s->prev != SS_NIL)
+		ss->slot[s->prev].next = s->next;
+	else
+		ss->bucket[s->bucket].first = s->next;
+	if (s->next != SS_NIL)
+		ss->slot[s->next].prev = s->prev;
 }
 
-static uint32_t count_at(const struct spacesaving *ss, uint32_t pos)
+static void slot_link(struct spacesaving *ss, uint32_t n, uint32_t b)
 {
-	return ss->slot[ss->heap[pos]].count;
+	struct ss_slot *s = &ss->slot[n];
+
+	s->bucket = b;
+	s->prev = SS_NIL;
+	s->next = ss->bucket[b].first;
+	if (s->next != SS_NIL)
+		ss->slot[s->next].prev = n;
+	ss->bucket[b].first = n;
 }
 
-static void sift_up(struct spacesaving *ss, uint32_t pos)
+/* A new bucket of @count next to @at: after it (@after) or before it. */
+static uint32_t bucket_new(struct spacesaving *ss, uint32_t count, uint32_t at, bool after)
 {
-	while (pos && count_at(ss, (pos - 1) / 2) > count_at(ss, pos)) {
-		heap_swap(ss, pos, (pos - 1) / 2);
-		pos = (pos - 1) / 2;
+	/* Never short: every bucket in the list holds a slot, and @at keeps one. */
+	uint32_t b = ss->spare[--ss->n_spare];
+	struct ss_bucket *x = &ss->bucket[b], *a = &ss->bucket[at];
+
+	x->count = count;
+	x->first = SS_NIL;
+	if (after) {
+		x->prev = at;
+		x->next = a->next;
+		if (a->next != SS_NIL)
+			ss->bucket[a->next].prev = b;
+		a->next = b;
+	} else {
+		x->next = at;
+		x->prev = a->prev;
+		if (a->prev != SS_NIL)
+			ss->bucket[a->prev].next = b;
+		else
+			ss->head = b;
+		a->prev = b;
 	}
+	return b;
 }
 
-static void sift_down(struct spacesaving *ss, uint32_t pos)
+static void bucket_drop_if_empty(struct spacesaving *ss, uint32_t b)
 {
-	for (;;) {
-		uint32_t l = 2 * pos + 1, r = l + 1, min = pos;
+	struct ss_bucket *x = &ss->bucket[b];
 
-		if (l < ss->m && count_at(ss, l) < count_at(ss, min))
-			min = l;
-		if (r < ss->m && count_at(ss, r) < count_at(ss, min))
-			min = r;
-		if (min == pos)
-			return;
-		heap_swap(ss, pos, min);
-		pos = min;
+	if (x->first != SS_NIL)
+		return;
+	if (x->prev != SS_NIL)
+		ss->bucket[x->prev].next = x->next;
+	else
+		ss->head = x->next;
+	if (x->next != SS_NIL)
+		ss->bucket[x->next].prev = x->prev;
+	ss->spare[ss->n_spare++] = b;
+}
+
+/* Slot @n's count goes one up (@up) or down, into the bucket of that count. O(1). */
+static void step(struct spacesaving *ss, uint32_t n, bool up)
+{
+	struct ss_slot *s = &ss->slot[n];
+	uint32_t b = s->bucket, count = up ? s->count + 1 : s->count - 1;
+	uint32_t near = up ? ss->bucket[b].next : ss->bucket[b].prev;
+
+	s->count = count;
+	if (ss->bucket[b].first == n && s->next == SS_NIL &&
+	    (near == SS_NIL || ss->bucket[near].count != count)) {
+		ss->bucket[b].count = count; /* alone: the bucket moves, still in order */
+		return;
 	}
+	slot_unlink(ss, n);
+	if (near == SS_NIL || ss->bucket[near].count != count)
+		near = bucket_new(ss, count, b, up);
+	slot_link(ss, n, near);
+	bucket_drop_if_empty(ss, b);
 }
 
 /* The index position holding @k, or the empty one where it would go. */
@@ -156,13 +209,11 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	struct ss_slot *s;
 
 	if (ss->index[i]) {
-		s = &ss->slot[ss->index[i] - 1];
-		s->count++;
-		sift_down(ss, s->heap_pos);
+		step(ss, ss->index[i] - 1, true);
 		return;
 	}
 	/* The smallest makes way (a free slot, at 0, first): its count becomes our error. */
-	n = ss->heap[0];
+	n = ss->bucket[ss->head].first;
 	s = &ss->slot[n];
 	if (s->used) {
 		ss->evicted = true;
@@ -174,28 +225,27 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	s->key = *k;
 	s->hash = h;
 	s->err = s->count;
-	s->count++;
 	s->used = true;
 	ss->index[i] = n + 1;
-	sift_down(ss, 0);
+	step(ss, n, true);
 }
 
 void ss_sub(struct spacesaving *ss, const struct attrib_key *k)
 {
-	uint32_t h = key_hash(k), i = index_find(ss, k, h);
+	uint32_t h = key_hash(k), i = index_find(ss, k, h), n;
 	struct ss_slot *s;
 
 	if (!ss->index[i])
 		return; /* not monitored: its entries are part of some other key's error */
-	s = &ss->slot[ss->index[i] - 1];
-	s->count--;
-	if (s->err > s->count)
-		s->err = s->count; /* the truth is not below 0 */
-	if (!s->count) {
+	n = ss->index[i] - 1;
+	s = &ss->slot[n];
+	if (s->err > s->count - 1)
+		s->err = s->count - 1; /* the truth is not below 0 */
+	if (s->count == 1) {
 		index_remove(ss, i);
 		s->used = false;
 	}
-	sift_up(ss, s->heap_pos);
+	step(ss, n, false);
 }
 
 /* Larger count first; among equals, key order: the output does not depend on slot order. */
@@ -246,8 +296,9 @@ size_t attrib_set_bytes(const struct attrib_cfg *cfg)
 
 	while (cap < 2 * (size_t)cfg->slots)
 		cap <<= 1;
-	return _ATTRIB_MAX *
-	       (cfg->slots * (sizeof(struct ss_slot) + sizeof(uint32_t)) + cap * sizeof(uint32_t));
+	return _ATTRIB_MAX * (cfg->slots * (sizeof(struct ss_slot) + sizeof(struct ss_bucket) +
+					    sizeof(uint32_t)) +
+			      cap * sizeof(uint32_t));
 }
 
 int attrib_set_new(const struct attrib_cfg *cfg, struct attrib_set **ret)

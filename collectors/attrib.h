@@ -48,18 +48,36 @@ struct attrib_cfg {
 	unsigned prefix4, prefix6;
 };
 
+#define SS_NIL UINT32_MAX
+
 struct ss_slot {
 	struct attrib_key key;
 	uint32_t count, err;
 	uint32_t hash;
-	uint32_t heap_pos;
+	uint32_t bucket; /* the bucket of its count */
+	uint32_t prev, next; /* slots of the same bucket, or SS_NIL */
 	bool used;
 };
 
-/* One Space-Saving summary: M slots, a min-heap of them by count, and a key index. */
+/* The slots that share a count, in a list of buckets by rising count. */
+struct ss_bucket {
+	uint32_t count;
+	uint32_t first; /* a slot */
+	uint32_t prev, next; /* buckets, or SS_NIL */
+};
+
+/*
+ * One Space-Saving summary: M slots in the Stream-Summary of the paper, buckets of equal
+ * counts in rising order, so that a count moves by one and the smallest is found in O(1):
+ * with a heap, each new key sank through log2(M) levels when every key was new (a port scan,
+ * NAT'ed flows), the cost of a third of the exporter's time at 70,000 NAT'ed flows a second.
+ */
 struct spacesaving {
 	struct ss_slot *slot;
-	uint32_t *heap; /* slot numbers, smallest count first */
+	struct ss_bucket *bucket;
+	uint32_t *spare; /* unused buckets, a stack */
+	uint32_t n_spare;
+	uint32_t head; /* the bucket of the smallest count */
 	uint32_t *index; /* slot number + 1, or 0; open addressing, linear probing */
 	uint32_t m, index_mask;
 	bool evicted; /* a key with live entries left: counts may carry errors from now on */

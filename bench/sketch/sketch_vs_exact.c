@@ -190,7 +190,8 @@ static void run(const char *name, uint32_t distinct, int zipf, size_t live, size
 		exact_top(&ex, etop, 10);
 	q_ex = (now() - t0) / 100 * 1e6;
 	printf("| %s | %zu | %.0f ns | %.0f ns | %zu KiB | %zu KiB | %.0f µs | %.0f µs | %u / %u (err %u) |\n",
-	       name, ex.n, t_ss, t_ex, (size_t)1024 * (sizeof(struct ss_slot) + 12) / 1024,
+	       name, ex.n, t_ss, t_ex,
+	       (size_t)1024 * (sizeof(struct ss_slot) + sizeof(struct ss_bucket) + 4 + 8) / 1024,
 	       ex.cap * sizeof(*ex.s) / 1024, q_ss, q_ex, top[0].count, etop[0], top[0].err);
 	ss_free(&ss);
 	free(ex.s);

@@ -377,14 +377,28 @@ NO_COVERAGE static uint32_t ss_count(const struct spacesaving *ss, const struct 
 /* A summary's own order: slots in use are those counting, errors within counts, the heap. */
 NO_COVERAGE static void check_summary(const struct spacesaving *ss)
 {
-	for (uint32_t i = 0; ss->slot && i < ss->m; i++) {
+	uint32_t n = 0;
+
+	if (!ss->slot)
+		return;
+	/* Buckets by strictly rising count, none empty, every slot in its own: M slots in all. */
+	for (uint32_t b = ss->head; b != SS_NIL; b = ss->bucket[b].next) {
+		const struct ss_bucket *x = &ss->bucket[b];
+
+		CHECK(x->first != SS_NIL);
+		CHECK(x->prev == SS_NIL ? b == ss->head : ss->bucket[x->prev].count < x->count);
+		for (uint32_t i = x->first; i != SS_NIL; i = ss->slot[i].next) {
+			CHECK(ss->slot[i].bucket == b);
+			CHECK(ss->slot[i].count == x->count);
+			n++;
+		}
+	}
+	CHECK(n == ss->m);
+	for (uint32_t i = 0; i < ss->m; i++) {
 		const struct ss_slot *x = &ss->slot[i];
 
 		CHECK(x->used == (x->count > 0));
 		CHECK(x->err <= x->count);
-		CHECK(ss->heap[x->heap_pos] == i);
-		if (x->heap_pos)
-			CHECK(ss->slot[ss->heap[(x->heap_pos - 1) / 2]].count <= x->count);
 	}
 }
 

@@ -171,10 +171,8 @@ static uint32_t index_find(const struct spacesaving *ss, const struct attrib_key
 {
 	uint32_t i = h & ss->index_mask;
 
-	while (ss->index[i]) {
-		const struct ss_slot *s = &ss->slot[ss->index[i] - 1];
-
-		if (s->hash == h && key_eq(&s->key, k))
+	while (ss->index[i].slot) {
+		if (ss->index[i].hash == h && key_eq(&ss->slot[ss->index[i].slot - 1].key, k))
 			return i;
 		i = (i + 1) & ss->index_mask;
 	}
@@ -186,19 +184,19 @@ static void index_remove(struct spacesaving *ss, uint32_t i)
 {
 	uint32_t j = i;
 
-	ss->index[i] = 0;
+	ss->index[i].slot = 0;
 	for (;;) {
 		uint32_t home;
 
 		j = (j + 1) & ss->index_mask;
-		if (!ss->index[j])
+		if (!ss->index[j].slot)
 			return;
-		home = ss->slot[ss->index[j] - 1].hash & ss->index_mask;
+		home = ss->index[j].hash & ss->index_mask;
 		/* Stays if its home lies cyclically in (i, j]. */
 		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
 			continue;
 		ss->index[i] = ss->index[j];
-		ss->index[j] = 0;
+		ss->index[j].slot = 0;
 		i = j;
 	}
 }
@@ -208,8 +206,8 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	uint32_t h = key_hash(k), i = index_find(ss, k, h), n;
 	struct ss_slot *s;
 
-	if (ss->index[i]) {
-		step(ss, ss->index[i] - 1, true);
+	if (ss->index[i].slot) {
+		step(ss, ss->index[i].slot - 1, true);
 		return;
 	}
 	/* The smallest makes way (a free slot, at 0, first): its count becomes our error. */
@@ -226,7 +224,7 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	s->hash = h;
 	s->err = s->count;
 	s->used = true;
-	ss->index[i] = n + 1;
+	ss->index[i] = (struct ss_index){ n + 1, h };
 	step(ss, n, true);
 }
 
@@ -235,9 +233,9 @@ void ss_sub(struct spacesaving *ss, const struct attrib_key *k)
 	uint32_t h = key_hash(k), i = index_find(ss, k, h), n;
 	struct ss_slot *s;
 
-	if (!ss->index[i])
+	if (!ss->index[i].slot)
 		return; /* not monitored: its entries are part of some other key's error */
-	n = ss->index[i] - 1;
+	n = ss->index[i].slot - 1;
 	s = &ss->slot[n];
 	if (s->err > s->count - 1)
 		s->err = s->count - 1; /* the truth is not below 0 */

@@ -78,7 +78,14 @@ struct spacesaving {
 	uint32_t *spare; /* unused buckets, a stack */
 	uint32_t n_spare;
 	uint32_t head; /* the bucket of the smallest count */
-	uint32_t *index; /* slot number + 1, or 0; open addressing, linear probing */
+	/*
+	 * Slot number + 1 (0: empty) and the key's hash; open addressing, linear probing. The
+	 * hash is here, not only in the slot: a probe reads no slot until the hash matches.
+	 */
+	struct ss_index {
+		uint32_t slot;
+		uint32_t hash;
+	} * index;
 	uint32_t m, index_mask;
 	bool evicted; /* a key with live entries left: counts may carry errors from now on */
 	/*

@@ -233,14 +233,30 @@ void ss_sub(struct spacesaving *ss, const struct attrib_key *k)
 	uint32_t h = key_hash(k), i = index_find(ss, k, h), n;
 	struct ss_slot *s;
 
-	if (!ss->index[i].slot)
-		return; /* not monitored: its entries are part of some other key's error */
-	n = ss->index[i].slot - 1;
+	if (!ss->index[i].slot) {
+		/*
+		 * Not monitored: pushed out, its entries went into another key's count as error
+		 * when it was. Take one off the smallest count (SpaceSaving±): the counts keep
+		 * summing to the live entries, so what is shown never holds more than there is.
+		 */
+		uint32_t b = ss->head;
+
+		if (!ss->bucket[b].count)
+			b = ss->bucket[b].next; /* past the free slots */
+		if (b == SS_NIL)
+			return; /* nothing counted: a removal without its add (no memory then) */
+		n = ss->bucket[b].first;
+	} else {
+		n = ss->index[i].slot - 1;
+	}
 	s = &ss->slot[n];
+	/* Another key's entry: what the count holds above the truth shrinks, if anything. */
+	if (!ss->index[i].slot && s->err)
+		s->err--;
 	if (s->err > s->count - 1)
 		s->err = s->count - 1; /* the truth is not below 0 */
 	if (s->count == 1) {
-		index_remove(ss, i);
+		index_remove(ss, index_find(ss, &s->key, s->hash));
 		s->used = false;
 	}
 	step(ss, n, false);

@@ -375,8 +375,9 @@ NO_COVERAGE static uint32_t ss_count(const struct spacesaving *ss, const struct 
 }
 
 /* A summary's own order: slots in use are those counting, errors within counts, the heap. */
-NO_COVERAGE static void check_summary(const struct spacesaving *ss)
+NO_COVERAGE static void check_summary(const struct spacesaving *ss, uint64_t total)
 {
+	uint64_t sum = 0;
 	uint32_t n = 0;
 
 	if (!ss->slot)
@@ -390,10 +391,13 @@ NO_COVERAGE static void check_summary(const struct spacesaving *ss)
 		for (uint32_t i = x->first; i != SS_NIL; i = ss->slot[i].next) {
 			CHECK(ss->slot[i].bucket == b);
 			CHECK(ss->slot[i].count == x->count);
+			sum += x->count;
 			n++;
 		}
 	}
 	CHECK(n == ss->m);
+	/* Removals of keys pushed out come off the smallest count: the family sums to its total. */
+	CHECK(sum == total);
 	for (uint32_t i = 0; i < ss->m; i++) {
 		const struct ss_slot *x = &ss->slot[i];
 
@@ -434,9 +438,9 @@ NO_COVERAGE static void check_attrib_consistent(const struct sim *s)
 		CHECK(fl.anext->total[ATTRIB_SOURCE] == marked);
 	for (unsigned f = 0; f < _ATTRIB_MAX; f++) {
 		if (fl.acur)
-			check_summary(&fl.acur->ss[f]);
+			check_summary(&fl.acur->ss[f], fl.acur->total[f]);
 		if (fl.anext)
-			check_summary(&fl.anext->ss[f]);
+			check_summary(&fl.anext->ss[f], fl.anext->total[f]);
 	}
 }
 

@@ -72,7 +72,9 @@ COLLECTOR_METRICS = {
     "timeouts": re.compile(r"nf_conntrack_timeout_seconds"),
     "lnstat": re.compile(r"lnstat_[a-zA-Z0-9_]+"),
     "events": re.compile(r"nf_conntrack_(state_entries|zone_entries|events?_[a-z0-9_]+|resyncs?_[a-z0-9_]+|"
-                         r"flow_lifetime_seconds(_bucket|_sum|_count)?)"),
+                         r"flow_lifetime_seconds(_bucket|_sum|_count)?|"
+                         r"top_(source|destination|dnat_target)_entries|snat_[a-z_]+|unreplied_[a-z_]+|"
+                         r"attribution_error_entries)"),
 }
 HISTOGRAMS = {"nf_conntrack_flow_lifetime_seconds"}
 ALL_SOURCES = frozenset({"netlink", "procfs"})

@@ -304,17 +304,6 @@ const struct ss_slot *ss_busiest_for(const struct spacesaving *ss, const struct 
 	return best;
 }
 
-size_t attrib_set_bytes(const struct attrib_cfg *cfg)
-{
-	size_t cap = 1;
-
-	while (cap < 2 * (size_t)cfg->slots)
-		cap <<= 1;
-	return _ATTRIB_MAX * (cfg->slots * (sizeof(struct ss_slot) + sizeof(struct ss_bucket) +
-					    sizeof(uint32_t)) +
-			      cap * sizeof(uint32_t));
-}
-
 int attrib_set_new(const struct attrib_cfg *cfg, struct attrib_set **ret)
 {
 	struct attrib_set *s;

@@ -13,7 +13,8 @@
  * memory fixed by the sketch size whatever the number of distinct addresses.
  *
  * Each family is a Space-Saving summary of M slots (Metwally et al., 2005) that also takes
- * removals: an entry's DESTROY takes one from its key's slot if the key is monitored. An
+ * removals: an entry's DESTROY takes one from its key's slot if the key is monitored, else from
+ * the smallest count (SpaceSaving±), so the counts always sum to the family's total. An
  * unmonitored key that arrives when every slot is taken replaces the smallest, inheriting its
  * count as its error. A shown count c with error e holds c - e <= true <= c while no key has
  * left the summary with live entries; the error is 0 while a family never had more than M
@@ -120,7 +121,6 @@ struct attrib_top {
 #define ATTRIB_MAX_SLOTS 65536
 int attrib_set_new(const struct attrib_cfg *cfg, struct attrib_set **ret);
 void attrib_set_free(struct attrib_set *s);
-size_t attrib_set_bytes(const struct attrib_cfg *cfg);
 
 /* Count the entry @ev describes in (@delta +1) or out of (-1) every family it belongs to. */
 void attrib_set_count(struct attrib_set *s, const struct attrib_cfg *cfg, const struct ct_event *ev,

@@ -81,7 +81,12 @@ static int scan_run_dir(struct netns_scan *s, int run_fd)
 	return r;
 }
 
-static int scan_procs(struct netns_scan *s, int procfs_fd)
+/*
+ * Call @fn for each process of @procfs_fd with the stat of its /proc/PID/ns/net: one walk of
+ * /proc, for the namespace scan and for the lookup of who is in the followed ones.
+ */
+static int for_each_proc_netns(int procfs_fd,
+			       int (*fn)(void *ctx, pid_t pid, const struct stat *st), void *ctx)
 {
 	struct dirent *de;
 	DIR *d;
@@ -103,14 +108,26 @@ static int scan_procs(struct netns_scan *s, int procfs_fd)
 			continue;
 		snprintf(path, sizeof(path), "%ld/ns/net", pid);
 		/* Gone since readdir(), a kernel thread, or not ours to see: not an error. */
-		if (fstatat(procfs_fd, path, &st, 0) < 0 || st.st_dev != s->nsfs_dev)
+		if (fstatat(procfs_fd, path, &st, 0) < 0)
 			continue;
-		r = push(s, &st, (pid_t)pid, "");
+		r = fn(ctx, (pid_t)pid, &st);
 		if (r < 0)
 			break;
 	}
 	closedir(d);
-	return r;
+	return r < 0 ? r : 0;
+}
+
+static int scan_one_proc(void *ctx, pid_t pid, const struct stat *st)
+{
+	struct netns_scan *s = ctx;
+
+	return st->st_dev == s->nsfs_dev ? push(s, st, pid, "") : 0;
+}
+
+static int scan_procs(struct netns_scan *s, int procfs_fd)
+{
+	return for_each_proc_netns(procfs_fd, scan_one_proc, s);
 }
 
 static int seen_cmp(const void *a, const void *b)
@@ -212,44 +229,33 @@ static int key_cmp(const void *a, const void *b)
 	return (x->dev > y->dev) - (x->dev < y->dev);
 }
 
+struct find_pids {
+	struct netns_key *keys;
+	size_t n;
+};
+
+static int find_one_pid(void *ctx, pid_t pid, const struct stat *st)
+{
+	struct find_pids *f = ctx;
+	struct netns_key probe = { .dev = st->st_dev, .ino = st->st_ino }, *hit;
+
+	hit = bsearch(&probe, f->keys, f->n, sizeof(*f->keys), key_cmp);
+	if (hit && (!hit->pid || pid < hit->pid))
+		hit->pid = pid;
+	return 0;
+}
+
 int netns_find_pids(int procfs_fd, struct netns_key *keys, size_t n)
 {
-	struct dirent *de;
-	DIR *d;
-	int r;
+	struct find_pids f = { keys, n };
 
 	for (size_t i = 0; i < n; i++)
 		keys[i].pid = 0;
 	if (!n)
 		return 0;
 	qsort(keys, n, sizeof(*keys), key_cmp);
-	r = opendir_at(procfs_fd, ".", &d);
-	if (r < 0)
-		return r;
 	/* One pass: each process's namespace looked up among the keys, N log K in all. */
-	while ((de = readdir(d))) {
-		struct netns_key probe, *hit;
-		char path[64];
-		struct stat st;
-		char *end;
-		long pid;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid > (1L << 30))
-			continue;
-		snprintf(path, sizeof(path), "%ld/ns/net", pid);
-		/* Gone since readdir(), a kernel thread, or not ours to see: not an error. */
-		if (fstatat(procfs_fd, path, &st, 0) < 0)
-			continue;
-		probe = (struct netns_key){ .dev = st.st_dev, .ino = st.st_ino };
-		hit = bsearch(&probe, keys, n, sizeof(*keys), key_cmp);
-		if (hit && (!hit->pid || pid < hit->pid))
-			hit->pid = (pid_t)pid;
-	}
-	closedir(d);
-	return 0;
+	return for_each_proc_netns(procfs_fd, find_one_pid, &f);
 }
 
 static int addr_cmp(const struct ns_addr *x, int family, const unsigned char *addr)

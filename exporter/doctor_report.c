@@ -87,6 +87,18 @@ static void put_json_number(FILE *out, double v)
 }
 
 /* "attribution": the biggest sources, the SNAT addresses, the unreplied; null when unseen. */
+/* {"<key>":name,"entries":N,"fill":N/limit}, a comma first unless @first. */
+static void fill_json(bool first, const char *key, const char *name, double entries, double limit)
+{
+	printf("%s{\"%s\":", first ? "" : ",", key);
+	put_json_string(stdout, name);
+	fputs(",\"entries\":", stdout);
+	put_json_number(stdout, entries);
+	fputs(",\"fill\":", stdout);
+	put_json_number(stdout, limit > 0 ? entries / limit : NAN);
+	fputc('}', stdout);
+}
+
 static void attrib_json(const struct facts *x)
 {
 	const struct attrib_facts *a = x->attrib;
@@ -96,15 +108,8 @@ static void attrib_json(const struct facts *x)
 		return;
 	}
 	fputs(",\"attribution\":{\"top_sources\":[", stdout);
-	for (unsigned i = 0; i < a->n_sources; i++) {
-		fputs(i ? ",{\"source\":" : "{\"source\":", stdout);
-		put_json_string(stdout, a->sources[i].source);
-		fputs(",\"entries\":", stdout);
-		put_json_number(stdout, a->sources[i].entries);
-		fputs(",\"fill\":", stdout);
-		put_json_number(stdout, x->limit > 0 ? a->sources[i].entries / x->limit : NAN);
-		fputc('}', stdout);
-	}
+	for (unsigned i = 0; i < a->n_sources; i++)
+		fill_json(i == 0, "source", a->sources[i].source, a->sources[i].entries, x->limit);
 	fputs("],\"source_error\":", stdout);
 	put_json_number(stdout, a->err_source);
 	fputs(",\"snat\":[", stdout);
@@ -182,15 +187,8 @@ void print_json(const struct facts *x, const struct report *r, bool risk)
 	fputs(",\"kernel_memory_limit_bytes\":", stdout);
 	put_json_number(stdout, x->mem_full);
 	fputs(",\"namespaces\":[", stdout);
-	for (size_t i = 0; i < x->n_ns; i++) {
-		fputs(i ? ",{\"netns\":" : "{\"netns\":", stdout);
-		put_json_string(stdout, x->ns[i].netns);
-		fputs(",\"entries\":", stdout);
-		put_json_number(stdout, x->ns[i].entries);
-		fputs(",\"fill\":", stdout);
-		put_json_number(stdout, x->limit > 0 ? x->ns[i].entries / x->limit : NAN);
-		fputc('}', stdout);
-	}
+	for (size_t i = 0; i < x->n_ns; i++)
+		fill_json(i == 0, "netns", x->ns[i].netns, x->ns[i].entries, x->limit);
 	fputc(']', stdout);
 	attrib_json(x);
 	printf(",\"at_risk\":%s,\"findings\":[", risk ? "true" : "false");

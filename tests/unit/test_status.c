@@ -7,13 +7,9 @@
 #include "metric_names.h"
 #include "metric_writer.h"
 #include "status.h"
+#include "status_util.h"
 #include "testlib.h"
 #include "text.h"
-
-static void tap(void *ctx, const struct mw_sample *s)
-{
-	status_sample(ctx, s);
-}
 
 /* One scrape as the collectors would write it: @ns namespaces (none: the own one). */
 static void scrape(struct status *st, double t, unsigned ns, uint64_t entries, uint64_t drop,
@@ -49,28 +45,6 @@ static void scrape(struct status *st, double t, unsigned ns, uint64_t entries, u
 	mw_u64(&w, MN_COLLECTOR_SUCCESS, MW_LABELS({ ML_COLLECTOR, "events" }), 0);
 	status_end(st, ok, t);
 	mw_free(&w);
-}
-
-static char *render(const struct status *st, bool html)
-{
-	struct metric_writer w;
-	char *s;
-
-	mw_init(&w, 1 << 20);
-	if (html)
-		status_html(st, &w, "/metrics");
-	else
-		status_json(st, &w);
-	ck_assert_int_eq(mw_error(&w), 0);
-	ck_assert_msg(text_utf8_valid(w.buf, w.len), "not UTF-8: %.*s", (int)w.len, w.buf);
-	s = strndup(w.buf, w.len);
-	mw_free(&w);
-	return s;
-}
-
-static void has(const char *s, const char *want)
-{
-	ck_assert_msg(strstr(s, want), "missing %s in:\n%.2000s", want, s);
 }
 
 START_TEST(own_namespace)

@@ -8,13 +8,9 @@
 #include "metric_names.h"
 #include "metric_writer.h"
 #include "status.h"
+#include "status_util.h"
 #include "testlib.h"
 #include "text.h"
-
-static void tap(void *ctx, const struct mw_sample *s)
-{
-	status_sample(ctx, s);
-}
 
 static void table(struct metric_writer *w, uint64_t entries, uint64_t limit)
 {
@@ -80,28 +76,6 @@ static void attribution(struct metric_writer *w, const char *owner)
 	mw_family(w, MN_ATTRIBUTION_ERROR_ENTRIES, METRIC_GAUGE, "A.");
 	mw_u64(w, MN_ATTRIBUTION_ERROR_ENTRIES, MW_LABELS({ ML_FAMILY, "source" }), 0);
 	mw_u64(w, MN_ATTRIBUTION_ERROR_ENTRIES, MW_LABELS({ ML_FAMILY, "destination" }), 12);
-}
-
-static char *render(const struct status *st, bool html)
-{
-	struct metric_writer w;
-	char *s;
-
-	mw_init(&w, 1 << 20);
-	if (html)
-		status_html(st, &w, "/metrics");
-	else
-		status_json(st, &w);
-	ck_assert_int_eq(mw_error(&w), 0);
-	ck_assert_msg(text_utf8_valid(w.buf, w.len), "not UTF-8: %.*s", (int)w.len, w.buf);
-	s = strndup(w.buf, w.len);
-	mw_free(&w);
-	return s;
-}
-
-static void has(const char *s, const char *want)
-{
-	ck_assert_msg(strstr(s, want), "missing %s in:\n%.3000s", want, s);
 }
 
 static void lacks(const char *s, const char *unwanted)

@@ -213,8 +213,7 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	/* The smallest makes way (a free slot, at 0, first): its count becomes our error. */
 	n = ss->bucket[ss->head].first;
 	s = &ss->slot[n];
-	if (s->used) {
-		ss->evicted = true;
+	if (s->count) {
 		if (s->count > ss->evicted_max)
 			ss->evicted_max = s->count;
 		index_remove(ss, index_find(ss, &s->key, s->hash));
@@ -223,7 +222,6 @@ void ss_add(struct spacesaving *ss, const struct attrib_key *k)
 	s->key = *k;
 	s->hash = h;
 	s->err = s->count;
-	s->used = true;
 	ss->index[i] = (struct ss_index){ n + 1, h };
 	step(ss, n, true);
 }
@@ -255,10 +253,8 @@ void ss_sub(struct spacesaving *ss, const struct attrib_key *k)
 		s->err--;
 	if (s->err > s->count - 1)
 		s->err = s->count - 1; /* the truth is not below 0 */
-	if (s->count == 1) {
+	if (s->count == 1) /* at 0 the slot is free, its key gone */
 		index_remove(ss, index_find(ss, &s->key, s->hash));
-		s->used = false;
-	}
 	step(ss, n, false);
 }
 
@@ -277,7 +273,7 @@ size_t ss_top(const struct spacesaving *ss, struct attrib_top *top, size_t k)
 		const struct ss_slot *s = &ss->slot[i];
 		size_t j;
 
-		if (!s->used || (n == k && !before(s, &top[k - 1])))
+		if (!s->count || (n == k && !before(s, &top[k - 1])))
 			continue;
 		j = n < k ? n++ : k - 1;
 		for (; j > 0 && before(s, &top[j - 1]); j--)
@@ -295,7 +291,7 @@ const struct ss_slot *ss_busiest_for(const struct spacesaving *ss, const struct 
 		const struct ss_slot *s = &ss->slot[i];
 
 		/* Ties by key: the labels shown don't flip between equals from scrape to scrape. */
-		if (s->used && s->key.family == addr->family &&
+		if (s->count && s->key.family == addr->family &&
 		    !memcmp(s->key.addr, addr->addr, sizeof(s->key.addr)) &&
 		    (!best || s->count > best->count ||
 		     (s->count == best->count && memcmp(&s->key, &best->key, sizeof(s->key)) < 0)))

@@ -57,7 +57,6 @@ struct ss_slot {
 	uint32_t hash;
 	uint32_t bucket; /* the bucket of its count */
 	uint32_t prev, next; /* slots of the same bucket, or SS_NIL */
-	bool used;
 };
 
 /* The slots that share a count, in a list of buckets by rising count. */
@@ -88,10 +87,10 @@ struct spacesaving {
 		uint32_t hash;
 	} * index;
 	uint32_t m, index_mask;
-	bool evicted; /* a key with live entries left: counts may carry errors from now on */
 	/*
-	 * The largest count a key had when it was pushed out: if it comes back, its earlier
-	 * entries are no longer counted, so a count shown may be low by about this much too.
+	 * The largest count a key had when it was pushed out (0: none was, every count is exact):
+	 * if it comes back, its earlier entries are no longer counted, so a count shown may be
+	 * low by about this much too.
 	 */
 	uint32_t evicted_max;
 };
@@ -106,7 +105,7 @@ struct attrib_set {
 static inline bool attrib_set_evicted(const struct attrib_set *s)
 {
 	for (int i = 0; i < _ATTRIB_MAX; i++)
-		if (s->ss[i].evicted)
+		if (s->ss[i].evicted_max)
 			return true;
 	return false;
 }

@@ -366,7 +366,7 @@ NO_COVERAGE static uint32_t ss_count(const struct spacesaving *ss, const struct 
 				     uint32_t *err)
 {
 	for (uint32_t i = 0; ss->slot && i < ss->m; i++)
-		if (ss->slot[i].used && !memcmp(&ss->slot[i].key, k, sizeof(*k))) {
+		if (ss->slot[i].count && !memcmp(&ss->slot[i].key, k, sizeof(*k))) {
 			*err = ss->slot[i].err;
 			return ss->slot[i].count;
 		}
@@ -401,7 +401,6 @@ NO_COVERAGE static void check_summary(const struct spacesaving *ss, uint64_t tot
 	for (uint32_t i = 0; i < ss->m; i++) {
 		const struct ss_slot *x = &ss->slot[i];
 
-		CHECK(x->used == (x->count > 0));
 		CHECK(x->err <= x->count);
 	}
 }

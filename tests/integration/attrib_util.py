@@ -366,22 +366,7 @@ class AttribDaemon(nfce.TrafficDaemon):
 
     def op_udp_server_at(self, host, port, echo=True):
         """A UDP server on host:port that echoes (or swallows) every datagram."""
-        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind((host, port))
-        self.keep.append(s)
-
-        def run():
-            while True:
-                try:
-                    data, addr = s.recvfrom(65536)
-                except OSError:
-                    return
-                if echo:
-                    s.sendto(data, addr)
-
-        import threading
-        threading.Thread(target=run, daemon=True).start()
-        return {"port": s.getsockname()[1]}
+        return self.op_udp_server(port, echo=echo, host=host)
 
     def op_tcp_listen_at(self, host, port, backlog=1024):
         s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)

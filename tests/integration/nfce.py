@@ -1532,11 +1532,12 @@ class TrafficDaemon:
 
     # UDP
 
-    def op_udp_server(self, port=0, echo=False, v6=False):
-        """A UDP socket on port (0: any free one): echoes every datagram, or silently swallows
-        them (no ICMP port unreachable). Returns its port."""
-        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind((LO6 if v6 else LO, port))
+    def op_udp_server(self, port=0, echo=False, v6=False, host=None):
+        """A UDP socket on port (0: any free one) of host (default: loopback): echoes every
+        datagram, or silently swallows them (no ICMP port unreachable). Returns its port."""
+        host = host or (LO6 if v6 else LO)
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((host, port))
         self.keep.append(s)
 
         def run():
